@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.tsx?$': ['ts-jest', { isolatedModules: true }] },
+  snapshotSerializers: ['<rootDir>/test/helpers/asset-hash-serializer.ts'],
+  // Synthesizing CDK apps with every nag pack is CPU-bound; CI has 2 cores.
+  maxWorkers: 2,
+  testTimeout: 120000,
+};

@@ -1,0 +1,30 @@
+import { CfnResource, IAspect, Stack, Validations } from 'aws-cdk-lib';
+import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { IConstruct } from 'constructs';
+
+/**
+ * CDK picks the newest Node.js runtime it knows for its own handlers (custom resources, providers),
+ * e.g. nodejs24.x, which is not confirmed in the China regions: a deploy would fail there. This pins
+ * every Node.js function of a China stack to the configured runtime.
+ */
+export class PinLambdaRuntime implements IAspect {
+  constructor(private readonly runtime: string) {}
+
+  visit(node: IConstruct): void {
+    if (!CfnResource.isCfnResource(node) || node.cfnResourceType !== 'AWS::Lambda::Function') return;
+    if (node instanceof CfnFunction) {
+      const current = Stack.of(node).resolve(node.runtime);
+      if (typeof current !== 'string' || !current.startsWith('nodejs') || current === this.runtime) return;
+      node.runtime = this.runtime;
+      Validations.of(node).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: `Pinned to ${this.runtime}: newer Node.js runtimes are not confirmed in the AWS China regions (config lambda.runtime).`,
+      });
+    } else {
+      // CDK's core custom resource providers are plain CfnResources; override the rendered property.
+      const rendered = Stack.of(node).resolve((node as unknown as { _toCloudFormation(): { Resources: Record<string, any> } })._toCloudFormation());
+      const current = (Object.values(rendered.Resources)[0] as { Properties?: { Runtime?: unknown } }).Properties?.Runtime;
+      if (typeof current === 'string' && current.startsWith('nodejs') && current !== this.runtime) node.addPropertyOverride('Runtime', this.runtime);
+    }
+  }
+}

@@ -1,0 +1,252 @@
+import { z } from 'zod';
+import { CHINA_LAMBDA_DEFAULTS, CHINA_REGIONS, CHINA_REGION_NAMES, isChinaRegion } from '../china/china';
+
+/**
+ * The kit's configuration: types, defaults and validation in one schema. Every field has a default,
+ * so the app synthesizes with no input at all (the embedded demo config). Error messages say what
+ * the value must be; the loader adds the field path and the bad value.
+ */
+
+/** `-c key=a,b` gives a string; a list field accepts that as a comma-separated list. */
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0)
+        : v,
+    z.array(item),
+  );
+
+const flag = (value: boolean) =>
+  z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean({ error: 'must be true or false' })).default(value);
+
+const int = (min: number, max: number, what: string) =>
+  z.coerce
+    .number({ error: `must be a whole number (${what})` })
+    .int({ error: `must be a whole number (${what})` })
+    .min(min, { error: `must be at least ${min} (${what})` })
+    .max(max, { error: `must be at most ${max} (${what})` });
+
+const accountId = (example: string, which: string) =>
+  z
+    .string({ error: `must be a 12-digit AWS account id given as a string (the ${which} account)` })
+    .regex(/^[0-9]{12}$/, { error: `must be the 12-digit id of your ${which} account, e.g. "${example}"` });
+
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(1[6-9]|2[0-8])$/, {
+    error: 'must be an IPv4 CIDR with a prefix from /16 to /28, e.g. "10.80.0.0/16"',
+  });
+
+/** The kit's own VPC splits its range into a small public and a large private subnet per AZ; /20 is the smallest that leaves room for GPU nodes and EKS pods. */
+const newVpcCidr = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(1[6-9]|20)$/, {
+    error: 'must be an IPv4 CIDR with a prefix from /16 to /20 (room for private subnets in every AZ), e.g. "10.80.0.0/16"',
+  });
+
+const ipv4 = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(\/(3[0-2]|[12]?\d))?$/, { error: 'must be an IPv4 address or CIDR, e.g. "52.81.0.10"' });
+
+/** Interface endpoints the private subnets need so GPU nodes and Lambdas reach AWS without the internet. */
+export const INTERFACE_ENDPOINT_NAMES = [
+  'ecr.api',
+  'ecr.dkr',
+  'logs',
+  'monitoring',
+  'ssm',
+  'ssmmessages',
+  'ec2messages',
+  'sts',
+  'secretsmanager',
+  'kms',
+] as const;
+export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINT_NAMES)[number];
+
+const existingVpcSchema = z
+  .object({
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id such as "vpc-0abc12345def67890"' }),
+    vpcCidrBlock: cidr,
+    privateSubnetIds: list(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must be subnet ids such as "subnet-0abc1234"' })),
+    privateSubnetRouteTableIds: list(z.string().regex(/^rtb-[0-9a-f]{8,17}$/, { error: 'must be route table ids such as "rtb-0abc1234"' })),
+    natEgressIps: list(ipv4).default([]),
+    createEndpoints: flag(true),
+  })
+  .strict();
+
+const modelSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/, { error: 'must be "<organisation>/<model>", e.g. "Qwen/Qwen2.5-1.5B-Instruct"' }),
+    revision: z.string().min(1).default('master'),
+    source: z.enum(['modelscope', 'local'], { error: 'must be "modelscope" (default source in China) or "local"' }).default('modelscope'),
+    servedName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: 'must be lower-case letters, digits, ".", "_" or "-" (the name clients send as "model")' }),
+    parametersBillions: z.coerce
+      .number({ error: 'must be the parameter count in billions, e.g. 1.5' })
+      .positive({ error: 'must be the parameter count in billions, e.g. 1.5' }),
+  })
+  .strict();
+
+export const KitConfigSchema = z
+  .object({
+    prefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, { error: 'must be 3-20 lower-case letters, digits or "-", starting with a letter' })
+      .default('cnllm'),
+    tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+    china: z
+      .object({
+        account: accountId('111122223333', 'AWS China (aws-cn)').default('111122223333'),
+        region: z
+          .enum(CHINA_REGION_NAMES as [string, ...string[]], { error: `must be one of ${CHINA_REGION_NAMES.join(', ')} (the AWS China regions)` })
+          .default('cn-northwest-1'),
+        /** Explicit, because a VPC in an environment-specific stack would otherwise look AZs up in the account. */
+        availabilityZones: list(z.string()).optional(),
+      })
+      .strict()
+      .prefault({}),
+    global: z
+      .object({
+        account: accountId('444455556666', 'global (aws) Bedrock').default('444455556666'),
+        region: z
+          .string()
+          .regex(/^(us|eu|ap|ca|sa|me|af|il|mx)-[a-z]+-\d$/, { error: 'must be a global (aws partition) region such as "us-east-1"' })
+          .default('us-east-1'),
+      })
+      .strict()
+      .prefault({}),
+    stacks: z
+      .object({
+        network: flag(true),
+        modelStore: flag(true),
+      })
+      .strict()
+      .prefault({}),
+    network: z
+      .object({
+        vpcCidr: newVpcCidr.default('10.80.0.0/16'),
+        natGateways: int(1, 3, 'NAT gateways; default one per AZ').optional(),
+        interfaceEndpoints: list(
+          z.enum(INTERFACE_ENDPOINT_NAMES, { error: `must be among ${INTERFACE_ENDPOINT_NAMES.join(', ')}` }),
+        ).default([...INTERFACE_ENDPOINT_NAMES]),
+        flowLogRetentionDays: z
+          .union([z.literal(30), z.literal(90), z.literal(180), z.literal(365), z.literal(731), z.literal(1827)], {
+            error: 'must be one of 30, 90, 180, 365, 731, 1827 (CloudWatch Logs retention days)',
+          })
+          .default(365),
+        existingVpc: existingVpcSchema.optional(),
+      })
+      .strict()
+      .prefault({}),
+    modelStore: z
+      .object({
+        repositories: list(
+          z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { error: 'must be ECR repository names (lower-case, digits, ".", "_", "-")' }),
+        ).default(['vllm', 'tools']),
+        keepTaggedImages: int(1, 1000, 'tagged images kept per repository').default(20),
+        untaggedImageExpiryDays: int(1, 365, 'days before untagged images expire').default(7),
+        noncurrentWeightsExpiryDays: int(1, 3650, 'days before overwritten weight versions expire').default(30),
+        retainOnDelete: flag(true),
+      })
+      .strict()
+      .prefault({}),
+    models: z
+      .array(modelSchema)
+      .min(1, { error: 'must list at least one model' })
+      .default([{ id: 'Qwen/Qwen2.5-1.5B-Instruct', revision: 'master', source: 'modelscope', servedName: 'qwen2.5-1.5b-instruct', parametersBillions: 1.5 }]),
+    lambda: z
+      .object({
+        /** nodejs24.x is not confirmed in China; every Node.js function of the kit (CDK's own included) uses this. */
+        runtime: z
+          .enum(['nodejs20.x', 'nodejs22.x', 'nodejs24.x'], { error: 'must be nodejs20.x, nodejs22.x or nodejs24.x (nodejs22.x is the newest confirmed in China)' })
+          .default(CHINA_LAMBDA_DEFAULTS.runtime),
+        architecture: z
+          .enum(['x86_64', 'arm64'], { error: 'must be x86_64 or arm64 (arm64 Lambda is not confirmed in China)' })
+          .default(CHINA_LAMBDA_DEFAULTS.architecture),
+      })
+      .strict()
+      .prefault({}),
+    gpu: z
+      .object({
+        /** Overrides the region's GPU family allow-list in lib/china (AWS publishes no authoritative list). */
+        allowedInstanceFamilies: list(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be instance families such as "g5"' })).optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  // Cross-field checks run even when other fields failed (so every problem is listed at once);
+  // each guards against the partly-invalid shapes it may see then.
+  .superRefine(
+    (c, ctx) => {
+    const region = c.china?.region;
+    if (!isChinaRegion(region)) return;
+    const regionAzs = CHINA_REGIONS[region].availabilityZones;
+    const azs = Array.isArray(c.china.availabilityZones) ? c.china.availabilityZones : [...regionAzs];
+    azs.forEach((az, i) => {
+      if (!regionAzs.includes(az)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['china', 'availabilityZones', i],
+          message: `is not an availability zone of ${region}; use some of ${regionAzs.join(', ')}`,
+        });
+      }
+    });
+    if (new Set(azs).size !== azs.length) {
+      ctx.addIssue({ code: 'custom', path: ['china', 'availabilityZones'], message: 'lists an availability zone twice; list each once' });
+    }
+    if (azs.length < 2) {
+      ctx.addIssue({ code: 'custom', path: ['china', 'availabilityZones'], message: 'must list at least 2 availability zones (ALB and HA need two)' });
+    }
+    if (typeof c.network?.natGateways === 'number' && c.network.natGateways <= 3 && c.network.natGateways > azs.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['network', 'natGateways'],
+        message: `must be at most the number of availability zones (${azs.length}); one NAT gateway per AZ is the most that helps`,
+      });
+    }
+    const existing = c.network?.existingVpc;
+    if (existing) {
+      for (const key of ['privateSubnetIds', 'privateSubnetRouteTableIds'] as const) {
+        if (Array.isArray(existing[key]) && existing[key].length !== azs.length) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['network', 'existingVpc', key],
+            message: `must list one entry per availability zone in china.availabilityZones (${azs.length}), in the same order`,
+          });
+        }
+      }
+    }
+    const served = Array.isArray(c.models) ? c.models.map((m) => m?.servedName) : [];
+    served.forEach((name, i) => {
+      if (served.indexOf(name) !== i) {
+        ctx.addIssue({ code: 'custom', path: ['models', i, 'servedName'], message: 'is used by another model; served names must be unique' });
+      }
+    });
+    for (const key of Object.keys(c.tags ?? {})) {
+      if (key.toLowerCase().startsWith('aws:')) {
+        ctx.addIssue({ code: 'custom', path: ['tags', key], message: 'tag keys starting with "aws:" are reserved by AWS; rename the tag' });
+      }
+    }
+    },
+    { when: () => true },
+  )
+  .transform((c) => {
+    const region = c.china.region as keyof typeof CHINA_REGIONS;
+    const availabilityZones = c.china.availabilityZones ?? [...CHINA_REGIONS[region].availabilityZones];
+    return {
+      ...c,
+      china: { ...c.china, region, availabilityZones },
+      network: { ...c.network, natGateways: c.network.natGateways ?? availabilityZones.length },
+      gpu: { allowedInstanceFamilies: c.gpu.allowedInstanceFamilies ?? [...CHINA_REGIONS[region].gpuInstanceFamilies] },
+    };
+  });
+
+/** The validated configuration the stacks receive. */
+export type KitConfig = z.output<typeof KitConfigSchema>;
+export type KitConfigInput = z.input<typeof KitConfigSchema>;

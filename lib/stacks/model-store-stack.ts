@@ -1,0 +1,102 @@
+import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ChinaRegion, ecrRegistryHost } from '../china/china';
+import { ChinaStack, ChinaStackProps } from './china-stack';
+
+export type ModelStoreStackProps = ChinaStackProps;
+
+/**
+ * Where weights and images live inside the region, so nothing is fetched from outside China at boot:
+ * a KMS key, a versioned weights bucket with access logs, and private ECR repositories.
+ */
+export class ModelStoreStack extends ChinaStack {
+  public readonly key: kms.Key;
+  public readonly weightsBucket: s3.Bucket;
+  public readonly accessLogBucket: s3.Bucket;
+  /** Keyed by the configured short name (e.g. `vllm`, `tools`). */
+  public readonly repositories: Record<string, ecr.Repository> = {};
+  /** `<account>.dkr.ecr.<region>.amazonaws.com.cn/<repository>`, keyed like `repositories`. */
+  public readonly repositoryUris: Record<string, string> = {};
+
+  constructor(scope: Construct, id: string, props: ModelStoreStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const store = config.modelStore;
+    const removalPolicy = store.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.key = new kms.Key(this, 'Key', {
+      description: `Encrypts model weights and images of ${config.prefix}`,
+      alias: `alias/${config.prefix}/model-store`,
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(30),
+      removalPolicy,
+    });
+
+    // S3 cannot deliver server access logs to a bucket encrypted with SSE-KMS, so this one uses SSE-S3.
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy,
+    });
+    Validations.of(this.accessLogBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the server access log destination of the model store; logging it into itself would log every log delivery.',
+    });
+
+    this.weightsBucket = new s3.Bucket(this, 'Weights', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'weights/',
+      lifecycleRules: [
+        {
+          id: 'expire-replaced-weights',
+          noncurrentVersionExpiration: Duration.days(store.noncurrentWeightsExpiryDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      removalPolicy,
+    });
+
+    const registry = ecrRegistryHost(this.account, config.china.region as ChinaRegion);
+    for (const name of store.repositories) {
+      const repositoryName = `${config.prefix}/${name}`;
+      const repository = new ecr.Repository(this, `Repository-${name}`, {
+        repositoryName,
+        imageScanOnPush: true,
+        imageTagMutability: ecr.TagMutability.IMMUTABLE,
+        encryption: ecr.RepositoryEncryption.KMS,
+        encryptionKey: this.key,
+        lifecycleRules: [
+          { description: 'Drop untagged layers left by re-pushes', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(store.untaggedImageExpiryDays) },
+          { description: 'Keep the newest tagged images', tagStatus: ecr.TagStatus.ANY, maxImageCount: store.keepTaggedImages },
+        ],
+        removalPolicy,
+        emptyOnDelete: !store.retainOnDelete,
+      });
+      this.repositories[name] = repository;
+      this.repositoryUris[name] = `${registry}/${repositoryName}`;
+      new CfnOutput(this, `RepositoryUri-${name}`, {
+        value: this.repositoryUris[name],
+        description: `Private ECR repository for the ${name} image (push with npm run mirror-images)`,
+      });
+    }
+
+    new CfnOutput(this, 'WeightsBucketName', { value: this.weightsBucket.bucketName, description: 'S3 bucket holding staged model weights' });
+    new CfnOutput(this, 'KeyArn', { value: this.key.keyArn, description: 'KMS key encrypting weights and images' });
+  }
+}
