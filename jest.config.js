@@ -3,7 +3,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.tsx?$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.tsx?$': 'ts-jest' },
   snapshotSerializers: ['<rootDir>/test/helpers/asset-hash-serializer.ts'],
   // Synthesizing CDK apps with every nag pack is CPU-bound; CI has 2 cores.
   maxWorkers: 2,

@@ -1,0 +1,120 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { buildStackReports, writeStackReports } from '../lib/checks/compliance-report';
+import { checkChinaPartition } from './helpers/partition';
+import { kitApp } from './helpers/kit-app';
+
+describe('the app with the embedded default config', () => {
+  const { app, kit, ledger } = kitApp();
+  const assembly = app.synth();
+
+  test('synthesizes every enabled stack offline, in cn-northwest-1', () => {
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore']);
+    for (const stack of assembly.stacks) {
+      expect(stack.environment).toEqual(expect.objectContaining({ account: '111122223333', region: 'cn-northwest-1' }));
+    }
+    expect(assembly.manifest.missing).toBeUndefined();
+  });
+
+  test('no China template holds a global-partition ARN', () => {
+    for (const stack of assembly.stacks) {
+      expect(checkChinaPartition(stack.template, { region: 'cn-northwest-1', account: '111122223333' }).wrong).toEqual([]);
+    }
+  });
+
+  test('the default stacks need no acknowledgements: every finding was fixed', () => {
+    const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
+    expect(reports.map((r) => [r.stackName, r.unacknowledged, r.acknowledged])).toEqual([
+      ['cnllm-Network', 0, 0],
+      ['cnllm-ModelStore', 0, 0],
+    ]);
+  });
+
+  test('the compliance report lists every rule of both packs, findings, and acknowledgements with reasons', () => {
+    const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
+    const store = reports[1];
+    expect(store.markdown).toContain('**Result: PASS**');
+    expect(store.markdown).toMatch(/\| ChinaRegion \| ChinaRegion-NoGlobalPartitionArn \| Error \| \d+ \| 0 \| 0 \| \d+ \|/);
+    expect(store.markdown).toMatch(/\| AwsSolutions \| AwsSolutions-S10 \| Error \| 4 \| 0 \| 0 \|/);
+    expect(store.csv.split('\n')[0]).toBe('stack,pack,rule,level,resource,outcome,finding,reason');
+    expect(store.csv).toContain('cnllm-ModelStore,AwsSolutions,AwsSolutions-S10,Error,cnllm-ModelStore/Weights/Policy/Resource,compliant,,');
+    // Every rule that ran appears in the CSV too, as a row per resource it applied to or one "not-applicable" row.
+    const csvRules = new Set(store.csv.trim().split('\n').slice(1).map((row) => row.split(',')[2]));
+    expect(csvRules).toEqual(new Set(ledger.rules.map((r) => r.ruleId)));
+    expect([...csvRules].filter((r) => r.startsWith('ChinaRegion-'))).toHaveLength(9);
+    expect([...csvRules].filter((r) => r.startsWith('AwsSolutions-')).length).toBeGreaterThan(100);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-report-'));
+    writeStackReports(reports, dir);
+    expect(fs.readdirSync(dir).sort()).toEqual(['README.md', 'cnllm-ModelStore.csv', 'cnllm-ModelStore.md', 'cnllm-Network.csv', 'cnllm-Network.md']);
+    expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain('| cnllm-Network | PASS | 0 | 0 |');
+  });
+
+  test('config tags and the prefix tag reach the resources', () => {
+    const tagged = kitApp({ tags: '{"cost-center":"ml-platform"}' });
+    Template.fromStack(tagged.kit.modelStore!).hasResourceProperties('AWS::S3::Bucket', {
+      Tags: Match.arrayWith([
+        { Key: 'cn-llm-kit:prefix', Value: 'cnllm' },
+        { Key: 'cost-center', Value: 'ml-platform' },
+      ]),
+    });
+  });
+});
+
+describe('acknowledgements', () => {
+  test('an acknowledged finding passes synth and is reported with its resource, finding and reason', () => {
+    const { app, kit, ledger } = kitApp();
+    const role = new iam.Role(kit.modelStore!, 'Reader', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] }));
+    Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ec2:DescribeInstances has no resource-level permissions.' });
+    expect(() => app.synth()).not.toThrow();
+    const [store] = buildStackReports(ledger, ['cnllm-ModelStore']);
+    expect(store.acknowledged).toBe(1);
+    expect(store.markdown).toContain(
+      '| AwsSolutions-IAM5 | cnllm-ModelStore/Reader/DefaultPolicy/Resource | Resource::* | ec2:DescribeInstances has no resource-level permissions. |',
+    );
+    expect(store.csv).toContain(
+      'cnllm-ModelStore,AwsSolutions,AwsSolutions-IAM5,Error,cnllm-ModelStore/Reader/DefaultPolicy/Resource,acknowledged,Resource::*,ec2:DescribeInstances has no resource-level permissions.',
+    );
+  });
+});
+
+describe('stack switches', () => {
+  test('a disabled stack is not synthesized', () => {
+    const { kit, app } = kitApp({ 'stacks.modelStore': 'false' });
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network']);
+    expect(app.synth().stacks.map((s) => s.stackName)).toEqual(['cnllm-Network']);
+  });
+
+  test('the prefix names stacks and exports', () => {
+    const { kit } = kitApp({ prefix: 'team-a' });
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore']);
+  });
+});
+
+describe('checks fail synth', () => {
+  test('an unacknowledged ChinaRegion finding stops synth and names the rule and resource', () => {
+    const { app, kit } = kitApp();
+    new apigw.CfnRestApi(kit.network!, 'EdgeApi', { name: 'edge' });
+    expect(() => app.synth()).toThrow(/cnllm-Network\/EdgeApi[\s\S]*ChinaRegion-NoEdgeEndpoint/);
+  });
+
+  test('an unacknowledged AwsSolutions finding stops synth', () => {
+    const { app, kit } = kitApp();
+    new s3.CfnBucket(kit.modelStore!, 'PlainBucket');
+    expect(() => app.synth()).toThrow(/AwsSolutions-S1/);
+  });
+
+  test('aws-cdk-lib\'s offline CloudFormation validation stops synth on an invalid template', () => {
+    const { app, kit } = kitApp();
+    const stack: Stack = kit.modelStore!;
+    new CfnResource(stack, 'BadKey', { type: 'AWS::KMS::Key', properties: { EnableKeyRotation: 'sometimes', KeySpec: 'NOT_A_SPEC' } });
+    expect(() => app.synth()).toThrow(/CloudFormation Validate/);
+  });
+});

@@ -1,0 +1,179 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ConfigError, loadConfig } from '../lib/config/load';
+
+function problemsOf(context: Record<string, unknown>, cwd?: string): string[] {
+  try {
+    loadConfig(context, cwd);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+function tempConfigFile(content: string): { dir: string; file: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-config-'));
+  const file = path.join(dir, 'config.json');
+  fs.writeFileSync(file, content);
+  return { dir, file };
+}
+
+describe('defaults (the embedded demo config)', () => {
+  const config = loadConfig({});
+
+  test('target cn-northwest-1 with its three AZs and a demo account', () => {
+    expect(config.china).toEqual({
+      account: '111122223333',
+      region: 'cn-northwest-1',
+      availabilityZones: ['cn-northwest-1a', 'cn-northwest-1b', 'cn-northwest-1c'],
+    });
+    expect(config.global).toEqual({ account: '444455556666', region: 'us-east-1' });
+  });
+
+  test('serve one small open model from ModelScope', () => {
+    expect(config.models).toEqual([
+      expect.objectContaining({ id: 'Qwen/Qwen2.5-1.5B-Instruct', source: 'modelscope', parametersBillions: 1.5 }),
+    ]);
+  });
+
+  test('derive a NAT gateway per AZ and the region GPU allow-list', () => {
+    expect(config.network.natGateways).toBe(3);
+    expect(config.gpu.allowedInstanceFamilies).toEqual(['g4dn', 'g5', 'p3', 'p4d', 'inf1']);
+  });
+
+  test('use the Lambda runtime and architecture confirmed in China', () => {
+    expect(config.lambda).toEqual({ runtime: 'nodejs22.x', architecture: 'x86_64' });
+  });
+
+  test('region defaults follow the chosen region', () => {
+    const beijing = loadConfig({ 'china.region': 'cn-north-1' });
+    expect(beijing.china.availabilityZones).toEqual(['cn-north-1a', 'cn-north-1b', 'cn-north-1d']);
+    expect(beijing.gpu.allowedInstanceFamilies).not.toContain('p4d');
+  });
+});
+
+describe('overrides', () => {
+  test('-c keys are dotted paths; strings become booleans, numbers and lists where the schema wants them', () => {
+    const config = loadConfig({
+      'china.account': '012345678901',
+      'stacks.modelStore': 'false',
+      'china.availabilityZones': 'cn-northwest-1a, cn-northwest-1b',
+      'network.natGateways': '1',
+      'modelStore.repositories': '["vllm"]',
+    });
+    expect(config.china.account).toBe('012345678901'); // leading zero kept
+    expect(config.stacks).toEqual({ network: true, modelStore: false });
+    expect(config.china.availabilityZones).toEqual(['cn-northwest-1a', 'cn-northwest-1b']);
+    expect(config.network.natGateways).toBe(1);
+    expect(config.modelStore.repositories).toEqual(['vllm']);
+  });
+
+  test('precedence: defaults < cdk.json "cnLlmKit" < config file < -c keys', () => {
+    const { dir } = tempConfigFile(JSON.stringify({ prefix: 'fromfile', china: { account: '222233334444' } }));
+    const config = loadConfig(
+      { cnLlmKit: { prefix: 'fromcdkjson', tags: { team: 'ml' } }, config: 'config.json', 'china.account': '555566667777' },
+      dir,
+    );
+    expect(config.prefix).toBe('fromfile');
+    expect(config.tags).toEqual({ team: 'ml' });
+    expect(config.china.account).toBe('555566667777');
+  });
+
+  test('CDK context keys (feature flags, aws:cdk:*) are not mistaken for config', () => {
+    expect(() => loadConfig({ '@aws-cdk/core:enablePartitionLiterals': true, 'aws:cdk:enable-path-metadata': true })).not.toThrow();
+  });
+});
+
+describe('validation errors name the field, the bad value and the fix, all at once', () => {
+  test('a region outside China', () => {
+    expect(problemsOf({ 'china.region': 'us-east-1' })).toEqual([
+      'china.region = "us-east-1": must be one of cn-north-1, cn-northwest-1 (the AWS China regions).',
+    ]);
+  });
+
+  test('a malformed account id', () => {
+    expect(problemsOf({ 'china.account': '12345' })).toEqual([
+      'china.account = "12345": must be the 12-digit id of your AWS China (aws-cn) account, e.g. "111122223333".',
+    ]);
+  });
+
+  test('an AZ of another region, a repeated AZ, and more NAT gateways than AZs', () => {
+    const problems = problemsOf({ 'china.availabilityZones': 'cn-northwest-1a,cn-north-1a,cn-northwest-1a', 'network.natGateways': '3' });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^china\.availabilityZones\[1\] = "cn-north-1a": is not an availability zone of cn-northwest-1; use some of cn-northwest-1a, cn-northwest-1b, cn-northwest-1c/),
+        expect.stringMatching(/^china\.availabilityZones = .*lists an availability zone twice/),
+      ]),
+    );
+    expect(problemsOf({ 'china.availabilityZones': 'cn-northwest-1a,cn-northwest-1b', 'network.natGateways': '3' })).toEqual([
+      'network.natGateways = "3": must be at most the number of availability zones (2); one NAT gateway per AZ is the most that helps.',
+    ]);
+  });
+
+  test('a wrong type', () => {
+    expect(problemsOf({ 'stacks.network': 'yes' })).toEqual(['stacks.network = "yes": must be true or false.']);
+    expect(problemsOf({ 'modelStore.keepTaggedImages': 'many' })).toEqual([
+      'modelStore.keepTaggedImages = "many": must be a whole number (tagged images kept per repository).',
+    ]);
+  });
+
+  test('unknown keys, in a file and on the command line, with the known ones listed', () => {
+    const { dir } = tempConfigFile(JSON.stringify({ network: { vpcCird: '10.0.0.0/16' } }));
+    const problems = problemsOf({ config: 'config.json', 'chian.account': '111122223333' }, dir);
+    expect(problems).toEqual([
+      expect.stringMatching(/^chian\.account: unknown configuration key; check the spelling; top-level keys are prefix, tags, china/),
+      expect.stringMatching(/^network: unknown key "vpcCird"; remove it or check the spelling; known keys here are vpcCidr, natGateways/),
+    ]);
+  });
+
+  test('a missing or broken config file', () => {
+    expect(problemsOf({ config: 'does-not-exist.json' })).toEqual([expect.stringMatching(/^config: cannot read "does-not-exist.json" \(ENOENT\)/)]);
+    const { dir } = tempConfigFile('{ "prefix": ');
+    expect(problemsOf({ config: 'config.json' }, dir)).toEqual([expect.stringMatching(/^config: "config.json" is not valid JSON/)]);
+  });
+
+  test('an existing VPC whose subnets do not match the AZs', () => {
+    const problems = problemsOf({
+      'network.existingVpc': JSON.stringify({
+        vpcId: 'vpc-0abc1234',
+        vpcCidrBlock: '10.1.0.0/16',
+        privateSubnetIds: ['subnet-0aaa1111'],
+        privateSubnetRouteTableIds: ['rtb-0aaa1111', 'rtb-0bbb2222', 'rtb-0ccc3333'],
+      }),
+    });
+    expect(problems).toEqual([
+      'network.existingVpc.privateSubnetIds = ["subnet-0aaa1111"]: must list one entry per availability zone in china.availabilityZones (3), in the same order.',
+    ]);
+  });
+
+  test('duplicate served model names and reserved tag keys', () => {
+    const problems = problemsOf({
+      models: JSON.stringify([
+        { id: 'Qwen/A', servedName: 'same', parametersBillions: 1 },
+        { id: 'Qwen/B', servedName: 'same', parametersBillions: 2 },
+      ]),
+      tags: '{"aws:owner":"x"}',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'models[1].servedName = "same": is used by another model; served names must be unique.',
+        'tags.aws:owner = "x": tag keys starting with "aws:" are reserved by AWS; rename the tag.',
+      ]),
+    );
+  });
+
+  test('every problem is reported in one error, with a hint on where to set values', () => {
+    try {
+      loadConfig({ 'china.region': 'eu-west-1', 'china.account': 'x', 'network.vpcCidr': '10.0.0.0/24', prefix: 'Bad_Prefix' });
+      throw new Error('expected failure');
+    } catch (e) {
+      const message = (e as Error).message;
+      expect(message).toMatch(/configuration is invalid \(4 problems\)/);
+      expect(message).toContain('network.vpcCidr = "10.0.0.0/24": must be an IPv4 CIDR with a prefix from /16 to /20');
+      expect(message).toContain('prefix = "Bad_Prefix"');
+      expect(message).toContain('-c config=<file>');
+    }
+  });
+});

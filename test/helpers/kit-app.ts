@@ -1,0 +1,34 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import { buildKit, Kit } from '../../bin/kit';
+import { ComplianceLedger } from '../../lib/checks/compliance-ledger';
+import { loadConfig } from '../../lib/config/load';
+import { KitConfig } from '../../lib/config/schema';
+
+/** cdk.json's context (feature flags included): tests synthesize with exactly what `cdk synth` uses. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'));
+  return cdkJson.context;
+}
+
+/** A new App with cdk.json's context plus `extra` (e.g. `-c` style config keys). */
+export function newApp(extra: Record<string, unknown> = {}): App {
+  return new App({ context: { ...cdkJsonContext(), ...extra } });
+}
+
+export interface KitApp {
+  readonly app: App;
+  readonly config: KitConfig;
+  readonly kit: Kit;
+  readonly ledger: ComplianceLedger;
+}
+
+/** The kit as `bin/cn-llm-kit.ts` builds it, with config given the way `-c key=value` gives it. */
+export function kitApp(configContext: Record<string, unknown> = {}): KitApp {
+  const app = newApp(configContext);
+  const config = loadConfig(app.node.getAllContext());
+  const ledger = new ComplianceLedger();
+  const kit = buildKit(app, config, ledger);
+  return { app, config, kit, ledger };
+}
