@@ -20,21 +20,25 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
   Tags.of(app).add('cn-llm-kit:prefix', config.prefix);
   for (const [key, value] of Object.entries(config.tags)) Tags.of(app).add(key, value);
 
-  const network = config.stacks.network
-    ? new NetworkStack(app, stackName('Network'), {
-        config,
-        description: 'cn-llm-kit: VPC, NAT egress IPs, flow logs and VPC endpoints in the AWS China region',
-      })
-    : undefined;
-  if (network) stacks.push(network);
+  const enabled = <T extends Stack>(on: boolean, create: () => T): T | undefined => {
+    if (!on) return undefined;
+    const stack = create();
+    stacks.push(stack);
+    return stack;
+  };
 
-  const modelStore = config.stacks.modelStore
-    ? new ModelStoreStack(app, stackName('ModelStore'), {
-        config,
-        description: 'cn-llm-kit: KMS key, model weights bucket and private ECR repositories in the AWS China region',
-      })
-    : undefined;
-  if (modelStore) stacks.push(modelStore);
+  const network = enabled(config.stacks.network, () =>
+    new NetworkStack(app, stackName('Network'), {
+      config,
+      description: 'cn-llm-kit: VPC, NAT egress IPs, flow logs and VPC endpoints in the AWS China region',
+    }),
+  );
+  const modelStore = enabled(config.stacks.modelStore, () =>
+    new ModelStoreStack(app, stackName('ModelStore'), {
+      config,
+      description: 'cn-llm-kit: KMS key, model weights bucket and private ECR repositories in the AWS China region',
+    }),
+  );
 
   applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger });
   return { network, modelStore, stacks };
