@@ -1,0 +1,39 @@
+import { ProxyEvent, ProxyResult, lambdaStreamSink, toGatewayRequest, toProxyResult } from './api-gateway';
+import { BedrockInvoker, SecretCredentialSource, secretsClient } from './bedrock';
+import { createGateway, Gateway } from './gateway';
+import { runtimeConfigFromEnv } from './runtime-config';
+import { BufferedSink } from './types';
+
+let gateway: Gateway | undefined;
+
+/** Built once per Lambda container: the credential cache and HTTP connections outlive one invocation. */
+function getGateway(): Gateway {
+  if (!gateway) {
+    const config = runtimeConfigFromEnv();
+    const credentials = config.credentialSecretId ? new SecretCredentialSource(secretsClient(config), config.credentialSecretId) : undefined;
+    gateway = createGateway({ config, bedrock: new BedrockInvoker(config, credentials) });
+  }
+  return gateway;
+}
+
+/** API Gateway REST proxy integration, buffered: a stream is delivered as one SSE body at the end. */
+export async function handler(event: ProxyEvent): Promise<ProxyResult> {
+  const sink = new BufferedSink();
+  await getGateway().handle(toGatewayRequest(event), sink);
+  return toProxyResult(sink);
+}
+
+interface LambdaStreamingGlobals {
+  streamifyResponse(fn: (event: ProxyEvent, stream: NodeJS.WritableStream) => Promise<void>): unknown;
+  HttpResponseStream: { from(s: NodeJS.WritableStream, meta: object): NodeJS.WritableStream };
+}
+
+const awslambda = (globalThis as { awslambda?: LambdaStreamingGlobals }).awslambda;
+
+/**
+ * Response-streaming entry (API Gateway ResponseTransferMode.STREAM): tokens reach the caller as
+ * Bedrock produces them. Only defined inside the Lambda runtime, which provides `awslambda`.
+ */
+export const streamingHandler = awslambda?.streamifyResponse(async (event, responseStream) => {
+  await getGateway().handle(toGatewayRequest(event), lambdaStreamSink(responseStream, awslambda.HttpResponseStream));
+});

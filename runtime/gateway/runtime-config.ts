@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * What the gateway needs at run time, passed by the stack as one JSON environment variable.
+ * It holds no secret: the Bedrock credential is read from Secrets Manager by its id.
+ */
+export const GatewayRuntimeConfigSchema = z.object({
+  /** Region of the Bedrock side (global partition). */
+  bedrockRegion: z.string().default('us-east-1'),
+  /** Overrides the Bedrock endpoint (local runs against a loopback server). */
+  bedrockEndpoint: z.string().url().optional(),
+  /** Secrets Manager secret (in this China region) holding {accessKeyId, secretAccessKey}. Unset: the default credential chain (local runs). */
+  credentialSecretId: z.string().optional(),
+  /** Region of the secret (the China region the gateway runs in). */
+  secretRegion: z.string().optional(),
+  secretsEndpoint: z.string().url().optional(),
+  models: z
+    .array(
+      z.object({
+        /** What callers send as `model`, e.g. `nova-pro`. */
+        alias: z.string(),
+        /** Inference profile or model id called in Bedrock, e.g. `us.amazon.nova-pro-v1:0`. */
+        modelId: z.string(),
+        /** Created timestamp reported by /v1/models. */
+        created: z.number().default(0),
+      }),
+    )
+    .min(1),
+  guardrail: z.object({ id: z.string(), version: z.string() }).optional(),
+  /** Log prompt and completion text. Off: they are customer data and may not leave the logs' owner. */
+  logContent: z.boolean().default(false),
+  retry: z
+    .object({
+      maxAttempts: z.number().int().min(1).max(10).default(3),
+      baseDelayMs: z.number().int().min(1).default(200),
+      maxDelayMs: z.number().int().min(1).default(4000),
+    })
+    .prefault({}),
+  timeouts: z
+    .object({
+      connectMs: z.number().int().min(100).default(3000),
+      /** Nova can think for minutes: the socket timeout must outlast the longest generation. */
+      requestMs: z.number().int().min(1000).default(300000),
+    })
+    .prefault({}),
+  /** API Gateway accepts 10 MB; Lambda's synchronous payload limit is 6 MB. */
+  maxBodyBytes: z.number().int().min(1024).default(6 * 1024 * 1024),
+});
+
+export type GatewayRuntimeConfig = z.output<typeof GatewayRuntimeConfigSchema>;
+
+export const RUNTIME_CONFIG_ENV = 'CNLLM_GATEWAY_CONFIG';
+
+export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayRuntimeConfig {
+  const raw = env[RUNTIME_CONFIG_ENV];
+  if (!raw) throw new Error(`${RUNTIME_CONFIG_ENV} is not set: the stack passes the gateway configuration in it`);
+  return GatewayRuntimeConfigSchema.parse(JSON.parse(raw));
+}

@@ -1,0 +1,108 @@
+import type { ContentBlock, ConverseRequest, ImageFormat, Message, SystemContentBlock, Tool, ToolChoice } from '@aws-sdk/client-bedrock-runtime';
+import type { DocumentType } from '@smithy/types';
+import { badRequest } from './errors';
+import { ChatCompletionRequest, ChatMessage } from './openai-schema';
+
+const IMAGE_FORMATS: Record<string, ImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
+
+type Converse = Omit<ConverseRequest, 'modelId'>;
+
+/** OpenAI chat completion request -> Bedrock Converse request (without modelId). */
+export function toConverse(req: ChatCompletionRequest, guardrail?: { id: string; version: string }): Converse {
+  const system: SystemContentBlock[] = [];
+  const messages: Message[] = [];
+
+  req.messages.forEach((m, i) => {
+    if (m.role === 'system' || m.role === 'developer') {
+      system.push({ text: textOf(m.content) });
+      return;
+    }
+    const role = m.role === 'assistant' ? 'assistant' : 'user';
+    const blocks = contentBlocks(m, i);
+    if (blocks.length === 0) return;
+    // Converse wants roles to alternate: consecutive user/tool messages become one user turn.
+    const last = messages[messages.length - 1];
+    if (last && last.role === role) last.content!.push(...blocks);
+    else messages.push({ role, content: blocks });
+  });
+
+  if (messages.length === 0 || messages[0].role !== 'user') {
+    throw badRequest('the conversation must contain a user message before any assistant message', 'messages');
+  }
+
+  const maxTokens = req.max_completion_tokens ?? req.max_tokens;
+  const stop = typeof req.stop === 'string' ? [req.stop] : req.stop;
+  const inferenceConfig = {
+    ...(maxTokens !== undefined && { maxTokens }),
+    ...(req.temperature !== undefined && { temperature: req.temperature }),
+    ...(req.top_p !== undefined && { topP: req.top_p }),
+    ...(stop && stop.length > 0 && { stopSequences: stop }),
+  };
+
+  const out: Converse = { messages, ...(system.length > 0 && { system }), ...(Object.keys(inferenceConfig).length > 0 && { inferenceConfig }) };
+  const toolConfig = toolsOf(req);
+  if (toolConfig) out.toolConfig = toolConfig;
+  if (guardrail) out.guardrailConfig = { guardrailIdentifier: guardrail.id, guardrailVersion: guardrail.version };
+  return out;
+}
+
+function textOf(content: string | { text: string }[] | null | undefined): string {
+  if (content === null || content === undefined) return '';
+  return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+}
+
+function contentBlocks(m: Exclude<ChatMessage, { role: 'system' | 'developer' }>, index: number): ContentBlock[] {
+  switch (m.role) {
+    case 'user':
+      if (typeof m.content === 'string') return [{ text: m.content }];
+      return m.content.map((part, j): ContentBlock => (part.type === 'text' ? { text: part.text } : { image: image(part.image_url.url, `messages[${index}].content[${j}]`) }));
+    case 'assistant': {
+      const blocks: ContentBlock[] = [];
+      const text = textOf(m.content);
+      if (text) blocks.push({ text });
+      for (const call of m.tool_calls ?? []) {
+        blocks.push({ toolUse: { toolUseId: call.id, name: call.function.name, input: parseArguments(call.function.arguments, index) as DocumentType } });
+      }
+      return blocks;
+    }
+    case 'tool':
+      return [{ toolResult: { toolUseId: m.tool_call_id, content: [{ text: textOf(m.content) }] } }];
+  }
+}
+
+/** Only data URLs: fetching an image URL from the gateway would reach out of China (and is an SSRF risk). */
+function image(url: string, param: string) {
+  const match = /^data:([a-z/+-]+);base64,(.*)$/s.exec(url);
+  if (!match) throw badRequest('images must be data URLs (data:image/png;base64,...); the gateway does not fetch remote URLs', param);
+  const format = IMAGE_FORMATS[match[1]];
+  if (!format) throw badRequest(`unsupported image type ${match[1]}; use png, jpeg, gif or webp`, param);
+  return { format, source: { bytes: new Uint8Array(Buffer.from(match[2], 'base64')) } };
+}
+
+function parseArguments(args: string, index: number): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(args || '{}');
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw badRequest('tool call arguments must be a JSON object', `messages[${index}].tool_calls`);
+}
+
+function toolsOf(req: ChatCompletionRequest): Converse['toolConfig'] {
+  if (!req.tools || req.tools.length === 0 || req.tool_choice === 'none') {
+    // Converse rejects toolUse/toolResult blocks without a toolConfig; OpenAI allows a history with tool calls and no tools.
+    return undefined;
+  }
+  const tools: Tool[] = req.tools.map((t) => ({
+    toolSpec: { name: t.function.name, description: t.function.description, inputSchema: { json: (t.function.parameters ?? { type: 'object', properties: {} }) as DocumentType } },
+  }));
+  let toolChoice: ToolChoice | undefined;
+  if (req.tool_choice === 'required') toolChoice = { any: {} };
+  else if (typeof req.tool_choice === 'object') {
+    const name = req.tool_choice.function.name;
+    if (!req.tools.some((t) => t.function.name === name)) throw badRequest(`tool_choice names "${name}", which is not in tools`, 'tool_choice');
+    toolChoice = { tool: { name } };
+  } else if (req.tool_choice === 'auto') toolChoice = { auto: {} };
+  return { tools, ...(toolChoice && { toolChoice }) };
+}

@@ -1,0 +1,128 @@
+import * as http from 'http';
+import { AddressInfo } from 'net';
+import { encodeStreamEvent } from '../../runtime/gateway/native-wire';
+
+/** What the fake does with the next request; requests beyond the queue get a default echo reply. */
+export type Behaviour =
+  | { kind: 'reply'; text?: string; toolUse?: { name: string; input: Record<string, unknown> }; stopReason?: string; interTokenDelayMs?: number }
+  | { kind: 'error'; status: number; type: string; message?: string }
+  | { kind: 'reset' }
+  | { kind: 'hang'; ms: number }
+  | { kind: 'streamError'; afterTokens: number; type: string; message?: string };
+
+export interface RecordedRequest {
+  readonly modelId: string;
+  readonly operation: 'converse' | 'converse-stream';
+  readonly accessKeyId: string | undefined;
+  readonly body: any;
+}
+
+/**
+ * A loopback stand-in for Bedrock Runtime that speaks the real wire formats: Converse as JSON and
+ * ConverseStream as AWS event stream messages, errors with x-amzn-ErrorType, so the real
+ * @aws-sdk/client-bedrock-runtime talks to it unchanged.
+ */
+export class BedrockFake {
+  readonly requests: RecordedRequest[] = [];
+  private readonly queue: Behaviour[] = [];
+  private server?: http.Server;
+  /** When set, requests signed with any other access key get UnrecognizedClientException. */
+  acceptedAccessKeys?: Set<string>;
+  url = '';
+
+  push(...behaviours: Behaviour[]): this {
+    this.queue.push(...behaviours);
+    return this;
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const match = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url ?? '');
+    if (!match) return this.error(res, 404, 'UnknownOperationException', `no route ${req.url}`);
+    const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    this.requests.push({ modelId: decodeURIComponent(match[1]), operation: match[2] as RecordedRequest['operation'], accessKeyId, body });
+    if (this.acceptedAccessKeys && !this.acceptedAccessKeys.has(accessKeyId ?? '')) {
+      return this.error(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    }
+    const behaviour = this.queue.shift() ?? { kind: 'reply' };
+    switch (behaviour.kind) {
+      case 'error':
+        return this.error(res, behaviour.status, behaviour.type, behaviour.message ?? behaviour.type);
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'hang':
+        await sleep(behaviour.ms);
+        return this.error(res, 500, 'InternalServerException', 'hung');
+      default:
+        return match[2] === 'converse' ? this.converse(res, body, behaviour) : this.converseStream(res, body, behaviour);
+    }
+  }
+
+  private error(res: http.ServerResponse, status: number, type: string, message: string) {
+    res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/` });
+    res.end(JSON.stringify({ message }));
+  }
+
+  private reply(body: any, behaviour: Behaviour) {
+    const b = behaviour.kind === 'reply' ? behaviour : { kind: 'reply' as const };
+    const lastUser = [...(body.messages ?? [])].reverse().find((m: any) => m.role === 'user');
+    const lastText = (lastUser?.content ?? []).map((c: any) => c.text ?? (c.toolResult ? `tool said ${c.toolResult.content?.[0]?.text}` : '')).join(' ');
+    const text = b.text ?? (b.toolUse ? '' : `You said: ${lastText}`);
+    const promptWords = JSON.stringify(body.messages ?? []).split(/\s+/).length;
+    const tokens = text.length > 0 ? text.split(/(?<= )/) : [];
+    return { text, tokens, toolUse: b.toolUse, stopReason: b.stopReason ?? (b.toolUse ? 'tool_use' : 'end_turn'), usage: { inputTokens: promptWords, outputTokens: tokens.length + (b.toolUse ? 5 : 0), totalTokens: promptWords + tokens.length + (b.toolUse ? 5 : 0) } };
+  }
+
+  private converse(res: http.ServerResponse, body: any, behaviour: Behaviour) {
+    const r = this.reply(body, behaviour);
+    const content: any[] = [];
+    if (r.text) content.push({ text: r.text });
+    if (r.toolUse) content.push({ toolUse: { toolUseId: 'tooluse_1', name: r.toolUse.name, input: r.toolUse.input } });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason: r.stopReason, usage: r.usage, metrics: { latencyMs: 5 } }));
+  }
+
+  private async converseStream(res: http.ServerResponse, body: any, behaviour: Behaviour) {
+    const r = this.reply(body, behaviour);
+    const delay = behaviour.kind === 'reply' ? (behaviour.interTokenDelayMs ?? 0) : 0;
+    res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
+    const send = (event: object) => res.write(encodeStreamEvent(event));
+    send({ messageStart: { role: 'assistant' } });
+    for (const [i, token] of r.tokens.entries()) {
+      if (behaviour.kind === 'streamError' && i === behaviour.afterTokens) {
+        res.end(encodeStreamEvent({ [behaviour.type]: { message: behaviour.message ?? behaviour.type } }));
+        return;
+      }
+      if (delay > 0) await sleep(delay);
+      send({ contentBlockDelta: { contentBlockIndex: 0, delta: { text: token } } });
+    }
+    if (r.tokens.length > 0) send({ contentBlockStop: { contentBlockIndex: 0 } });
+    if (r.toolUse) {
+      const input = JSON.stringify(r.toolUse.input);
+      send({ contentBlockStart: { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_1', name: r.toolUse.name } } } });
+      send({ contentBlockDelta: { contentBlockIndex: 1, delta: { toolUse: { input: input.slice(0, 5) } } } });
+      send({ contentBlockDelta: { contentBlockIndex: 1, delta: { toolUse: { input: input.slice(5) } } } });
+      send({ contentBlockStop: { contentBlockIndex: 1 } });
+    }
+    send({ messageStop: { stopReason: r.stopReason } });
+    send({ metadata: { usage: r.usage, metrics: { latencyMs: 5 } } });
+    res.end();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
