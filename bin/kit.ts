@@ -1,13 +1,18 @@
 import { App, Stack, Tags } from 'aws-cdk-lib';
 import { applyComplianceChecks } from '../lib/checks/apply-checks';
 import { ComplianceLedger } from '../lib/checks/compliance-ledger';
+import { ConfigError } from '../lib/config/load';
 import { KitConfig } from '../lib/config/schema';
+import { BedrockAccessStack } from '../lib/stacks/bedrock-access-stack';
+import { GatewayStack } from '../lib/stacks/gateway-stack';
 import { ModelStoreStack } from '../lib/stacks/model-store-stack';
 import { NetworkStack } from '../lib/stacks/network-stack';
 
 export interface Kit {
   readonly network?: NetworkStack;
   readonly modelStore?: ModelStoreStack;
+  readonly bedrockAccess?: BedrockAccessStack;
+  readonly gateway?: GatewayStack;
   /** Every stack the config enabled, in deploy order. */
   readonly stacks: Stack[];
 }
@@ -40,6 +45,23 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     }),
   );
 
+  const bedrockAccess = enabled(config.stacks.bedrockAccess, () =>
+    new BedrockAccessStack(app, stackName('BedrockAccess'), {
+      config,
+      description: 'cn-llm-kit: global-partition IAM user that lets the China gateway call allow-listed Bedrock models',
+    }),
+  );
+  const gateway = enabled(config.stacks.gateway, () => {
+    if (!network) throw new ConfigError(['stacks.gateway = true: the gateway runs in the kit\'s VPC; enable stacks.network too (it can reuse an existing VPC).']);
+    return new GatewayStack(app, stackName('Gateway'), {
+      config,
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
+      description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
+    });
+  });
+
   applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger });
-  return { network, modelStore, stacks };
+  return { network, modelStore, bedrockAccess, gateway, stacks };
 }

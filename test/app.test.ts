@@ -14,31 +14,40 @@ describe('the app with the embedded default config', () => {
   const { app, kit, ledger } = kitApp();
   const assembly = app.synth();
 
-  test('synthesizes every enabled stack offline, in cn-northwest-1', () => {
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore']);
+  const chinaStacks = ['cnllm-Network', 'cnllm-ModelStore', 'cnllm-Gateway'];
+
+  test('synthesizes every enabled stack offline: China stacks in cn-northwest-1, Bedrock access in the global account', () => {
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-Gateway']);
     for (const stack of assembly.stacks) {
-      expect(stack.environment).toEqual(expect.objectContaining({ account: '111122223333', region: 'cn-northwest-1' }));
+      const expected = chinaStacks.includes(stack.stackName) ? { account: '111122223333', region: 'cn-northwest-1' } : { account: '444455556666', region: 'us-east-1' };
+      expect(stack.environment).toEqual(expect.objectContaining(expected));
     }
     expect(assembly.manifest.missing).toBeUndefined();
   });
 
-  test('no China template holds a global-partition ARN', () => {
-    for (const stack of assembly.stacks) {
-      expect(checkChinaPartition(stack.template, { region: 'cn-northwest-1', account: '111122223333' }).wrong).toEqual([]);
+  test('no China template holds a global-partition ARN; the global template holds no China one', () => {
+    for (const stack of assembly.stacks.filter((s) => chinaStacks.includes(s.stackName))) {
+      const { arns, wrong } = checkChinaPartition(stack.template, { region: 'cn-northwest-1', account: '111122223333', globalAccounts: ['444455556666'] });
+      expect(arns.length).toBeGreaterThan(0);
+      expect(wrong).toEqual([]);
     }
+    const global = JSON.stringify(assembly.getStackByName('cnllm-BedrockAccess').template);
+    expect(global).not.toContain('arn:aws-cn:');
+    expect(global).toContain('arn:aws:bedrock:us-east-1:444455556666:inference-profile/');
   });
 
-  test('the default stacks need no acknowledgements: every finding was fixed', () => {
+  test('acknowledgements only where a China or AWS constraint leaves no fix, each with its reason', () => {
     const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
-    expect(reports.map((r) => [r.stackName, r.unacknowledged, r.acknowledged])).toEqual([
-      ['cnllm-Network', 0, 0],
-      ['cnllm-ModelStore', 0, 0],
-    ]);
+    expect(reports.map((r) => [r.stackName, r.unacknowledged])).toEqual(kit.stacks.map((s) => [s.stackName, 0]));
+    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-Gateway']);
+    const gatewayAcks = ledger.evaluations.filter((e) => e.stackName === 'cnllm-Gateway' && e.outcome === 'acknowledged');
+    expect([...new Set(gatewayAcks.map((e) => e.ruleId))].sort()).toEqual(['AwsSolutions-COG4', 'AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1', 'AwsSolutions-SMG4']);
+    for (const ack of gatewayAcks) expect(ack.reason).toMatch(/China|partition|EC2 supports no resource-level|API Gateway names itself/);
   });
 
   test('the compliance report lists every rule of both packs, findings, and acknowledgements with reasons', () => {
     const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
-    const store = reports[1];
+    const store = reports.find((r) => r.stackName === 'cnllm-ModelStore')!;
     expect(store.markdown).toContain('**Result: PASS**');
     expect(store.markdown).toMatch(/\| ChinaRegion \| ChinaRegion-NoGlobalPartitionArn \| Error \| \d+ \| 0 \| 0 \| \d+ \|/);
     expect(store.markdown).toMatch(/\| AwsSolutions \| AwsSolutions-S10 \| Error \| 4 \| 0 \| 0 \|/);
@@ -52,7 +61,17 @@ describe('the app with the embedded default config', () => {
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-report-'));
     writeStackReports(reports, dir);
-    expect(fs.readdirSync(dir).sort()).toEqual(['README.md', 'cnllm-ModelStore.csv', 'cnllm-ModelStore.md', 'cnllm-Network.csv', 'cnllm-Network.md']);
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'README.md',
+      'cnllm-BedrockAccess.csv',
+      'cnllm-BedrockAccess.md',
+      'cnllm-Gateway.csv',
+      'cnllm-Gateway.md',
+      'cnllm-ModelStore.csv',
+      'cnllm-ModelStore.md',
+      'cnllm-Network.csv',
+      'cnllm-Network.md',
+    ]);
     expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain('| cnllm-Network | PASS | 0 | 0 |');
   });
 
@@ -87,14 +106,18 @@ describe('acknowledgements', () => {
 
 describe('stack switches', () => {
   test('a disabled stack is not synthesized', () => {
-    const { kit, app } = kitApp({ 'stacks.modelStore': 'false' });
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network']);
-    expect(app.synth().stacks.map((s) => s.stackName)).toEqual(['cnllm-Network']);
+    const { kit, app } = kitApp({ 'stacks.modelStore': 'false', 'stacks.bedrockAccess': 'false' });
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-Gateway']);
+    expect(app.synth().stacks.map((s) => s.stackName).sort()).toEqual(['cnllm-Gateway', 'cnllm-Network']);
+  });
+
+  test('the gateway needs the network stack, and says so', () => {
+    expect(() => kitApp({ 'stacks.network': 'false' })).toThrow(/stacks\.gateway = true: the gateway runs in the kit's VPC; enable stacks\.network too/);
   });
 
   test('the prefix names stacks and exports', () => {
     const { kit } = kitApp({ prefix: 'team-a' });
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore']);
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore', 'team-a-BedrockAccess', 'team-a-Gateway']);
   });
 });
 

@@ -130,11 +130,11 @@ export const CHINA_CONFIRMED_NODEJS_RUNTIMES: readonly string[] = ['nodejs20.x',
 
 /**
  * The CloudWatch Logs principal that uses a customer managed key for log groups: the partition's
- * regional form `logs.<region>.amazonaws.com.cn` (CDK's region-info table: "logs" is regional and
- * partitional). Only one form: KMS rejects key policies naming service principals it does not know.
+ * regional form, `logs.<region>.amazonaws.com.cn` in China (CDK's region-info table: "logs" is
+ * regional and partitional). Only one form: KMS rejects key policies naming service principals it does not know.
  */
 export function cloudWatchLogsPrincipal(region: string): iam.IPrincipal {
-  return iam.ServicePrincipal.fromStaticServicePrincipleName(`logs.${region}.${CHINA_URL_SUFFIX}`);
+  return iam.ServicePrincipal.fromStaticServicePrincipleName(`logs.${region}.${isChinaRegion(region) ? CHINA_URL_SUFFIX : GLOBAL_URL_SUFFIX}`);
 }
 
 /**

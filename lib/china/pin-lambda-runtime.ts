@@ -5,7 +5,8 @@ import { IConstruct } from 'constructs';
 /**
  * CDK picks the newest Node.js runtime it knows for its own handlers (custom resources, providers),
  * e.g. nodejs24.x, which is not confirmed in the China regions: a deploy would fail there. This pins
- * every Node.js function of a China stack to the configured runtime.
+ * every Node.js function of a China stack to the configured runtime, and records that reason
+ * against cdk-nag's "latest runtime" rule.
  */
 export class PinLambdaRuntime implements IAspect {
   constructor(private readonly runtime: string) {}
@@ -14,11 +15,11 @@ export class PinLambdaRuntime implements IAspect {
     if (!CfnResource.isCfnResource(node) || node.cfnResourceType !== 'AWS::Lambda::Function') return;
     if (node instanceof CfnFunction) {
       const current = Stack.of(node).resolve(node.runtime);
-      if (typeof current !== 'string' || !current.startsWith('nodejs') || current === this.runtime) return;
-      node.runtime = this.runtime;
+      if (typeof current !== 'string' || !current.startsWith('nodejs')) return;
+      if (current !== this.runtime) node.runtime = this.runtime;
       Validations.of(node).acknowledge({
         id: 'AwsSolutions-L1',
-        reason: `Pinned to ${this.runtime}: newer Node.js runtimes are not confirmed in the AWS China regions (config lambda.runtime).`,
+        reason: `Runs ${this.runtime} (config lambda.runtime): newer Node.js runtimes are not confirmed in the AWS China regions, where global runtime release dates do not apply.`,
       });
     } else {
       // CDK's core custom resource providers are plain CfnResources; override the rendered property.

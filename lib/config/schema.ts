@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CatalogModel, DEFAULT_BEDROCK_MODELS, NOVA_CATALOG } from '../bedrock/catalog';
 import { CHINA_LAMBDA_DEFAULTS, CHINA_REGIONS, CHINA_REGION_NAMES, isChinaRegion } from '../china/china';
 
 /**
@@ -8,7 +9,7 @@ import { CHINA_LAMBDA_DEFAULTS, CHINA_REGIONS, CHINA_REGION_NAMES, isChinaRegion
  */
 
 /** `-c key=a,b` gives a string; a list field accepts that as a comma-separated list. */
-const list = <T extends z.ZodType>(item: T) =>
+const list = <T extends z.ZodType>(item: T, min = 0) =>
   z.preprocess(
     (v) =>
       typeof v === 'string'
@@ -17,7 +18,7 @@ const list = <T extends z.ZodType>(item: T) =>
             .map((s) => s.trim())
             .filter((s) => s.length > 0)
         : v,
-    z.array(item),
+    z.array(item).min(min, { error: `must list at least ${min}` }),
   );
 
 const flag = (value: boolean) =>
@@ -64,6 +65,7 @@ export const INTERFACE_ENDPOINT_NAMES = [
   'sts',
   'secretsmanager',
   'kms',
+  'execute-api',
 ] as const;
 export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINT_NAMES)[number];
 
@@ -92,6 +94,22 @@ const modelSchema = z
   })
   .strict();
 
+const globalRegion = z.string().regex(/^(us|eu|ap|ca|sa|me|af|il|mx)-[a-z]+-\d$/, { error: 'must be a global (aws partition) region such as "us-east-1"' });
+
+/** A model of the cross-region path: a catalog name (`nova-pro`) or a full entry for anything else Bedrock serves. */
+const bedrockModelSchema = z.union([
+  z.enum(Object.keys(NOVA_CATALOG) as [string, ...string[]], { error: `must be one of ${Object.keys(NOVA_CATALOG).join(', ')} or a full model entry` }),
+  z
+    .object({
+      alias: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: 'must be lower-case letters, digits, ".", "_" or "-"' }),
+      modelId: z.string().regex(/^[a-z0-9-]+\.[A-Za-z0-9.:-]+$/, { error: 'must be a Bedrock model id such as "amazon.nova-lite-v1:0"' }),
+      profile: z.enum(['us', 'global', 'none']).default('us'),
+      destinationRegions: list(globalRegion, 1),
+      lifecycle: z.enum(['active', 'legacy']).default('active'),
+    })
+    .strict(),
+], { error: `must be one of ${Object.keys(NOVA_CATALOG).join(', ')} or an object {alias, modelId, profile, destinationRegions}` });
+
 export const KitConfigSchema = z
   .object({
     prefix: z
@@ -113,10 +131,7 @@ export const KitConfigSchema = z
     global: z
       .object({
         account: accountId('444455556666', 'global (aws) Bedrock').default('444455556666'),
-        region: z
-          .string()
-          .regex(/^(us|eu|ap|ca|sa|me|af|il|mx)-[a-z]+-\d$/, { error: 'must be a global (aws partition) region such as "us-east-1"' })
-          .default('us-east-1'),
+        region: globalRegion.default('us-east-1'),
       })
       .strict()
       .prefault({}),
@@ -124,6 +139,8 @@ export const KitConfigSchema = z
       .object({
         network: flag(true),
         modelStore: flag(true),
+        bedrockAccess: flag(true),
+        gateway: flag(true),
       })
       .strict()
       .prefault({}),
@@ -133,7 +150,7 @@ export const KitConfigSchema = z
         natGateways: int(1, 3, 'NAT gateways; default one per AZ').optional(),
         interfaceEndpoints: list(
           z.enum(INTERFACE_ENDPOINT_NAMES, { error: `must be among ${INTERFACE_ENDPOINT_NAMES.join(', ')}` }),
-        ).default([...INTERFACE_ENDPOINT_NAMES]),
+        ).default(INTERFACE_ENDPOINT_NAMES.filter((n) => n !== 'execute-api')),
         flowLogRetentionDays: z
           .union([z.literal(30), z.literal(90), z.literal(180), z.literal(365), z.literal(731), z.literal(1827)], {
             error: 'must be one of 30, 90, 180, 365, 731, 1827 (CloudWatch Logs retention days)',
@@ -159,6 +176,57 @@ export const KitConfigSchema = z
       .array(modelSchema)
       .min(1, { error: 'must list at least one model' })
       .default([{ id: 'Qwen/Qwen2.5-1.5B-Instruct', revision: 'master', source: 'modelscope', servedName: 'qwen2.5-1.5b-instruct', parametersBillions: 1.5 }]),
+    bedrock: z
+      .object({
+        /** The cross-border allow-list: only these models are callable from China. */
+        models: z.array(bedrockModelSchema).min(1, { error: 'must list at least one model' }).default(DEFAULT_BEDROCK_MODELS),
+        /** Pins the global credential to these source IPs (the Network stack's NatEgressIps output). Empty: usable from anywhere. */
+        sourceIps: list(ipv4).default([]),
+        /** Bedrock model invocation logging (prompts and completions are customer data): off unless asked. */
+        invocationLogging: flag(false),
+        invocationLogRetentionDays: int(1, 3653, 'days invocation logs are kept').default(90),
+        /** An existing guardrail the gateway applies to every call. */
+        guardrail: z
+          .object({
+            id: z.string().regex(/^[a-z0-9]+$/, { error: 'must be a guardrail id such as "abc123xyz"' }),
+            version: z.string().regex(/^(DRAFT|\d+)$/, { error: 'must be a version number or DRAFT' }),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    gateway: z
+      .object({
+        /** REGIONAL (EDGE does not exist in China) or PRIVATE (reachable only through the VPC's execute-api endpoint). */
+        endpointType: z.enum(['REGIONAL', 'PRIVATE'], { error: 'must be REGIONAL or PRIVATE (EDGE does not exist in China)' }).default('REGIONAL'),
+        /** IAM (SigV4) works without an ICP licence; API_KEY needs one. */
+        authorization: z.enum(['IAM', 'API_KEY'], { error: 'must be IAM or API_KEY' }).default('IAM'),
+        /** Your ICP licence number: required for API_KEY, because China serves non-IAM API calls only for ICP-licensed accounts. */
+        icpLicence: z.string().min(4).optional(),
+        /** Response streaming through API Gateway + Lambda; reported unavailable in China, so off by default. */
+        streaming: flag(false),
+        /** API Gateway REST integrations end at 29 s unless the account's quota was raised (Regional/private APIs). */
+        integrationTimeoutSeconds: int(5, 900, 'API Gateway integration timeout').default(29),
+        rateLimit: int(1, 10000, 'steady requests per second for the stage').default(20),
+        burstLimit: int(1, 5000, 'request burst for the stage').default(40),
+        wafRequestsPer5MinPerIp: int(100, 2000000000, 'WAF rate limit per source IP').default(3000),
+        lambdaMemoryMb: int(256, 10240, 'gateway Lambda memory').default(1024),
+        maxAttempts: int(1, 10, 'Bedrock attempts per request (throttling and 5xx, before the first byte)').default(3),
+        /** Log prompt and completion text. They are customer data that crossed a border: off unless explicitly wanted. */
+        logContent: flag(false),
+        logRetentionDays: int(1, 3653, 'days gateway logs are kept').default(365),
+        alarms: z
+          .object({
+            errorRatePercent: z.coerce.number().min(0.1).max(100).default(5),
+            p99LatencyMs: int(100, 900000, 'p99 latency alarm threshold').default(20000),
+            throttlesPer5Min: int(1, 100000, 'throttled requests in 5 minutes before alarming').default(10),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     lambda: z
       .object({
         /** nodejs24.x is not confirmed in China; every Node.js function of the kit (CDK's own included) uses this. */
@@ -228,6 +296,26 @@ export const KitConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['models', i, 'servedName'], message: 'is used by another model; served names must be unique' });
       }
     });
+    if (c.gateway?.endpointType === 'PRIVATE' && c.network?.existingVpc?.createEndpoints === false) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'endpointType'],
+        message: 'PRIVATE needs an execute-api VPC endpoint, which the kit creates with the others; set network.existingVpc.createEndpoints to true or use REGIONAL',
+      });
+    }
+    if (c.gateway?.authorization === 'API_KEY' && !c.gateway.icpLicence) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'icpLicence'],
+        message: 'is required with gateway.authorization API_KEY: API Gateway in China serves requests that are not IAM-authorized only for ICP-licensed accounts; set your licence number or use IAM',
+      });
+    }
+    if (Array.isArray(c.bedrock?.models)) {
+      const aliases = c.bedrock.models.map((m) => (typeof m === 'string' ? m : m?.alias));
+      aliases.forEach((alias, i) => {
+        if (aliases.indexOf(alias) !== i) ctx.addIssue({ code: 'custom', path: ['bedrock', 'models', i], message: 'repeats a model alias; list each model once' });
+      });
+    }
     for (const key of Object.keys(c.tags ?? {})) {
       if (key.toLowerCase().startsWith('aws:')) {
         ctx.addIssue({ code: 'custom', path: ['tags', key], message: 'tag keys starting with "aws:" are reserved by AWS; rename the tag' });
@@ -242,10 +330,25 @@ export const KitConfigSchema = z
     return {
       ...c,
       china: { ...c.china, region, availabilityZones },
-      network: { ...c.network, natGateways: c.network.natGateways ?? availabilityZones.length },
+      network: {
+        ...c.network,
+        natGateways: c.network.natGateways ?? availabilityZones.length,
+        // A PRIVATE API is reachable only through the VPC's execute-api endpoint.
+        interfaceEndpoints: c.gateway.endpointType === 'PRIVATE' ? [...new Set([...c.network.interfaceEndpoints, 'execute-api' as const])] : c.network.interfaceEndpoints,
+      },
       gpu: { allowedInstanceFamilies: c.gpu.allowedInstanceFamilies ?? [...CHINA_REGIONS[region].gpuInstanceFamilies] },
+      bedrock: { ...c.bedrock, models: c.bedrock.models.map(resolveBedrockModel) },
     };
   });
+
+export interface BedrockModel extends CatalogModel {
+  /** What callers send as `model`. */
+  readonly alias: string;
+}
+
+function resolveBedrockModel(entry: string | (Omit<CatalogModel, 'note'> & { alias: string })): BedrockModel {
+  return typeof entry === 'string' ? { alias: entry, ...NOVA_CATALOG[entry] } : entry;
+}
 
 /** The validated configuration the stacks receive. */
 export type KitConfig = z.output<typeof KitConfigSchema>;

@@ -14,6 +14,7 @@ const INTERFACE_SERVICES: Record<InterfaceEndpointName, ec2.InterfaceVpcEndpoint
   sts: ec2.InterfaceVpcEndpointAwsService.STS,
   secretsmanager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
   kms: ec2.InterfaceVpcEndpointAwsService.KMS,
+  'execute-api': ec2.InterfaceVpcEndpointAwsService.APIGATEWAY,
 };
 
 export interface PrivateServiceEndpointsProps {

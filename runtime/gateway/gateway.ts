@@ -39,7 +39,8 @@ export type Gateway = { handle(req: GatewayRequest, sink: ResponseSink): Promise
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, bedrock } = deps;
   const now = deps.now ?? Date.now;
-  const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
+  // One raw JSON line on stdout: Lambda forwards it as is, so CloudWatch reads the embedded metrics.
+  const log = deps.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
   const modelsByName = new Map<string, GatewayRuntimeConfig['models'][number]>();
   for (const m of config.models) {
     modelsByName.set(m.alias, m);
@@ -267,11 +268,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
           CloudWatchMetrics: [
             {
               Namespace: 'cn-llm-kit/Gateway',
-              Dimensions: [['Model']],
+              // Per model, and one set without dimensions for account-wide alarms.
+              Dimensions: [['Model'], []],
               Metrics: [
                 { Name: 'LatencyMs', Unit: 'Milliseconds' },
                 { Name: 'InputTokens', Unit: 'Count' },
                 { Name: 'OutputTokens', Unit: 'Count' },
+                { Name: 'Throttled', Unit: 'Count' },
+                { Name: 'UpstreamErrors', Unit: 'Count' },
               ],
             },
           ],
@@ -280,6 +284,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         LatencyMs: latencyMs,
         InputTokens: outcome.inputTokens ?? 0,
         OutputTokens: outcome.outputTokens ?? 0,
+        Throttled: outcome.status === 429 ? 1 : 0,
+        UpstreamErrors: outcome.status >= 500 ? 1 : 0,
       });
     },
   };

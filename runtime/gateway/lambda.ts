@@ -28,12 +28,15 @@ interface LambdaStreamingGlobals {
   HttpResponseStream: { from(s: NodeJS.WritableStream, meta: object): NodeJS.WritableStream };
 }
 
-const awslambda = (globalThis as { awslambda?: LambdaStreamingGlobals }).awslambda;
+const awslambda = (globalThis as { awslambda?: Partial<LambdaStreamingGlobals> }).awslambda;
 
 /**
  * Response-streaming entry (API Gateway ResponseTransferMode.STREAM): tokens reach the caller as
  * Bedrock produces them. Only defined inside the Lambda runtime, which provides `awslambda`.
  */
-export const streamingHandler = awslambda?.streamifyResponse(async (event, responseStream) => {
-  await getGateway().handle(toGatewayRequest(event), lambdaStreamSink(responseStream, awslambda.HttpResponseStream));
-});
+export const streamingHandler =
+  typeof awslambda?.streamifyResponse === 'function' && awslambda.HttpResponseStream
+    ? awslambda.streamifyResponse(async (event, responseStream) => {
+        await getGateway().handle(toGatewayRequest(event), lambdaStreamSink(responseStream, awslambda.HttpResponseStream!));
+      })
+    : undefined;

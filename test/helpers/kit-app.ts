@@ -12,9 +12,13 @@ export function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context;
 }
 
-/** A new App with cdk.json's context plus `extra` (e.g. `-c` style config keys). */
-export function newApp(extra: Record<string, unknown> = {}): App {
-  return new App({ context: { ...cdkJsonContext(), ...extra } });
+/**
+ * A new App with cdk.json's context plus `extra` (e.g. `-c` style config keys). Lambda bundling is
+ * skipped (CDK's `aws:cdk:bundling-stacks`) unless a test asks for it: most tests read templates,
+ * and esbuild per app would make the suite slow on 2 cores.
+ */
+export function newApp(extra: Record<string, unknown> = {}, bundle = false): App {
+  return new App({ context: { ...cdkJsonContext(), ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...extra } });
 }
 
 export interface KitApp {
@@ -25,8 +29,8 @@ export interface KitApp {
 }
 
 /** The kit as `bin/cn-llm-kit.ts` builds it, with config given the way `-c key=value` gives it. */
-export function kitApp(configContext: Record<string, unknown> = {}): KitApp {
-  const app = newApp(configContext);
+export function kitApp(configContext: Record<string, unknown> = {}, opts: { bundle?: boolean } = {}): KitApp {
+  const app = newApp(configContext, opts.bundle);
   const config = loadConfig(app.node.getAllContext());
   const ledger = new ComplianceLedger();
   const kit = buildKit(app, config, ledger);

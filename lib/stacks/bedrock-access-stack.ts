@@ -1,0 +1,119 @@
+import { Annotations, CfnOutput, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { invocationId } from '../bedrock/catalog';
+import { globalArn } from '../china/china';
+import { BedrockModel, KitConfig } from '../config/schema';
+import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
+
+export interface BedrockAccessStackProps extends Omit<StackProps, 'env'> {
+  readonly config: KitConfig;
+}
+
+/**
+ * The global side of the cross-region path, deployed in the global account with a global profile.
+ * China IAM cannot be trusted from here (separate partitions), so the China gateway calls Bedrock as
+ * a dedicated IAM user whose key an operator hands over (npm run link-credentials). CloudFormation
+ * creates no access key: it would land in the template or the stack's state.
+ */
+export class BedrockAccessStack extends Stack {
+  public readonly user: iam.User;
+  public readonly policy: iam.Policy;
+
+  constructor(scope: Construct, id: string, props: BedrockAccessStackProps) {
+    super(scope, id, { ...props, env: { account: props.config.global.account, region: props.config.global.region } });
+    const { config } = props;
+    const bedrock = config.bedrock;
+
+    this.user = new iam.User(this, 'GatewayUser', { userName: `${config.prefix}-china-gateway` });
+    const sourceIpCondition = bedrock.sourceIps.length > 0 ? { IpAddress: { 'aws:SourceIp': bedrock.sourceIps } } : undefined;
+
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'InvokeAllowListedModels',
+        actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+        resources: bedrockModelArns(bedrock.models, config.global.region, config.global.account),
+        ...(sourceIpCondition && { conditions: sourceIpCondition }),
+      }),
+    ];
+    if (bedrock.guardrail) {
+      statements.push(
+        new iam.PolicyStatement({
+          sid: 'ApplyGuardrail',
+          actions: ['bedrock:ApplyGuardrail'],
+          resources: [globalArn({ service: 'bedrock', region: config.global.region, account: config.global.account, resource: `guardrail/${bedrock.guardrail.id}` })],
+          ...(sourceIpCondition && { conditions: sourceIpCondition }),
+        }),
+      );
+    }
+    this.policy = new iam.Policy(this, 'InvokePolicy', { statements, users: [this.user] });
+
+    for (const m of bedrock.models.filter((m) => m.lifecycle === 'legacy')) {
+      Annotations.of(this).addWarningV2(`cn-llm-kit:legacy-model:${m.alias}`, m.note ?? `${m.alias} is a Legacy Bedrock model: calls may fail after its end of life.`);
+    }
+    if (bedrock.invocationLogging) this.enableInvocationLogging(config);
+
+    new CfnOutput(this, 'GatewayUserName', { value: this.user.userName, description: 'IAM user the China gateway calls Bedrock as; run npm run link-credentials to hand its key to China' });
+    new CfnOutput(this, 'AllowedModels', { value: bedrock.models.map((m) => `${m.alias}=${invocationId(m)}`).join(','), description: 'Cross-border allow-list' });
+    new CfnOutput(this, 'SourceIpPin', { value: bedrock.sourceIps.length > 0 ? bedrock.sourceIps.join(',') : 'none: set bedrock.sourceIps to the China NatEgressIps', description: 'Source IPs the key works from' });
+  }
+
+  /** Account-wide Bedrock setting: prompts and completions of every caller in this region go to an encrypted log group. */
+  private enableInvocationLogging(config: KitConfig) {
+    const logGroup = new EncryptedLogGroup(this, 'InvocationLogs', {
+      retentionDays: config.bedrock.invocationLogRetentionDays as logs.RetentionDays,
+      purpose: 'Bedrock model invocation logs',
+      retain: true,
+    });
+    const role = new iam.Role(this, 'InvocationLoggingRole', {
+      assumedBy: new iam.ServicePrincipal('bedrock.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
+    });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroup.logGroupArn] }));
+    const loggingConfig = {
+      loggingConfig: {
+        cloudWatchConfig: { logGroupName: logGroup.logGroup.logGroupName, roleArn: role.roleArn },
+        textDataDeliveryEnabled: true,
+        imageDataDeliveryEnabled: false,
+        embeddingDataDeliveryEnabled: false,
+      },
+    };
+    const setting = new cr.AwsCustomResource(this, 'InvocationLogging', {
+      onCreate: { service: 'Bedrock', action: 'PutModelInvocationLoggingConfiguration', parameters: loggingConfig, physicalResourceId: cr.PhysicalResourceId.of(`${this.account}-${this.region}-bedrock-logging`) },
+      onUpdate: { service: 'Bedrock', action: 'PutModelInvocationLoggingConfiguration', parameters: loggingConfig, physicalResourceId: cr.PhysicalResourceId.of(`${this.account}-${this.region}-bedrock-logging`) },
+      onDelete: { service: 'Bedrock', action: 'DeleteModelInvocationLoggingConfiguration' },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['bedrock:PutModelInvocationLoggingConfiguration', 'bedrock:DeleteModelInvocationLoggingConfiguration'], resources: ['*'] }),
+        new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [role.roleArn] }),
+      ]),
+      installLatestAwsSdk: false,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(setting).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Bedrock model invocation logging is an account-level setting: its Put/Delete actions have no resource-level permissions.',
+    });
+    const provider = this.node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287');
+    if (provider) {
+      Validations.of(provider).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'CDK\'s AwsCustomResource provider function writes only its own logs with the basic execution policy; it runs once per deploy.',
+      });
+    }
+  }
+}
+
+/**
+ * Each model's inference profile in the home region, and the foundation model in every region the
+ * profile routes to (Bedrock authorizes both). Literal arn:aws: : this stack lives in the global partition.
+ */
+export function bedrockModelArns(models: readonly BedrockModel[], homeRegion: string, account: string): string[] {
+  const arns = new Set<string>();
+  for (const m of models) {
+    if (m.profile !== 'none') arns.add(globalArn({ service: 'bedrock', region: homeRegion, account, resource: `inference-profile/${invocationId(m)}` }));
+    const regions = m.profile === 'none' ? [homeRegion] : m.destinationRegions;
+    for (const region of regions) arns.add(globalArn({ service: 'bedrock', region, account: '', resource: `foundation-model/${m.modelId}` }));
+  }
+  return [...arns];
+}

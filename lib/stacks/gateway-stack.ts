@@ -1,0 +1,118 @@
+import { CfnOutput, Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { BedrockCredentialSecret } from '../constructs/bedrock-credential-secret';
+import { GatewayFunction } from '../constructs/gateway-function';
+import { OpenAiRestApi } from '../constructs/openai-rest-api';
+import { gatewayRuntimeSettings } from '../gateway/runtime-settings';
+import { ChinaStack, ChinaStackProps } from './china-stack';
+
+export interface GatewayStackProps extends ChinaStackProps {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  /** The Network stack's execute-api endpoint (PRIVATE APIs). */
+  readonly executeApiEndpoint?: ec2.IInterfaceVpcEndpoint;
+}
+
+/** Seconds the Lambda keeps working for the caller: API Gateway gives up at the integration timeout, a stream can run up to 15 minutes. */
+function lambdaTimeoutSeconds(streaming: boolean, integrationTimeoutSeconds: number): number {
+  return streaming ? 900 : integrationTimeoutSeconds + 1;
+}
+
+/**
+ * The China side of the cross-region path: an OpenAI-compatible REST API (REGIONAL or PRIVATE, IAM
+ * auth) whose Lambda calls Bedrock in the global region with a credential kept in Secrets Manager.
+ */
+export class GatewayStack extends ChinaStack {
+  public readonly key: kms.Key;
+  public readonly credential: BedrockCredentialSecret;
+  public readonly gatewayFunction: GatewayFunction;
+  public readonly restApi: OpenAiRestApi;
+
+  constructor(scope: Construct, id: string, props: GatewayStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const gw = config.gateway;
+
+    this.key = new kms.Key(this, 'Key', { description: `Encrypts the ${config.prefix} gateway's credential, environment and logs`, enableKeyRotation: true, pendingWindow: Duration.days(30) });
+    this.credential = new BedrockCredentialSecret(this, 'BedrockCredential', { key: this.key, secretName: `${config.prefix}/bedrock-credential` });
+
+    const timeoutSeconds = lambdaTimeoutSeconds(gw.streaming, gw.integrationTimeoutSeconds);
+    this.gatewayFunction = new GatewayFunction(this, 'Gateway', {
+      vpc: props.vpc,
+      subnets: props.subnets,
+      credentialSecret: this.credential.secret,
+      key: this.key,
+      runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2 }),
+      runtime: config.lambda.runtime,
+      architecture: config.lambda.architecture,
+      memoryMb: gw.lambdaMemoryMb,
+      timeout: Duration.seconds(timeoutSeconds),
+      streaming: gw.streaming,
+      logRetentionDays: gw.logRetentionDays,
+    });
+
+    this.restApi = new OpenAiRestApi(this, 'OpenAi', {
+      name: `${config.prefix}-openai`,
+      handler: this.gatewayFunction.function,
+      endpointType: gw.endpointType,
+      executeApiEndpoint: props.executeApiEndpoint,
+      authorization: gw.authorization,
+      icpLicence: gw.icpLicence,
+      streaming: gw.streaming,
+      integrationTimeout: Duration.seconds(gw.integrationTimeoutSeconds),
+      rateLimit: gw.rateLimit,
+      burstLimit: gw.burstLimit,
+      wafRequestsPer5MinPerIp: gw.wafRequestsPer5MinPerIp,
+      key: this.key,
+      logRetentionDays: gw.logRetentionDays,
+    });
+
+    this.addAlarms();
+
+    const url = this.restApi.api.url;
+    new CfnOutput(this, 'InvokeUrl', { value: url, description: 'Stage URL of the gateway API' });
+    new CfnOutput(this, 'OpenAiBaseUrl', { value: `${url}v1`, description: 'base_url for OpenAI SDKs (requests must be SigV4-signed for execute-api)' });
+    new CfnOutput(this, 'CredentialSecretArn', { value: this.credential.secret.secretArn, description: 'Secret npm run link-credentials writes the global access key into' });
+    new CfnOutput(this, 'CurlExample', {
+      value: `curl --aws-sigv4 "aws:amz:${this.region}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" -H "content-type: application/json" -d '{"model":"${config.bedrock.models[0].alias}","messages":[{"role":"user","content":"你好"}]}' ${url}v1/chat/completions`,
+      description: 'Call the gateway with China IAM credentials',
+    });
+  }
+
+  private addAlarms() {
+    const { alarms } = this.config.gateway;
+    const api = this.restApi.api;
+    const period = Duration.minutes(5);
+    new cloudwatch.Alarm(this, 'ErrorRateAlarm', {
+      alarmDescription: `Gateway 5xx responses above ${alarms.errorRatePercent}% of requests`,
+      metric: new cloudwatch.MathExpression({
+        expression: '100 * errors / MAX([requests, 1])',
+        usingMetrics: { errors: api.metricServerError({ period, statistic: 'Sum' }), requests: api.metricCount({ period, statistic: 'Sum' }) },
+        period,
+      }),
+      threshold: alarms.errorRatePercent,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new cloudwatch.Alarm(this, 'ThrottleAlarm', {
+      alarmDescription: `More than ${alarms.throttlesPer5Min} requests throttled by Bedrock in 5 minutes (after retries)`,
+      metric: new cloudwatch.Metric({ namespace: 'cn-llm-kit/Gateway', metricName: 'Throttled', statistic: 'Sum', period }),
+      threshold: alarms.throttlesPer5Min,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new cloudwatch.Alarm(this, 'LatencyP99Alarm', {
+      alarmDescription: `Gateway p99 latency above ${alarms.p99LatencyMs} ms`,
+      metric: api.metricLatency({ period, statistic: 'p99' }),
+      threshold: alarms.p99LatencyMs,
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}

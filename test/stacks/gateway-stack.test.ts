@@ -1,0 +1,187 @@
+import { execFile } from 'child_process';
+import { promisify } from 'util';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { BedrockFake } from '../fakes/bedrock-fake';
+import { checkChinaPartition } from '../helpers/partition';
+import { kitApp } from '../helpers/kit-app';
+import { chinaFindings, nagFindings } from '../helpers/nag';
+
+const resourcesOf = (template: Template, type: string) => Object.values(template.findResources(type)) as { Properties: any }[];
+
+describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
+  const { kit } = kitApp();
+  const stack = kit.gateway!;
+  const template = Template.fromStack(stack);
+  const json = template.toJSON();
+
+  test('a REGIONAL REST API whose every method is IAM-authorized and validated', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] }, BinaryMediaTypes: ['application/vnd.amazon.eventstream'] });
+    const methods = resourcesOf(template, 'AWS::ApiGateway::Method');
+    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST']);
+    for (const m of methods) {
+      expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
+      expect(m.Properties.RequestValidatorId).toBeDefined();
+      expect(m.Properties.Integration).toEqual(expect.objectContaining({ Type: 'AWS_PROXY', TimeoutInMillis: 29000 }));
+    }
+    template.hasResourceProperties('AWS::ApiGateway::Model', { Schema: Match.objectLike({ required: ['model', 'messages'] }) });
+  });
+
+  test('access logs, execution logs without bodies, metrics and throttling on the stage', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'prod',
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('\\$context.identity.userArn') },
+      MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR', DataTraceEnabled: false, MetricsEnabled: true, ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 })],
+    });
+  });
+
+  test('a regional WAF web ACL with a per-IP rate limit and AWS managed rules, attached to the stage', () => {
+    const acl = resourcesOf(template, 'AWS::WAFv2::WebACL')[0].Properties;
+    expect(acl.Scope).toBe('REGIONAL');
+    expect(acl.Rules.map((r: any) => r.Name)).toEqual(['rate-per-ip', 'AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet']);
+    expect(acl.Rules[0].Statement.RateBasedStatement).toEqual({ Limit: 3000, AggregateKeyType: 'IP' });
+    expect(acl.Rules[1].Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+  });
+
+  test('the Lambda runs the China-confirmed runtime in the private subnets, with HTTPS-only egress', () => {
+    const fn = resourcesOf(template, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.handler')!.Properties;
+    expect(fn.Runtime).toBe('nodejs22.x');
+    expect(fn.Architectures).toEqual(['x86_64']);
+    expect(fn.Timeout).toBe(30);
+    expect(fn.VpcConfig.SubnetIds).toHaveLength(3);
+    for (const id of fn.VpcConfig.SubnetIds) expect(JSON.stringify(id)).toMatch(/WorkloadsSubnet/);
+    expect(fn.KmsKeyArn).toBeDefined();
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('^Gateway Lambda'),
+      SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'HTTPS to Bedrock and AWS endpoints' }],
+    });
+  });
+
+  test('the credential lives only in a KMS-encrypted secret: the environment names it, never holds it', () => {
+    const secret = resourcesOf(template, 'AWS::SecretsManager::Secret')[0].Properties;
+    expect(secret.KmsKeyId).toBeDefined();
+    expect(secret.GenerateSecretString).toEqual({ SecretStringTemplate: '{"linked":false}', GenerateStringKey: 'placeholder' });
+    const fn = resourcesOf(template, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.handler')!.Properties;
+    const env = JSON.stringify(fn.Environment);
+    expect(env).toContain('credentialSecretId');
+    expect(env).not.toMatch(/secretAccessKey|AKIA|accessKeyId/);
+    const settings = JSON.parse(fn.Environment.Variables.CNLLM_GATEWAY_CONFIG['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'ARN')).join(''));
+    expect(settings).toEqual(
+      expect.objectContaining({
+        bedrockRegion: 'us-east-1',
+        secretRegion: 'cn-northwest-1',
+        logContent: false,
+        models: [
+          { alias: 'nova-micro', modelId: 'us.amazon.nova-micro-v1:0', created: 0 },
+          { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0', created: 0 },
+          { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0 },
+          { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0 },
+        ],
+        timeouts: { connectMs: 3000, requestMs: 28000 },
+      }),
+    );
+  });
+
+  test('the Lambda role reads only its secret and writes only its log group; no AWS managed policies', () => {
+    const role = resourcesOf(template, 'AWS::IAM::Role').find((r) => r.Properties.Description === 'cn-llm-kit gateway Lambda')!.Properties;
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    const policy = resourcesOf(template, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('GatewayRole'))!.Properties.PolicyDocument;
+    const secretRead = policy.Statement.find((s: any) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue'));
+    expect(secretRead.Resource).toEqual({ Ref: expect.stringMatching(/^BedrockCredentialSecret/) });
+  });
+
+  test('alarms on 5xx rate, Bedrock throttles and p99 latency', () => {
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map((a) => a.Properties);
+    expect(alarms.map((a) => a.AlarmDescription)).toEqual([
+      'Gateway 5xx responses above 5% of requests',
+      'More than 10 requests throttled by Bedrock in 5 minutes (after retries)',
+      'Gateway p99 latency above 20000 ms',
+    ]);
+    expect(alarms[1]).toEqual(expect.objectContaining({ Namespace: 'cn-llm-kit/Gateway', MetricName: 'Throttled' }));
+    expect(alarms[2]).toEqual(expect.objectContaining({ MetricName: 'Latency', ExtendedStatistic: 'p99' }));
+  });
+
+  test('outputs the invoke URL, the OpenAI base URL, the secret and a curl example with SigV4', () => {
+    expect(Object.keys(json.Outputs)).toEqual(expect.arrayContaining(['InvokeUrl', 'OpenAiBaseUrl', 'CredentialSecretArn', 'CurlExample']));
+    const url = JSON.stringify(json.Outputs.InvokeUrl.Value);
+    expect(url).toContain('.execute-api.cn-northwest-1.');
+    expect(url).toContain('AWS::URLSuffix');
+    expect(JSON.stringify(json.Outputs.CurlExample.Value)).toContain('--aws-sigv4 \\"aws:amz:cn-northwest-1:execute-api\\"');
+  });
+
+  test('every ARN is arn:aws-cn:, zero unacknowledged findings, ChinaRegion clean', () => {
+    expect(checkChinaPartition(json, { region: 'cn-northwest-1', account: '111122223333', globalAccounts: ['444455556666'] }).wrong).toEqual([]);
+    expect(nagFindings(stack).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(chinaFindings(stack)).toEqual([]);
+  });
+
+  test('template snapshot', () => {
+    expect(json).toMatchSnapshot();
+  });
+});
+
+describe('Gateway stack options', () => {
+  test('streaming: the response-streaming integration and entry point, and a 15-minute Lambda', () => {
+    const t = Template.fromStack(kitApp({ 'gateway.streaming': 'true' }).kit.gateway!);
+    const fn = resourcesOf(t, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.streamingHandler')!.Properties;
+    expect(fn.Timeout).toBe(900);
+    for (const m of resourcesOf(t, 'AWS::ApiGateway::Method')) {
+      expect(m.Properties.Integration.ResponseTransferMode).toBe('STREAM');
+      expect(JSON.stringify(m.Properties.Integration.Uri)).toContain('response-streaming-invocations');
+    }
+  });
+
+  test('API keys (with an ICP licence): key + usage plan, and the ICP finding acknowledged with the licence', () => {
+    const { kit, ledger, app } = kitApp({ 'gateway.authorization': 'API_KEY', 'gateway.icpLicence': '宁ICP备12345678号' });
+    const t = Template.fromStack(kit.gateway!);
+    for (const m of resourcesOf(t, 'AWS::ApiGateway::Method')) expect(m.Properties).toEqual(expect.objectContaining({ AuthorizationType: 'NONE', ApiKeyRequired: true }));
+    t.resourceCountIs('AWS::ApiGateway::UsagePlan', 1);
+    t.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+    expect(resourcesOf(t, 'AWS::ApiGateway::ApiKey')[0].Properties.Value).toBeUndefined();
+    app.synth();
+    const icp = ledger.evaluations.filter((e) => e.ruleId === 'ChinaRegion-IamAuthorizedApi' && e.stackName === 'cnllm-Gateway' && e.outcome !== 'not-applicable');
+    expect(icp).toHaveLength(5);
+    for (const e of icp) expect(e).toEqual(expect.objectContaining({ outcome: 'acknowledged', reason: expect.stringContaining('宁ICP备12345678号') }));
+  });
+
+  test('PRIVATE: only the VPC\'s execute-api endpoint may call the API', () => {
+    const { kit } = kitApp({ 'gateway.endpointType': 'PRIVATE' });
+    const t = Template.fromStack(kit.gateway!);
+    const api = resourcesOf(t, 'AWS::ApiGateway::RestApi')[0].Properties;
+    expect(api.EndpointConfiguration.Types).toEqual(['PRIVATE']);
+    expect(api.Policy.Statement[0]).toEqual(expect.objectContaining({ Action: 'execute-api:Invoke', Condition: { StringEquals: { 'aws:SourceVpce': expect.anything() } } }));
+    Template.fromStack(kit.network!).hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'cn.com.amazonaws.cn-northwest-1.execute-api', PrivateDnsEnabled: true });
+    expect(api.EndpointConfiguration.VpcEndpointIds).toHaveLength(1);
+  });
+});
+
+describe('the bundled Lambda', () => {
+  const fake = new BedrockFake();
+  beforeAll(() => fake.start());
+  afterAll(() => fake.stop());
+
+  test('esbuild bundles it under 1 MB, and the bundle answers a proxy event through Bedrock', async () => {
+    const { app, kit } = kitApp({}, { bundle: true });
+    const assembly = app.synth();
+    const fn = resourcesOf(Template.fromStack(kit.gateway!), 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.handler')!;
+    const assetHash = (fn.Properties.Code.S3Key as string).replace(/\.zip$/, '');
+    const bundle = path.join(assembly.directory, `asset.${assetHash}`, 'index.js');
+    expect(fs.statSync(bundle).size).toBeLessThan(1024 * 1024);
+
+    const settings = JSON.stringify({ bedrockEndpoint: fake.url, models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }] });
+    const script = `require(${JSON.stringify(bundle)}).handler({ httpMethod: 'POST', path: '/v1/chat/completions', headers: {}, requestContext: { requestId: 'r1', identity: { userArn: 'arn:aws-cn:iam::111122223333:user/dev' } }, body: JSON.stringify({ model: 'nova-lite', messages: [{ role: 'user', content: 'from the bundle' }] }) }).then((r) => console.log(JSON.stringify(r)))`;
+    // Asynchronous: the Bedrock stand-in answers from this process's event loop.
+    const { stdout: out } = await promisify(execFile)(process.execPath, ['-e', script], {
+      env: { PATH: process.env.PATH, CNLLM_GATEWAY_CONFIG: settings, AWS_ACCESS_KEY_ID: 'AKIALOCAL', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'cn-northwest-1' },
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    const lines = out.trim().split('\n');
+    const result = JSON.parse(lines[lines.length - 1]);
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body).choices[0].message.content).toBe('You said: from the bundle');
+    expect(JSON.parse(lines[0])).toEqual(expect.objectContaining({ msg: 'request', caller: 'arn:aws-cn:iam::111122223333:user/dev', status: 200 }));
+  });
+});
