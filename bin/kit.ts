@@ -2,6 +2,7 @@ import { App, Stack, Tags } from 'aws-cdk-lib';
 import { applyComplianceChecks } from '../lib/checks/apply-checks';
 import { ComplianceLedger } from '../lib/checks/compliance-ledger';
 import { ConfigError } from '../lib/config/load';
+import { names } from '../lib/config/names';
 import { KitConfig } from '../lib/config/schema';
 import { BedrockAccessStack } from '../lib/stacks/bedrock-access-stack';
 import { GatewayStack } from '../lib/stacks/gateway-stack';
@@ -19,7 +20,7 @@ export interface Kit {
 
 /** Wires the enabled stacks for one validated config and puts the compliance checks on the app. */
 export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger): Kit {
-  const stackName = (component: string) => `${config.prefix}-${component}`;
+  const stackName = names(config).stack;
   const stacks: Stack[] = [];
 
   Tags.of(app).add('cn-llm-kit:prefix', config.prefix);

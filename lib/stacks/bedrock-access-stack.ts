@@ -5,6 +5,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { invocationId } from '../bedrock/catalog';
 import { globalArn } from '../china/china';
+import { names } from '../config/names';
 import { BedrockModel, KitConfig } from '../config/schema';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 
@@ -27,7 +28,7 @@ export class BedrockAccessStack extends Stack {
     const { config } = props;
     const bedrock = config.bedrock;
 
-    this.user = new iam.User(this, 'GatewayUser', { userName: `${config.prefix}-china-gateway` });
+    this.user = new iam.User(this, 'GatewayUser', { userName: names(config).gatewayUser });
     const sourceIpCondition = bedrock.sourceIps.length > 0 ? { IpAddress: { 'aws:SourceIp': bedrock.sourceIps } } : undefined;
 
     const statements = [

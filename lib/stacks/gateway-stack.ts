@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { BedrockCredentialSecret } from '../constructs/bedrock-credential-secret';
 import { GatewayFunction } from '../constructs/gateway-function';
 import { OpenAiRestApi } from '../constructs/openai-rest-api';
+import { names } from '../config/names';
 import { gatewayRuntimeSettings } from '../gateway/runtime-settings';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
@@ -37,7 +38,7 @@ export class GatewayStack extends ChinaStack {
     const gw = config.gateway;
 
     this.key = new kms.Key(this, 'Key', { description: `Encrypts the ${config.prefix} gateway's credential, environment and logs`, enableKeyRotation: true, pendingWindow: Duration.days(30) });
-    this.credential = new BedrockCredentialSecret(this, 'BedrockCredential', { key: this.key, secretName: `${config.prefix}/bedrock-credential` });
+    this.credential = new BedrockCredentialSecret(this, 'BedrockCredential', { key: this.key, secretName: names(config).credentialSecret });
 
     const timeoutSeconds = lambdaTimeoutSeconds(gw.streaming, gw.integrationTimeoutSeconds);
     this.gatewayFunction = new GatewayFunction(this, 'Gateway', {

@@ -26,8 +26,8 @@ export class BedrockFake {
   readonly requests: RecordedRequest[] = [];
   private readonly queue: Behaviour[] = [];
   private server?: http.Server;
-  /** When set, requests signed with any other access key get UnrecognizedClientException. */
-  acceptedAccessKeys?: Set<string>;
+  /** When set, requests signed with a key it rejects get UnrecognizedClientException (as Bedrock does for unknown or deleted keys). */
+  acceptsKey?: (accessKeyId: string) => boolean;
   url = '';
 
   push(...behaviours: Behaviour[]): this {
@@ -55,7 +55,7 @@ export class BedrockFake {
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
     this.requests.push({ modelId: decodeURIComponent(match[1]), operation: match[2] as RecordedRequest['operation'], accessKeyId, body });
-    if (this.acceptedAccessKeys && !this.acceptedAccessKeys.has(accessKeyId ?? '')) {
+    if (this.acceptsKey && !this.acceptsKey(accessKeyId ?? '')) {
       return this.error(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
     const behaviour = this.queue.shift() ?? { kind: 'reply' };

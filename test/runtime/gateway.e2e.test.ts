@@ -250,7 +250,7 @@ describe('errors and retries', () => {
   });
 
   test('a rejected credential is reloaded once (rotation) and the call succeeds', async () => {
-    r.fake.acceptedAccessKeys = new Set(['AKIAROTATEDKEY2']);
+    r.fake.acceptsKey = (id) => id === 'AKIAROTATEDKEY2';
     r.credentials.keys = ['AKIAGATEWAYKEY1', 'AKIAROTATEDKEY2'];
     const res = await r.openai.chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'after rotation' }] });
     expect(res.choices[0].message.content).toBe('You said: after rotation');

@@ -1,0 +1,27 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadConfig } from '../lib/config/load';
+import { KitConfig } from '../lib/config/schema';
+
+/**
+ * Operator scripts read the kit config exactly as `cdk synth` does: cdk.json context, then
+ * `--config <file>` (or `-c config=<file>`), then `-c key=value` pairs.
+ */
+export function configFromArgs(args: string[], cwd = process.cwd()): KitConfig {
+  const cdkJsonPath = path.join(cwd, 'cdk.json');
+  const context: Record<string, unknown> = fs.existsSync(cdkJsonPath) ? { ...JSON.parse(fs.readFileSync(cdkJsonPath, 'utf8')).context } : {};
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--config') context.config = args[++i];
+    else if (args[i] === '-c' || args[i] === '--context') {
+      const [key, ...rest] = (args[++i] ?? '').split('=');
+      context[key] = rest.join('=');
+    }
+  }
+  return loadConfig(context, cwd);
+}
+
+/** The value after a flag, e.g. `--port 8787`. */
+export function flagValue(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}

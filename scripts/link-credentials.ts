@@ -1,0 +1,57 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
+import { fromIni } from '@aws-sdk/credential-providers';
+import { loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
+import { ConfigError } from '../lib/config/load';
+import { names } from '../lib/config/names';
+import { LinkError, linkCredentials } from '../runtime/operator/link-credentials';
+import { configFromArgs, flagValue } from './cli-config';
+
+const USAGE = `Usage: npm run link-credentials -- [--global-profile NAME] [--china-profile NAME] [--rotate] [--config FILE] [-c key=value ...]
+
+Creates an access key for the global gateway user (stack <prefix>-BedrockAccess) and stores it in
+the China secret the gateway reads (stack <prefix>-Gateway). With --rotate, replaces the stored key
+and retires the old one after the new one is stored and works. Secret values are never printed.
+  --global-profile  AWS profile of the global (aws) account     (default: global)
+  --china-profile   AWS profile of the China (aws-cn) account   (default: china)`;
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = configFromArgs(args);
+  const globalProfile = flagValue(args, '--global-profile') ?? 'global';
+  const chinaProfile = flagValue(args, '--china-profile') ?? 'china';
+  const globalCredentials = fromIni({ profile: globalProfile });
+  const chinaCredentials = fromIni({ profile: chinaProfile });
+  // The SDK honours a profile's endpoint_url only for AWS_PROFILE; this script uses two profiles at once.
+  const { configFile } = await loadSharedConfigFiles();
+  const endpointOf = (profile: string) => (configFile[profile]?.endpoint_url ? { endpoint: configFile[profile].endpoint_url } : {});
+  const g = { region: config.global.region, credentials: globalCredentials, ...endpointOf(globalProfile) };
+  const c = { region: config.china.region, credentials: chinaCredentials, ...endpointOf(chinaProfile) };
+  const n = names(config);
+
+  await linkCredentials(
+    { globalAccount: config.global.account, chinaAccount: config.china.account, userName: n.gatewayUser, secretId: n.credentialSecret },
+    {
+      globalSts: new STSClient(g),
+      chinaSts: new STSClient(c),
+      iam: new IAMClient(g),
+      secrets: new SecretsManagerClient(c),
+      stsWith: (credentials) => new STSClient({ ...g, credentials }),
+    },
+    { rotate: args.includes('--rotate') },
+  );
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    if (e instanceof LinkError || e instanceof ConfigError) console.error(`link-credentials: ${e.message}`);
+    else console.error(`link-credentials: unexpected failure: ${(e as Error).name}: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,122 @@
+import { randomBytes, randomUUID } from 'crypto';
+import * as http from 'http';
+import { AddressInfo } from 'net';
+
+interface Key {
+  readonly id: string;
+  readonly secret: string;
+  readonly user: string;
+  status: 'Active' | 'Inactive';
+  readonly created: Date;
+}
+
+/**
+ * A loopback stand-in for one AWS partition's STS, IAM and Secrets Manager, speaking their wire
+ * protocols (query/XML for STS and IAM, JSON 1.1 for Secrets Manager) so the real SDK v3 clients
+ * talk to it through an endpoint override. Callers are identified by the access key in SigV4.
+ */
+export class AwsPartitionFake {
+  readonly keys = new Map<string, Key>();
+  readonly secrets = new Map<string, string>();
+  readonly calls: string[] = [];
+  private server?: http.Server;
+  url = '';
+
+  constructor(
+    readonly partition: 'aws' | 'aws-cn',
+    readonly account: string,
+  ) {}
+
+  /** An operator key the fake accepts (the profile's credential). */
+  addKey(id: string, user: string): this {
+    this.keys.set(id, { id, secret: 'operator-secret', user, status: 'Active', created: new Date() });
+    return this;
+  }
+
+  secretArn(name: string): string {
+    return `arn:${this.partition}:secretsmanager:${this.partition === 'aws' ? 'us-east-1' : 'cn-northwest-1'}:${this.account}:secret:${name}-AbCdEf`;
+  }
+
+  activeKeysOf(user: string): string[] {
+    return [...this.keys.values()].filter((k) => k.user === user && k.status === 'Active').map((k) => k.id);
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const keyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const caller = this.keys.get(keyId);
+    const target = req.headers['x-amz-target'] as string | undefined;
+    if (target) return this.secretsManager(res, target.split('.')[1], JSON.parse(body || '{}'), caller);
+    const params = new URLSearchParams(body);
+    const action = params.get('Action') ?? '';
+    this.calls.push(action);
+    if (!caller || caller.status !== 'Active') return this.queryError(res, 403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+    switch (action) {
+      case 'GetCallerIdentity':
+        return this.xml(res, action, `<Arn>arn:${this.partition}:iam::${this.account}:user/${caller.user}</Arn><UserId>AIDA${caller.user.toUpperCase()}</UserId><Account>${this.account}</Account>`, 'https://sts.amazonaws.com/doc/2011-06-15/');
+      case 'ListAccessKeys': {
+        const user = params.get('UserName')!;
+        const members = [...this.keys.values()]
+          .filter((k) => k.user === user)
+          .map((k) => `<member><UserName>${user}</UserName><AccessKeyId>${k.id}</AccessKeyId><Status>${k.status}</Status><CreateDate>${k.created.toISOString()}</CreateDate></member>`)
+          .join('');
+        return this.xml(res, action, `<AccessKeyMetadata>${members}</AccessKeyMetadata><IsTruncated>false</IsTruncated>`);
+      }
+      case 'CreateAccessKey': {
+        const user = params.get('UserName')!;
+        if ([...this.keys.values()].filter((k) => k.user === user).length >= 2) return this.queryError(res, 409, 'LimitExceeded', 'Cannot exceed quota for AccessKeysPerUser: 2');
+        const key: Key = { id: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`, secret: randomBytes(20).toString('base64'), user, status: 'Active', created: new Date() };
+        this.keys.set(key.id, key);
+        return this.xml(res, action, `<AccessKey><UserName>${user}</UserName><AccessKeyId>${key.id}</AccessKeyId><Status>Active</Status><SecretAccessKey>${key.secret}</SecretAccessKey><CreateDate>${key.created.toISOString()}</CreateDate></AccessKey>`);
+      }
+      case 'DeleteAccessKey': {
+        const id = params.get('AccessKeyId')!;
+        if (!this.keys.delete(id)) return this.queryError(res, 404, 'NoSuchEntity', `The Access Key with id ${id} cannot be found.`);
+        return this.xml(res, action, '');
+      }
+      default:
+        return this.queryError(res, 400, 'InvalidAction', `unsupported ${action}`);
+    }
+  }
+
+  private secretsManager(res: http.ServerResponse, operation: string, input: { SecretId?: string; SecretString?: string }, caller: Key | undefined) {
+    this.calls.push(operation);
+    const json = (status: number, body: object) => {
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify(body));
+    };
+    if (!caller) return json(400, { __type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' });
+    const name = [...this.secrets.keys()].find((n) => n === input.SecretId || this.secretArn(n) === input.SecretId);
+    if (!name) return json(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+    if (operation === 'GetSecretValue') return json(200, { ARN: this.secretArn(name), Name: name, VersionId: randomUUID(), SecretString: this.secrets.get(name), CreatedDate: Date.now() / 1000 });
+    if (operation === 'PutSecretValue') {
+      this.secrets.set(name, input.SecretString ?? '');
+      return json(200, { ARN: this.secretArn(name), Name: name, VersionId: randomUUID() });
+    }
+    return json(400, { __type: 'InvalidRequestException', message: `unsupported ${operation}` });
+  }
+
+  private xml(res: http.ServerResponse, action: string, result: string, ns = 'https://iam.amazonaws.com/doc/2010-05-08/') {
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end(`<${action}Response xmlns="${ns}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`);
+  }
+
+  private queryError(res: http.ServerResponse, status: number, code: string, message: string) {
+    res.writeHead(status, { 'content-type': 'text/xml' });
+    res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
+  }
+}
