@@ -4,6 +4,7 @@ import { randomUUID } from 'crypto';
 import { ProxyEvent, toGatewayRequest, toProxyResult } from '../gateway/api-gateway';
 import { Gateway } from '../gateway/gateway';
 import { BufferedSink, ResponseSink } from '../gateway/types';
+import { LocalIamCaller, verifySigV4 } from './sigv4-verifier';
 
 export interface LocalGatewayOptions {
   readonly gateway: Gateway;
@@ -16,6 +17,8 @@ export interface LocalGatewayOptions {
   readonly mode?: 'buffered' | 'stream';
   /** Largest request body accepted (API Gateway's limit is 10 MB). */
   readonly maxRequestBytes?: number;
+  /** Require SigV4-signed requests from these callers, like the deployed API's IAM authorization. */
+  readonly iam?: { readonly region: string; readonly callers: readonly LocalIamCaller[] };
 }
 
 export interface LocalGateway {
@@ -44,13 +47,25 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       chunks.push(chunk as Buffer);
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const body = Buffer.concat(chunks).toString('utf8');
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+    let userArn = 'local';
+    if (options.iam) {
+      const verdict = await verifySigV4({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body }, options.iam.callers, options.iam.region);
+      if (!verdict.ok) {
+        res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'IncompleteSignatureException' });
+        res.end(JSON.stringify({ message: verdict.message }));
+        return;
+      }
+      userArn = verdict.arn;
+    }
     const event: ProxyEvent = {
       httpMethod: req.method ?? 'GET',
       path: url.pathname,
-      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
-      body: chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : null,
+      headers,
+      body: chunks.length > 0 ? body : null,
       isBase64Encoded: false,
-      requestContext: { requestId: randomUUID(), identity: { userArn: 'local', sourceIp: req.socket.remoteAddress } },
+      requestContext: { requestId: randomUUID(), identity: { userArn, sourceIp: req.socket.remoteAddress } },
     };
     const abort = new AbortController();
     res.on('close', () => {
