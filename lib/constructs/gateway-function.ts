@@ -1,4 +1,3 @@
-import * as path from 'path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { RUNTIME_CONFIG_ENV } from '../../runtime/gateway/runtime-config';
+import { GATEWAY_BUNDLE } from '../gateway/bundle';
 import { EncryptedLogGroup } from './encrypted-log-group';
 
 export interface GatewayFunctionProps {
@@ -67,7 +67,7 @@ export class GatewayFunction extends Construct {
     props.credentialSecret.grantRead(role);
 
     this.function = new NodejsFunction(this, 'Function', {
-      entry: path.join(__dirname, '..', '..', 'runtime', 'gateway', 'lambda.ts'),
+      entry: GATEWAY_BUNDLE.entry,
       handler: props.streaming ? 'streamingHandler' : 'handler',
       runtime: new lambda.Runtime(props.runtime, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true }),
       architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
@@ -82,12 +82,11 @@ export class GatewayFunction extends Construct {
       environmentEncryption: props.key,
       description: `cn-llm-kit OpenAI-compatible gateway to Bedrock in ${stack.region === 'cn-north-1' ? 'Beijing' : 'Ningxia'}`,
       bundling: {
-        // Bundled, not taken from the runtime: the SDK version is pinned by package-lock.json.
-        externalModules: [],
-        minify: true,
+        externalModules: GATEWAY_BUNDLE.external,
+        minify: GATEWAY_BUNDLE.minify,
         sourceMap: true,
         format: OutputFormat.CJS,
-        target: 'node20',
+        target: GATEWAY_BUNDLE.target,
       },
     });
   }

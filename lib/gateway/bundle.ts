@@ -1,0 +1,13 @@
+import * as path from 'path';
+
+/**
+ * How the gateway Lambda is bundled: the stack and `npm run bench:gateway` build the same artifact.
+ * The AWS SDK is bundled rather than taken from the runtime, so its version is the one package-lock.json pins.
+ */
+export const GATEWAY_BUNDLE = {
+  entry: path.join(__dirname, '..', '..', 'runtime', 'gateway', 'lambda.ts'),
+  target: 'node20',
+  minify: true,
+  format: 'cjs' as const,
+  external: [] as string[],
+};

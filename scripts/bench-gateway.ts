@@ -1,0 +1,120 @@
+/**
+ * npm run bench:gateway: what the gateway adds on top of Bedrock, measured on loopback against the
+ * Bedrock stand-in, plus the Lambda bundle's size and cold load time. Prints figures and targets;
+ * it gates nothing (timing on a shared 2-core machine is for reading, not for failing builds).
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { buildSync } from 'esbuild';
+import { GATEWAY_BUNDLE } from '../lib/gateway/bundle';
+import { BedrockInvoker } from '../runtime/gateway/bedrock';
+import { createGateway } from '../runtime/gateway/gateway';
+import { GatewayRuntimeConfigSchema } from '../runtime/gateway/runtime-config';
+import { startLocalGateway } from '../runtime/local/local-gateway';
+import { BedrockFake } from '../test/fakes/bedrock-fake';
+import { flagValue } from './cli-config';
+
+const args = process.argv.slice(2);
+const ROUNDS = Number(flagValue(args, '--requests') ?? 400);
+const STREAM_ROUNDS = Number(flagValue(args, '--streams') ?? 100);
+const COLD_LOADS = Number(flagValue(args, '--cold-loads') ?? 7);
+
+const credentials = { accessKeyId: 'AKIABENCH', secretAccessKey: 'bench' };
+const messages = [{ role: 'user' as const, content: [{ text: 'benchmark prompt with a few words in it' }] }];
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+
+async function main() {
+  const fake = await new BedrockFake().start();
+  const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: fake.url, models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }] });
+  // The gateway never logs to stdout here: a write per request would be measured as gateway cost.
+  const gateway = await startLocalGateway({
+    gateway: createGateway({ config, bedrock: new BedrockInvoker(config, { get: async () => credentials, invalidate: () => undefined }), log: () => undefined }),
+    mode: 'stream',
+  });
+  const direct = new BedrockRuntimeClient({ region: 'us-east-1', endpoint: fake.url, credentials, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+  const body = JSON.stringify({ model: 'nova-lite', messages: [{ role: 'user', content: 'benchmark prompt with a few words in it' }] });
+  const viaGateway = () => fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.text());
+  const directly = () => direct.send(new ConverseCommand({ modelId: 'us.amazon.nova-lite-v1:0', messages }));
+
+  // Warm both paths (JIT, keep-alive sockets), then interleave so drift hits both alike.
+  for (let i = 0; i < 50; i++) await Promise.all([viaGateway(), directly()]);
+  const gatewayTimes: number[] = [];
+  const directTimes: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    let t = process.hrtime.bigint();
+    await directly();
+    directTimes.push(ms(t));
+    t = process.hrtime.bigint();
+    await viaGateway();
+    gatewayTimes.push(ms(t));
+  }
+
+  const firstChunkGateway: number[] = [];
+  const firstChunkDirect: number[] = [];
+  const streamBody = JSON.stringify({ model: 'nova-lite', stream: true, messages: [{ role: 'user', content: 'stream these words please' }] });
+  for (let i = 0; i < STREAM_ROUNDS + 10; i++) {
+    let t = process.hrtime.bigint();
+    const res = await direct.send(new ConverseStreamCommand({ modelId: 'us.amazon.nova-lite-v1:0', messages }));
+    for await (const event of res.stream ?? []) {
+      if (event.contentBlockDelta) {
+        if (i >= 10) firstChunkDirect.push(ms(t));
+        break;
+      }
+    }
+    t = process.hrtime.bigint();
+    const r = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: streamBody });
+    const reader = r.body!.getReader();
+    let seen = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += Buffer.from(value).toString('utf8');
+      // The role chunk carries "content":"", so the first non-empty content is the first token.
+      if (/"content":"[^"]+"/.test(seen)) {
+        if (i >= 10) firstChunkGateway.push(ms(t));
+        await reader.cancel();
+        break;
+      }
+    }
+  }
+  await gateway.close();
+  await fake.stop();
+
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-bundle-'));
+  const outfile = path.join(outdir, 'index.js');
+  buildSync({ entryPoints: [GATEWAY_BUNDLE.entry], bundle: true, platform: 'node', target: GATEWAY_BUNDLE.target, minify: GATEWAY_BUNDLE.minify, format: GATEWAY_BUNDLE.format, external: GATEWAY_BUNDLE.external, outfile, logLevel: 'silent' });
+  const bundleBytes = fs.statSync(outfile).size;
+  const loads = Array.from({ length: COLD_LOADS }, () =>
+    Number(execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], { encoding: 'utf8' })),
+  );
+
+  const rows: [string, number, number, string][] = [
+    ['added latency p50 (ms)', percentile(gatewayTimes, 50) - percentile(directTimes, 50), 1, '<'],
+    ['added latency p99 (ms)', percentile(gatewayTimes, 99) - percentile(directTimes, 99), 5, '<'],
+    ['first-chunk overhead p50 (ms)', percentile(firstChunkGateway, 50) - percentile(firstChunkDirect, 50), 2, '<'],
+    ['bundle size (KB)', bundleBytes / 1024, 1024, '<'],
+    ['cold load p50 (ms)', percentile(loads, 50), 150, '<'],
+  ];
+  console.log(`bench:gateway on ${os.cpus().length} cores, node ${process.version}: ${ROUNDS} requests, ${STREAM_ROUNDS} streams, ${COLD_LOADS} cold loads`);
+  console.log(`  direct Converse p50 ${percentile(directTimes, 50).toFixed(2)} ms, p99 ${percentile(directTimes, 99).toFixed(2)} ms; through the gateway p50 ${percentile(gatewayTimes, 50).toFixed(2)} ms, p99 ${percentile(gatewayTimes, 99).toFixed(2)} ms`);
+  console.log(`  first chunk direct p50 ${percentile(firstChunkDirect, 50).toFixed(2)} ms, through the gateway p50 ${percentile(firstChunkGateway, 50).toFixed(2)} ms`);
+  console.log('');
+  console.log('| measure | value | target | met |');
+  console.log('|---|---|---|---|');
+  for (const [name, value, target] of rows) console.log(`| ${name} | ${value.toFixed(2)} | < ${target} | ${value < target ? 'yes' : 'NO'} |`);
+}
+
+main().catch((e) => {
+  console.error(`bench:gateway: ${(e as Error).stack}`);
+  process.exit(1);
+});
