@@ -1,4 +1,6 @@
+import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { InterfaceEndpointName } from '../config/schema';
 
@@ -58,5 +60,13 @@ export class PrivateServiceEndpoints extends Construct {
         open: false,
       });
     }
+    // Private APIs of other accounts are reachable through any execute-api endpoint: allow only this account's.
+    this.interfaces['execute-api']?.addToPolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: [Stack.of(this).formatArn({ service: 'execute-api', resource: '*' })],
+      }),
+    );
   }
 }

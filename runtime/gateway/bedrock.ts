@@ -90,7 +90,8 @@ export class BedrockInvoker {
       ...(this.credentials && { credentials: () => this.credentials!.get() }),
       // Retries are ours: they must stop once the first byte reached the caller.
       maxAttempts: 1,
-      requestHandler: new NodeHttpHandler({ connectionTimeout: this.config.timeouts.connectMs, requestTimeout: this.config.timeouts.requestMs }),
+      // throwOnRequestTimeout: without it this handler only warns and the call waits for Bedrock regardless.
+      requestHandler: new NodeHttpHandler({ connectionTimeout: this.config.timeouts.connectMs, requestTimeout: this.config.timeouts.requestMs, throwOnRequestTimeout: true }),
     });
     return this.client;
   }

@@ -289,6 +289,33 @@ describe('errors and retries', () => {
   });
 });
 
+describe('slow upstream and content logging', () => {
+  test('a Bedrock call that outlasts the request timeout becomes a 504, not a hang', async () => {
+    const r = await rig('stream', { retry: { maxAttempts: 1 }, timeouts: { requestMs: 1000 } });
+    try {
+      r.fake.push({ kind: 'hang', ms: 3000 });
+      const started = Date.now();
+      const error = await r.openai.chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'slow' }] }).catch((e) => e);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect(error.status).toBe(504);
+      expect(error.error).toEqual(expect.objectContaining({ type: 'timeout_error', code: 'upstream_timeout' }));
+      expect(Date.now() - started).toBeLessThan(2500);
+    } finally {
+      await teardown(r);
+    }
+  });
+
+  test('prompt and completion text are logged only when logContent is switched on', async () => {
+    const r = await rig('stream', { logContent: true });
+    try {
+      await r.openai.chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'audited words' }] });
+      expect(r.logs[0]).toEqual(expect.objectContaining({ prompt: [{ role: 'user', content: 'audited words' }], completion: 'You said: audited words' }));
+    } finally {
+      await teardown(r);
+    }
+  });
+});
+
 describe('buffered mode (API Gateway + Lambda in China)', () => {
   test('a stream: true request still gets a correct SSE body, delivered at the end', async () => {
     const r = await rig('buffered');

@@ -71,4 +71,8 @@ describe('BedrockAccess stack (global partition)', () => {
   test('zero unacknowledged nag findings', () => {
     expect(nagFindings(stack).filter((f) => f.severity === 'error')).toEqual([]);
   });
+
+  test('template snapshot', () => {
+    expect(template.toJSON()).toMatchSnapshot();
+  });
 });

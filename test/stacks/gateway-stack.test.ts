@@ -152,7 +152,12 @@ describe('Gateway stack options', () => {
     const api = resourcesOf(t, 'AWS::ApiGateway::RestApi')[0].Properties;
     expect(api.EndpointConfiguration.Types).toEqual(['PRIVATE']);
     expect(api.Policy.Statement[0]).toEqual(expect.objectContaining({ Action: 'execute-api:Invoke', Condition: { StringEquals: { 'aws:SourceVpce': expect.anything() } } }));
-    Template.fromStack(kit.network!).hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: 'cn.com.amazonaws.cn-northwest-1.execute-api', PrivateDnsEnabled: true });
+    Template.fromStack(kit.network!).hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: 'cn.com.amazonaws.cn-northwest-1.execute-api',
+      PrivateDnsEnabled: true,
+      // The endpoint itself admits only this account's APIs.
+      PolicyDocument: { Statement: [Match.objectLike({ Action: 'execute-api:Invoke', Resource: 'arn:aws-cn:execute-api:cn-northwest-1:111122223333:*' })] },
+    });
     expect(api.EndpointConfiguration.VpcEndpointIds).toHaveLength(1);
   });
 });
