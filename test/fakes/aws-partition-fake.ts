@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'crypto';
 import * as http from 'http';
-import { AddressInfo } from 'net';
+import { LoopbackServer } from './loopback-server';
 
 interface Key {
   readonly id: string;
@@ -15,17 +15,17 @@ interface Key {
  * protocols (query/XML for STS and IAM, JSON 1.1 for Secrets Manager) so the real SDK v3 clients
  * talk to it through an endpoint override. Callers are identified by the access key in SigV4.
  */
-export class AwsPartitionFake {
+export class AwsPartitionFake extends LoopbackServer {
   readonly keys = new Map<string, Key>();
   readonly secrets = new Map<string, string>();
   readonly calls: string[] = [];
-  private server?: http.Server;
-  url = '';
 
   constructor(
     readonly partition: 'aws' | 'aws-cn',
     readonly account: string,
-  ) {}
+  ) {
+    super();
+  }
 
   /** An operator key the fake accepts (the profile's credential). */
   addKey(id: string, user: string): this {
@@ -41,19 +41,8 @@ export class AwsPartitionFake {
     return [...this.keys.values()].filter((k) => k.user === user && k.status === 'Active').map((k) => k.id);
   }
 
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => void this.serve(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
 
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-
-  private async serve(req: http.IncomingMessage, res: http.ServerResponse) {
+  protected async serve(req: http.IncomingMessage, res: http.ServerResponse) {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');

@@ -1,5 +1,5 @@
 import * as http from 'http';
-import { AddressInfo } from 'net';
+import { LoopbackServer } from './loopback-server';
 import { encodeStreamEvent } from '../../runtime/gateway/native-wire';
 
 /** What the fake does with the next request; requests beyond the queue get a default echo reply. */
@@ -22,32 +22,19 @@ export interface RecordedRequest {
  * ConverseStream as AWS event stream messages, errors with x-amzn-ErrorType, so the real
  * @aws-sdk/client-bedrock-runtime talks to it unchanged.
  */
-export class BedrockFake {
+export class BedrockFake extends LoopbackServer {
   readonly requests: RecordedRequest[] = [];
   private readonly queue: Behaviour[] = [];
-  private server?: http.Server;
   /** When set, requests signed with a key it rejects get UnrecognizedClientException (as Bedrock does for unknown or deleted keys). */
   acceptsKey?: (accessKeyId: string) => boolean;
-  url = '';
 
   push(...behaviours: Behaviour[]): this {
     this.queue.push(...behaviours);
     return this;
   }
 
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => void this.serve(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
 
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-
-  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const match = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url ?? '');

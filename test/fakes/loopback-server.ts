@@ -1,0 +1,22 @@
+import * as http from 'http';
+import { AddressInfo } from 'net';
+
+/** An HTTP stand-in on 127.0.0.1 with an ephemeral port: tests never send traffic off the machine. */
+export abstract class LoopbackServer {
+  private server?: http.Server;
+  url = '';
+
+  protected abstract serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
