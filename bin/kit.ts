@@ -7,6 +7,7 @@ import { KitConfig } from '../lib/config/schema';
 import { BedrockAccessStack } from '../lib/stacks/bedrock-access-stack';
 import { GatewayStack } from '../lib/stacks/gateway-stack';
 import { ModelStoreStack } from '../lib/stacks/model-store-stack';
+import { VllmEc2Stack } from '../lib/stacks/vllm-ec2-stack';
 import { NetworkStack } from '../lib/stacks/network-stack';
 
 export interface Kit {
@@ -14,6 +15,7 @@ export interface Kit {
   readonly modelStore?: ModelStoreStack;
   readonly bedrockAccess?: BedrockAccessStack;
   readonly gateway?: GatewayStack;
+  readonly vllmEc2?: VllmEc2Stack;
   /** Every stack the config enabled, in deploy order. */
   readonly stacks: Stack[];
 }
@@ -63,6 +65,23 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     });
   });
 
+  const vllmEc2 = enabled(config.stacks.vllmEc2, () => {
+    if (!network || !modelStore) {
+      throw new ConfigError(['stacks.vllmEc2 = true: vLLM on EC2 needs the kit\'s network and model store; enable stacks.network and stacks.modelStore too.']);
+    }
+    return new VllmEc2Stack(app, stackName('VllmEc2'), {
+      config,
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      vpcCidr: network.vpcCidr,
+      weightsKey: modelStore.key,
+      vllmRepository: modelStore.repositories.vllm,
+      registryHost: modelStore.registryHost,
+      accessLogBucket: modelStore.accessLogBucket,
+      description: 'cn-llm-kit: open models served by vLLM on EC2 GPU instances behind internal load balancers',
+    });
+  });
+
   applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger });
-  return { network, modelStore, bedrockAccess, gateway, stacks };
+  return { network, modelStore, bedrockAccess, gateway, vllmEc2, stacks };
 }

@@ -14,10 +14,10 @@ describe('the app with the embedded default config', () => {
   const { app, kit, ledger } = kitApp();
   const assembly = app.synth();
 
-  const chinaStacks = ['cnllm-Network', 'cnllm-ModelStore', 'cnllm-Gateway'];
+  const chinaStacks = ['cnllm-Network', 'cnllm-ModelStore', 'cnllm-Gateway', 'cnllm-VllmEc2'];
 
   test('synthesizes every enabled stack offline: China stacks in cn-northwest-1, Bedrock access in the global account', () => {
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-Gateway']);
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-Gateway', 'cnllm-VllmEc2']);
     for (const stack of assembly.stacks) {
       const expected = chinaStacks.includes(stack.stackName) ? { account: '111122223333', region: 'cn-northwest-1' } : { account: '444455556666', region: 'us-east-1' };
       expect(stack.environment).toEqual(expect.objectContaining(expected));
@@ -39,10 +39,19 @@ describe('the app with the embedded default config', () => {
   test('acknowledgements only where a China or AWS constraint leaves no fix, each with its reason', () => {
     const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
     expect(reports.map((r) => [r.stackName, r.unacknowledged])).toEqual(kit.stacks.map((s) => [s.stackName, 0]));
-    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-Gateway']);
-    const gatewayAcks = ledger.evaluations.filter((e) => e.stackName === 'cnllm-Gateway' && e.outcome === 'acknowledged');
+    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-Gateway', 'cnllm-VllmEc2']);
+    const acksOf = (stackName: string) => ledger.evaluations.filter((e) => e.stackName === stackName && e.outcome === 'acknowledged');
+    const gatewayAcks = acksOf('cnllm-Gateway');
     expect([...new Set(gatewayAcks.map((e) => e.ruleId))].sort()).toEqual(['AwsSolutions-COG4', 'AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1', 'AwsSolutions-SMG4']);
     for (const ack of gatewayAcks) expect(ack.reason).toMatch(/China|partition|EC2 supports no resource-level|API Gateway names itself/);
+    const vllmAcks = acksOf('cnllm-VllmEc2');
+    expect(vllmAcks.map((e) => `${e.ruleId}[${e.finding ?? ''}]`).sort()).toEqual([
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      'AwsSolutions-IAM5[Resource::*]',
+      'AwsSolutions-IAM5[Resource::arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/models/Qwen/Qwen2.5-1.5B-Instruct/master/*]',
+      'AwsSolutions-SMG4[]',
+    ]);
+    for (const ack of vllmAcks) expect(ack.reason).toMatch(/Session Manager|no resource-level permissions|own prefix|reads its API key once/);
   });
 
   test('the compliance report lists every rule of both packs, findings, and acknowledgements with reasons', () => {
@@ -71,6 +80,8 @@ describe('the app with the embedded default config', () => {
       'cnllm-ModelStore.md',
       'cnllm-Network.csv',
       'cnllm-Network.md',
+      'cnllm-VllmEc2.csv',
+      'cnllm-VllmEc2.md',
     ]);
     expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain('| cnllm-Network | PASS | 0 | 0 |');
   });
@@ -106,18 +117,19 @@ describe('acknowledgements', () => {
 
 describe('stack switches', () => {
   test('a disabled stack is not synthesized', () => {
-    const { kit, app } = kitApp({ 'stacks.modelStore': 'false', 'stacks.bedrockAccess': 'false' });
+    const { kit, app } = kitApp({ 'stacks.modelStore': 'false', 'stacks.bedrockAccess': 'false', 'stacks.vllmEc2': 'false' });
     expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-Gateway']);
     expect(app.synth().stacks.map((s) => s.stackName).sort()).toEqual(['cnllm-Gateway', 'cnllm-Network']);
   });
 
-  test('the gateway needs the network stack, and says so', () => {
+  test('stacks that need others say so', () => {
     expect(() => kitApp({ 'stacks.network': 'false' })).toThrow(/stacks\.gateway = true: the gateway runs in the kit's VPC; enable stacks\.network too/);
+    expect(() => kitApp({ 'stacks.modelStore': 'false' })).toThrow(/stacks\.vllmEc2 = true: vLLM on EC2 needs the kit's network and model store/);
   });
 
   test('the prefix names stacks and exports', () => {
     const { kit } = kitApp({ prefix: 'team-a' });
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore', 'team-a-BedrockAccess', 'team-a-Gateway']);
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore', 'team-a-BedrockAccess', 'team-a-Gateway', 'team-a-VllmEc2']);
   });
 });
 

@@ -64,7 +64,7 @@ describe('overrides', () => {
       'modelStore.repositories': '["vllm"]',
     });
     expect(config.china.account).toBe('012345678901'); // leading zero kept
-    expect(config.stacks).toEqual({ network: true, modelStore: false, bedrockAccess: true, gateway: true });
+    expect(config.stacks).toEqual({ network: true, modelStore: false, bedrockAccess: true, gateway: true, vllmEc2: true });
     expect(config.china.availabilityZones).toEqual(['cn-northwest-1a', 'cn-northwest-1b']);
     expect(config.network.natGateways).toBe(1);
     expect(config.modelStore.repositories).toEqual(['vllm']);
@@ -175,5 +175,41 @@ describe('validation errors name the field, the bad value and the fix, all at on
       expect(message).toContain('prefix = "Bad_Prefix"');
       expect(message).toContain('-c config=<file>');
     }
+  });
+});
+
+describe('GPU sizing is validated at synth', () => {
+  const model = (extra: object) => JSON.stringify([{ id: 'Qwen/Qwen2.5-7B-Instruct', servedName: 'q', parametersBillions: 7.6, ...extra }]);
+
+  test('a model too large for the instance names the arithmetic and the ways out', () => {
+    expect(problemsOf({ models: model({ instanceType: 'g4dn.xlarge' }) })).toEqual([
+      'models[0].instanceType = "g4dn.xlarge": cannot hold the model: 7.6B parameters x 2 bytes = 14.2 GiB of weights plus KV-cache headroom needs 17.0 GiB, but 1 x T4 16 GiB x 0.9 gives 14.4 GiB. Choose a larger instance, more GPUs (tensorParallelSize), or quantized weights (bytesPerParameter).',
+    ]);
+  });
+
+  test('quantized weights or more GPUs make it fit', () => {
+    expect(() => loadConfig({ models: model({ instanceType: 'g4dn.xlarge', vllm: { bytesPerParameter: 0.5 } }) })).not.toThrow();
+    expect(() => loadConfig({ models: model({ instanceType: 'g4dn.12xlarge' }) })).not.toThrow();
+  });
+
+  test('bf16 on T4 or V100', () => {
+    expect(problemsOf({ models: model({ instanceType: 'p3.8xlarge', vllm: { dtype: 'bfloat16' } }) })).toEqual([
+      'models[0].vllm.dtype = "bfloat16": bfloat16 needs an Ampere or newer GPU; p3.8xlarge has V100. Use half (or auto, which becomes half here).',
+    ]);
+  });
+
+  test('an instance family the region does not offer, or one that is not an NVIDIA GPU', () => {
+    expect(problemsOf({ models: model({ instanceType: 'g6.xlarge' }) })).toEqual([
+      'models[0].instanceType = "g6.xlarge": g6 is not offered in cn-northwest-1 (allowed: g4dn, g5, p3, p4d, inf1; override with gpu.allowedInstanceFamilies).',
+    ]);
+    expect(problemsOf({ models: model({ instanceType: 'p4d.24xlarge' }), 'china.region': 'cn-north-1' })[0]).toMatch(/p4d is not offered in cn-north-1/);
+    expect(problemsOf({ models: model({ instanceType: 'inf1.xlarge' }) })[0]).toMatch(/is not an NVIDIA GPU instance type vLLM can serve on/);
+  });
+
+  test('tensor parallelism must divide the GPUs; capacity bounds must be ordered', () => {
+    expect(problemsOf({ models: model({ instanceType: 'g5.12xlarge', vllm: { tensorParallelSize: 3 }, minInstances: 3, maxInstances: 2 }) })).toEqual([
+      'models[0].vllm.tensorParallelSize = 3: must divide the 4 GPU(s) of g5.12xlarge.',
+      'models[0].minInstances = 3: must not exceed maxInstances (2).',
+    ]);
   });
 });

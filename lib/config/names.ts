@@ -7,4 +7,10 @@ export const names = (config: KitConfig) => ({
   gatewayUser: `${config.prefix}-china-gateway`,
   /** The China-side secret holding that user's access key. */
   credentialSecret: `${config.prefix}/bedrock-credential`,
+  /** Bucket names are global within a partition: account and region make this one unique and predictable. */
+  weightsBucket: `${config.prefix}-weights-${config.china.account}-${config.china.region}`,
+  /** Where stage-model puts a model's weights (and manifest.json) in the weights bucket. */
+  modelPrefix: (model: { id: string; revision: string }) => `models/${model.id}/${model.revision}/`,
+  /** The private ECR repository of an image the kit runs, e.g. `cnllm/vllm`. */
+  repository: (image: string) => `${config.prefix}/${image}`,
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CatalogModel, DEFAULT_BEDROCK_MODELS, NOVA_CATALOG } from '../bedrock/catalog';
 import { CHINA_LAMBDA_DEFAULTS, CHINA_REGIONS, CHINA_REGION_NAMES, isChinaRegion } from '../china/china';
+import { sizingProblems } from '../gpu/sizing';
 
 /**
  * The kit's configuration: types, defaults and validation in one schema. Every field has a default,
@@ -91,6 +92,39 @@ const modelSchema = z
     parametersBillions: z.coerce
       .number({ error: 'must be the parameter count in billions, e.g. 1.5' })
       .positive({ error: 'must be the parameter count in billions, e.g. 1.5' }),
+    /** GPU instance type serving this model (its family must be offered in the region). */
+    instanceType: z.string().regex(/^[a-z][a-z0-9]*\.[a-z0-9]+$/, { error: 'must be an instance type such as "g5.xlarge"' }).default('g5.xlarge'),
+    minInstances: int(0, 100, 'fewest instances').default(1),
+    maxInstances: int(1, 100, 'most instances').default(2),
+    desiredInstances: int(0, 100, 'instances at deploy').optional(),
+    /** Spot capacity (cheaper, can be reclaimed with two minutes' notice). */
+    spot: flag(false),
+    vllm: z
+      .object({
+        maxModelLen: int(256, 1048576, 'context length vLLM serves').default(8192),
+        gpuMemoryUtilization: z.coerce.number().min(0.5).max(0.98, { error: 'must be at most 0.98 (vLLM needs some GPU memory for itself)' }).default(0.9),
+        dtype: z.enum(['auto', 'half', 'float16', 'bfloat16', 'float32'], { error: 'must be auto, half, float16, bfloat16 or float32' }).default('auto'),
+        /** Default: all GPUs of the instance. */
+        tensorParallelSize: int(1, 8, 'GPUs one replica spans').optional(),
+        /** Quantized weights take less than the dtype implies, e.g. 0.5 for 4-bit AWQ. */
+        bytesPerParameter: z.coerce.number().positive().max(4).optional(),
+        /** Copy weights to local disk first, or stream them from S3 with the Run:ai streamer. */
+        loadFormat: z.enum(['local', 'runai_streamer'], { error: 'must be local or runai_streamer' }).default('local'),
+        extraArgs: list(z.string().regex(/^[A-Za-z0-9_.:=\/-]+$/, { error: 'must be plain vLLM arguments such as "--enable-prefix-caching" (no spaces or shell characters)' })).default([]),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** An image the kit runs, pinned by tag and (once mirrored) digest. */
+const imageSchema = z
+  .object({
+    /** Where npm run mirror-images copies it from (outside China). */
+    source: z.string().min(3),
+    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: 'must be an image tag such as "v0.9.2"' }),
+    /** sha256 digest of the mirrored image: pulls use it, so a re-pushed tag cannot change what runs. */
+    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: 'must be "sha256:" and 64 hex digits' }).optional(),
   })
   .strict();
 
@@ -141,6 +175,7 @@ export const KitConfigSchema = z
         modelStore: flag(true),
         bedrockAccess: flag(true),
         gateway: flag(true),
+        vllmEc2: flag(true),
       })
       .strict()
       .prefault({}),
@@ -175,7 +210,7 @@ export const KitConfigSchema = z
     models: z
       .array(modelSchema)
       .min(1, { error: 'must list at least one model' })
-      .default([{ id: 'Qwen/Qwen2.5-1.5B-Instruct', revision: 'master', source: 'modelscope', servedName: 'qwen2.5-1.5b-instruct', parametersBillions: 1.5 }]),
+      .prefault([{ id: 'Qwen/Qwen2.5-1.5B-Instruct', servedName: 'qwen2.5-1.5b-instruct', parametersBillions: 1.5 }]),
     bedrock: z
       .object({
         /** The cross-border allow-list: only these models are callable from China. */
@@ -239,6 +274,26 @@ export const KitConfigSchema = z
       })
       .strict()
       .prefault({}),
+    images: z
+      .object({
+        vllm: imageSchema.prefault({ source: 'docker.io/vllm/vllm-openai:v0.9.2', tag: 'v0.9.2' }),
+        tools: imageSchema.prefault({ source: 'public.ecr.aws/aws-cli/aws-cli:2.27.50', tag: '2.27.50' }),
+      })
+      .strict()
+      .prefault({}),
+    vllmEc2: z
+      .object({
+        /** ACM certificate for an HTTPS listener on the internal load balancer. Unset: HTTP inside the VPC. */
+        certificateArn: z.string().regex(/^arn:aws-cn:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { error: 'must be an ACM certificate ARN in China (arn:aws-cn:acm:...)' }).optional(),
+        /** Model load takes minutes (image pull, weights copy, CUDA graphs): health checks must wait. */
+        healthCheckGraceSeconds: int(60, 3600, 'seconds before a new instance is health-checked').default(1200),
+        /** Target tracking: requests per instance per minute before scaling out. */
+        requestsPerInstancePerMinute: int(1, 100000, 'requests per instance per minute').default(120),
+        /** Root volume above image and weights (OS, Docker, logs). */
+        baseVolumeGiB: int(30, 1000, 'GiB of root volume besides image and weights').default(60),
+      })
+      .strict()
+      .prefault({}),
     gpu: z
       .object({
         /** Overrides the region's GPU family allow-list in lib/china (AWS publishes no authoritative list). */
@@ -290,12 +345,29 @@ export const KitConfigSchema = z
         }
       }
     }
+    const families = Array.isArray(c.gpu?.allowedInstanceFamilies) ? c.gpu.allowedInstanceFamilies : [...CHINA_REGIONS[region].gpuInstanceFamilies];
+    (Array.isArray(c.models) ? c.models : []).forEach((m, i) => {
+      if (!m || typeof m.instanceType !== 'string' || typeof m.parametersBillions !== 'number' || !m.vllm) return;
+      for (const problem of sizingProblems({ ...m, ...m.vllm }, families, region)) {
+        ctx.addIssue({ code: 'custom', path: ['models', i, ...problem.field.split('.')], message: problem.message });
+      }
+      if (typeof m.maxInstances === 'number' && typeof m.minInstances === 'number' && m.minInstances > m.maxInstances) {
+        ctx.addIssue({ code: 'custom', path: ['models', i, 'minInstances'], message: `must not exceed maxInstances (${m.maxInstances})` });
+      }
+      const desired = m.desiredInstances;
+      if (typeof desired === 'number' && (desired < m.minInstances || desired > m.maxInstances)) {
+        ctx.addIssue({ code: 'custom', path: ['models', i, 'desiredInstances'], message: `must lie between minInstances (${m.minInstances}) and maxInstances (${m.maxInstances})` });
+      }
+    });
     const served = Array.isArray(c.models) ? c.models.map((m) => m?.servedName) : [];
     served.forEach((name, i) => {
       if (served.indexOf(name) !== i) {
         ctx.addIssue({ code: 'custom', path: ['models', i, 'servedName'], message: 'is used by another model; served names must be unique' });
       }
     });
+    if (c.stacks?.vllmEc2 && Array.isArray(c.modelStore?.repositories) && !c.modelStore.repositories.includes('vllm')) {
+      ctx.addIssue({ code: 'custom', path: ['modelStore', 'repositories'], message: 'must include "vllm" while stacks.vllmEc2 is on: the instances pull the vLLM image from it' });
+    }
     if (c.gateway?.endpointType === 'PRIVATE' && c.network?.existingVpc?.createEndpoints === false) {
       ctx.addIssue({
         code: 'custom',

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ChinaRegion, ecrRegistryHost } from '../china/china';
+import { names } from '../config/names';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
 export type ModelStoreStackProps = ChinaStackProps;
@@ -20,6 +21,8 @@ export class ModelStoreStack extends ChinaStack {
   public readonly repositories: Record<string, ecr.Repository> = {};
   /** `<account>.dkr.ecr.<region>.amazonaws.com.cn/<repository>`, keyed like `repositories`. */
   public readonly repositoryUris: Record<string, string> = {};
+  /** `<account>.dkr.ecr.<region>.amazonaws.com.cn`. */
+  public readonly registryHost: string;
 
   constructor(scope: Construct, id: string, props: ModelStoreStackProps) {
     super(scope, id, props);
@@ -48,6 +51,7 @@ export class ModelStoreStack extends ChinaStack {
     });
 
     this.weightsBucket = new s3.Bucket(this, 'Weights', {
+      bucketName: names(config).weightsBucket,
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.key,
       bucketKeyEnabled: true,
@@ -69,8 +73,9 @@ export class ModelStoreStack extends ChinaStack {
     });
 
     const registry = ecrRegistryHost(this.account, config.china.region as ChinaRegion);
+    this.registryHost = registry;
     for (const name of store.repositories) {
-      const repositoryName = `${config.prefix}/${name}`;
+      const repositoryName = names(config).repository(name);
       const repository = new ecr.Repository(this, `Repository-${name}`, {
         repositoryName,
         imageScanOnPush: true,

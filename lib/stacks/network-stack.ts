@@ -19,11 +19,14 @@ export class NetworkStack extends ChinaStack {
   /** Public IPs of the NAT gateways (CloudFormation refs for a new VPC, configured values for an existing one). */
   public readonly natEgressIps: string[];
   public readonly endpoints?: PrivateServiceEndpoints;
+  /** The VPC's CIDR as a literal, for security group rules reviewers (and cdk-nag) can read. */
+  public readonly vpcCidr: string;
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
     super(scope, id, props);
     const { config } = props;
     const net = config.network;
+    this.vpcCidr = net.existingVpc?.vpcCidrBlock ?? net.vpcCidr;
 
     if (net.existingVpc) {
       const existing = net.existingVpc;
@@ -75,7 +78,7 @@ export class NetworkStack extends ChinaStack {
     if (!net.existingVpc || net.existingVpc.createEndpoints) {
       this.endpoints = new PrivateServiceEndpoints(this, 'Endpoints', {
         vpc: this.vpc,
-        vpcCidr: net.existingVpc?.vpcCidrBlock ?? net.vpcCidr,
+        vpcCidr: this.vpcCidr,
         subnets: this.workloadSubnets,
         interfaceEndpoints: net.interfaceEndpoints,
       });

@@ -1,0 +1,120 @@
+#!/bin/bash
+# Boots one vLLM server on an ECS GPU-optimised Amazon Linux 2023 instance in an AWS China region.
+# Nothing is fetched from outside the region: the image comes from private ECR, the weights from the
+# in-region S3 bucket, and Hugging Face is switched off (HF_HUB_OFFLINE). cn-llm-kit renders this file
+# into user data with the values below set in front of it; they are checked here so a missing one
+# fails loudly at boot instead of starting a half-configured server.
+set -euo pipefail
+
+: "${REGION:?}" "${ECR_REGISTRY:?}" "${VLLM_IMAGE:?}" "${MODEL_S3_URI:?}" "${SERVED_MODEL_NAME:?}"
+: "${API_KEY_SECRET_ID:?}" "${MAX_MODEL_LEN:?}" "${GPU_MEMORY_UTILIZATION:?}" "${DTYPE:?}"
+: "${TENSOR_PARALLEL_SIZE:?}" "${LOAD_FORMAT:?}" "${VLLM_PORT:?}" "${METRIC_NAMESPACE:?}" "${HEALTH_TIMEOUT_SECONDS:?}"
+EXTRA_ARGS="${EXTRA_ARGS:-}"
+CLOUDWATCH_AGENT_CONFIG="${CLOUDWATCH_AGENT_CONFIG:-}"
+
+BOOT_STARTED=$(date +%s)
+MODEL_DIR=/opt/models/model
+log() { echo "cn-llm-kit boot: $*" | systemd-cat -t cnllm-boot -p info; echo "cn-llm-kit boot: $*"; }
+
+# IMDSv2 only: the launch template requires session tokens.
+imds() {
+  local token
+  token=$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  curl -sS -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/$1"
+}
+INSTANCE_ID=$(imds instance-id)
+
+# The ECS agent would try to join a cluster named "default"; this instance serves vLLM directly.
+systemctl disable --now ecs.service 2>/dev/null || true
+
+# Instance store NVMe (g4dn, g5, p4d) is faster than EBS for weights; it is empty at every boot.
+mkdir -p /opt/models
+mapfile -t NVME_DEVICES < <(lsblk -dpno NAME,MODEL | awk '/Instance Storage/ {print $1}')
+if [ "${#NVME_DEVICES[@]}" -gt 0 ]; then
+  log "using instance store ${NVME_DEVICES[0]} for weights"
+  mkfs.xfs -f "${NVME_DEVICES[0]}"
+  mount "${NVME_DEVICES[0]}" /opt/models
+fi
+
+log "pulling ${VLLM_IMAGE} from ${ECR_REGISTRY}"
+aws ecr get-login-password --region "${REGION}" | docker login --username AWS --password-stdin "${ECR_REGISTRY}"
+docker pull "${VLLM_IMAGE}" &
+PULL_PID=$!
+
+if [ "${LOAD_FORMAT}" = "local" ]; then
+  log "copying weights from ${MODEL_S3_URI}"
+  aws configure set default.s3.max_concurrent_requests 64
+  aws configure set default.s3.multipart_chunksize 64MB
+  aws s3 cp --recursive --only-show-errors --region "${REGION}" "${MODEL_S3_URI}" "${MODEL_DIR}"
+  MODEL_ARG=/models/model
+else
+  # Run:ai streamer reads safetensors from S3 straight into GPU memory; the container uses the instance role.
+  MODEL_ARG="${MODEL_S3_URI}"
+fi
+wait "${PULL_PID}"
+
+# The API key goes into a root-only env file: never on a command line, in user data or in logs.
+install -d -m 700 /etc/cnllm
+umask 077
+API_KEY=$(aws secretsmanager get-secret-value --region "${REGION}" --secret-id "${API_KEY_SECRET_ID}" --query SecretString --output text)
+printf 'VLLM_API_KEY=%s\n' "${API_KEY}" > /etc/cnllm/vllm.env
+unset API_KEY
+umask 022
+
+read -r -a EXTRA <<< "${EXTRA_ARGS}"
+VLLM_ARGS=("${MODEL_ARG}" --served-model-name "${SERVED_MODEL_NAME}" --host 0.0.0.0 --port "${VLLM_PORT}"
+  --max-model-len "${MAX_MODEL_LEN}" --gpu-memory-utilization "${GPU_MEMORY_UTILIZATION}"
+  --dtype "${DTYPE}" --tensor-parallel-size "${TENSOR_PARALLEL_SIZE}")
+if [ "${LOAD_FORMAT}" = "runai_streamer" ]; then VLLM_ARGS+=(--load-format runai_streamer); fi
+VLLM_ARGS+=("${EXTRA[@]}")
+
+# systemd restarts the container when it dies; Docker pulls nothing at start (the image is local).
+cat > /etc/systemd/system/cnllm-vllm.service <<UNIT
+[Unit]
+Description=vLLM OpenAI-compatible server (${SERVED_MODEL_NAME})
+After=docker.service
+Requires=docker.service
+
+[Service]
+Restart=on-failure
+RestartSec=10
+TimeoutStartSec=0
+ExecStartPre=-/usr/bin/docker rm -f vllm
+ExecStart=/usr/bin/docker run --name vllm --pull never --gpus all --ipc=host --shm-size 8g \
+  -p ${VLLM_PORT}:${VLLM_PORT} --env-file /etc/cnllm/vllm.env \
+  -e HF_HUB_OFFLINE=1 -e TRANSFORMERS_OFFLINE=1 -e AWS_REGION=${REGION} -e AWS_DEFAULT_REGION=${REGION} \
+  -v /opt/models:/models:ro ${VLLM_IMAGE} ${VLLM_ARGS[*]}
+ExecStop=/usr/bin/docker stop -t 30 vllm
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now cnllm-vllm.service
+
+if [ -n "${CLOUDWATCH_AGENT_CONFIG}" ]; then
+  # GPU utilisation and memory (nvidia_gpu) with the CloudWatch agent from the Amazon Linux repository.
+  dnf install -y -q amazon-cloudwatch-agent
+  printf '%s' "${CLOUDWATCH_AGENT_CONFIG}" > /opt/aws/amazon-cloudwatch-agent/etc/cnllm.json
+  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:/opt/aws/amazon-cloudwatch-agent/etc/cnllm.json
+fi
+
+# /health answers only once the model is loaded (connection refused before).
+log "waiting up to ${HEALTH_TIMEOUT_SECONDS}s for vLLM to load ${SERVED_MODEL_NAME}"
+deadline=$((BOOT_STARTED + HEALTH_TIMEOUT_SECONDS))
+until curl -fsS "http://127.0.0.1:${VLLM_PORT}/health" > /dev/null 2>&1; do
+  if [ "$(date +%s)" -ge "${deadline}" ]; then
+    log "vLLM did not become healthy in ${HEALTH_TIMEOUT_SECONDS}s; the load balancer will replace this instance"
+    exit 1
+  fi
+  sleep 5
+done
+
+READY_SECONDS=$(( $(date +%s) - BOOT_STARTED ))
+log "ready after ${READY_SECONDS}s"
+aws cloudwatch put-metric-data --region "${REGION}" --namespace "${METRIC_NAMESPACE}" \
+  --metric-name BootToReadySeconds --unit Seconds --value "${READY_SECONDS}" \
+  --dimensions "ServedModel=${SERVED_MODEL_NAME}"
+aws cloudwatch put-metric-data --region "${REGION}" --namespace "${METRIC_NAMESPACE}" \
+  --metric-name BootToReadySeconds --unit Seconds --value "${READY_SECONDS}" \
+  --dimensions "ServedModel=${SERVED_MODEL_NAME},InstanceId=${INSTANCE_ID}"
