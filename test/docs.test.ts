@@ -26,3 +26,11 @@ describe('documentation stays true to the code', () => {
     }
   });
 });
+
+describe('the README sizing table', () => {
+  test('is what the sizing check says today', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { sizingTable } = require('../lib/gpu/sizing-table') as typeof import('../lib/gpu/sizing-table');
+    expect(read('README.md')).toContain(sizingTable());
+  });
+});
