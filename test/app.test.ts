@@ -39,8 +39,13 @@ describe('the app with the embedded default config', () => {
   test('acknowledgements only where a China or AWS constraint leaves no fix, each with its reason', () => {
     const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
     expect(reports.map((r) => [r.stackName, r.unacknowledged])).toEqual(kit.stacks.map((s) => [s.stackName, 0]));
-    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-Gateway', 'cnllm-VllmEc2']);
+    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-ModelStore', 'cnllm-Gateway', 'cnllm-VllmEc2']);
     const acksOf = (stackName: string) => ledger.evaluations.filter((e) => e.stackName === stackName && e.outcome === 'acknowledged');
+    expect(acksOf('cnllm-ModelStore').map((e) => `${e.ruleId}[${e.finding ?? ''}]`).sort()).toEqual([
+      'AwsSolutions-CB5[]',
+      'AwsSolutions-IAM5[Resource::*]',
+      'AwsSolutions-IAM5[Resource::arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/models/*]',
+    ]);
     const gatewayAcks = acksOf('cnllm-Gateway');
     expect([...new Set(gatewayAcks.map((e) => e.ruleId))].sort()).toEqual(['AwsSolutions-COG4', 'AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1', 'AwsSolutions-SMG4']);
     for (const ack of gatewayAcks) expect(ack.reason).toMatch(/China|partition|EC2 supports no resource-level|API Gateway names itself/);
@@ -105,7 +110,8 @@ describe('acknowledgements', () => {
     Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ec2:DescribeInstances has no resource-level permissions.' });
     expect(() => app.synth()).not.toThrow();
     const [store] = buildStackReports(ledger, ['cnllm-ModelStore']);
-    expect(store.acknowledged).toBe(1);
+    // The default model store's three (staging project), plus this one.
+    expect(store.acknowledged).toBe(4);
     expect(store.markdown).toContain(
       '| AwsSolutions-IAM5 | cnllm-ModelStore/Reader/DefaultPolicy/Resource | Resource::* | ec2:DescribeInstances has no resource-level permissions. |',
     );

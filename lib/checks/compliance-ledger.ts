@@ -92,7 +92,9 @@ export function withLedger<TBase extends NagPackClass>(Base: TBase) {
           try {
             result = params.rule(node);
           } catch (e) {
-            ledger.record({ ...rule, ...where(node), outcome: 'rule-error', reason: (e as Error).message });
+            // cdk-nag honours an acknowledgement of a rule that throws; so does the ledger.
+            const ack = acknowledgementReason(node, rule.ruleId);
+            ledger.record({ ...rule, ...where(node), ...(ack === undefined ? { outcome: 'rule-error', reason: (e as Error).message } : { outcome: 'acknowledged', reason: ack }) });
             throw e;
           }
           for (const evaluation of evaluate(rule, node, result)) ledger.record(evaluation);

@@ -6,9 +6,14 @@ export interface StackReport {
   readonly stackName: string;
   readonly markdown: string;
   readonly csv: string;
+  /** Unacknowledged findings of Error rules: these fail synth. */
   readonly unacknowledged: number;
+  /** Unacknowledged findings of Warning rules: shown, not blocking. */
+  readonly warnings: number;
   readonly acknowledged: number;
 }
+
+const isError = (e: RuleEvaluation) => e.level === 'Error';
 
 interface RuleSummary extends RuleInfo {
   readonly counts: Record<Outcome, number>;
@@ -22,11 +27,13 @@ export function buildStackReports(ledger: ComplianceLedger, stackNames: readonly
     const summaries = summarize(ledger.rules, evaluations);
     const open = evaluations.filter((e) => e.outcome === 'non-compliant' || e.outcome === 'rule-error');
     const acknowledged = evaluations.filter((e) => e.outcome === 'acknowledged');
+    const errors = open.filter(isError).length;
     return {
       stackName,
-      markdown: renderMarkdown(stackName, summaries, open, acknowledged),
+      markdown: renderMarkdown(stackName, summaries, open, acknowledged, errors),
       csv: renderCsv(stackName, summaries, evaluations),
-      unacknowledged: open.length,
+      unacknowledged: errors,
+      warnings: open.length - errors,
       acknowledged: acknowledged.length,
     };
   });
@@ -41,10 +48,10 @@ export function writeStackReports(reports: readonly StackReport[], dir: string):
   const index = [
     '# Compliance reports',
     '',
-    '| Stack | Result | Unacknowledged findings | Acknowledged | Report |',
-    '|---|---|---|---|---|',
+    '| Stack | Result | Unacknowledged errors | Open warnings | Acknowledged | Report |',
+    '|---|---|---|---|---|---|',
     ...reports.map(
-      (r) => `| ${r.stackName} | ${r.unacknowledged === 0 ? 'PASS' : 'FAIL'} | ${r.unacknowledged} | ${r.acknowledged} | [${r.stackName}.md](${r.stackName}.md) |`,
+      (r) => `| ${r.stackName} | ${r.unacknowledged === 0 ? 'PASS' : 'FAIL'} | ${r.unacknowledged} | ${r.warnings} | ${r.acknowledged} | [${r.stackName}.md](${r.stackName}.md) |`,
     ),
     '',
   ].join('\n');
@@ -63,16 +70,16 @@ function summarize(rules: readonly RuleInfo[], evaluations: readonly RuleEvaluat
 
 const cell = (s: string | undefined) => (s ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function renderMarkdown(stackName: string, rules: RuleSummary[], open: RuleEvaluation[], acknowledged: RuleEvaluation[]): string {
+function renderMarkdown(stackName: string, rules: RuleSummary[], open: RuleEvaluation[], acknowledged: RuleEvaluation[], errors: number): string {
   const packs = [...new Set(rules.map((r) => r.pack))].join(', ');
   const applicable = rules.filter((r) => r.counts.compliant + r.counts['non-compliant'] + r.counts.acknowledged + r.counts['rule-error'] > 0);
   const lines = [
     `# Compliance report: ${stackName}`,
     '',
-    `**Result: ${open.length === 0 ? 'PASS' : 'FAIL'}**: ${open.length} unacknowledged finding(s), ${acknowledged.length} acknowledged.`,
+    `**Result: ${errors === 0 ? 'PASS' : 'FAIL'}**: ${errors} unacknowledged error(s), ${open.length - errors} open warning(s), ${acknowledged.length} acknowledged.`,
     `Packs: ${packs}. ${rules.length} rules ran; ${applicable.length} applied to at least one resource of this stack.`,
     '',
-    '## Unacknowledged findings',
+    '## Unacknowledged findings (errors fail synth; warnings do not)',
     '',
     ...(open.length === 0
       ? ['None.']

@@ -277,7 +277,23 @@ export const KitConfigSchema = z
     images: z
       .object({
         vllm: imageSchema.prefault({ source: 'docker.io/vllm/vllm-openai:v0.9.2', tag: 'v0.9.2' }),
-        tools: imageSchema.prefault({ source: 'public.ecr.aws/aws-cli/aws-cli:2.27.50', tag: '2.27.50' }),
+        /** Python for the staging build (CodeBuild); the AWS CLI and ModelScope client are pip-installed from staging.pipIndexUrl. */
+        tools: imageSchema.prefault({ source: 'docker.io/library/python:3.12-slim', tag: '3.12-slim' }),
+      })
+      .strict()
+      .prefault({}),
+    staging: z
+      .object({
+        /** A PyPI mirror reachable from China (pypi.org is slow there). */
+        pipIndexUrl: z.string().url({ error: 'must be the URL of a PyPI simple index, e.g. "https://mirrors.aliyun.com/pypi/simple/"' }).default('https://mirrors.aliyun.com/pypi/simple/'),
+        /** Pinned client packages (unverified versions: adjust to what your mirror serves). */
+        pipPackages: list(z.string().regex(/^[A-Za-z0-9_.-]+==[A-Za-z0-9_.+-]+$/, { error: 'must be pinned requirements such as "modelscope==1.28.0"' }), 1).default([
+          'modelscope==1.28.0',
+          'awscli==1.40.0',
+        ]),
+        /** CodeBuild compute: disk limits the largest model (LARGE: about 128 GB). */
+        computeType: z.enum(['BUILD_GENERAL1_MEDIUM', 'BUILD_GENERAL1_LARGE', 'BUILD_GENERAL1_XLARGE', 'BUILD_GENERAL1_2XLARGE']).default('BUILD_GENERAL1_LARGE'),
+        timeoutMinutes: int(10, 2160, 'minutes a staging build may run').default(480),
       })
       .strict()
       .prefault({}),

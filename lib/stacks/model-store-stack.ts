@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ChinaRegion, ecrRegistryHost } from '../china/china';
 import { names } from '../config/names';
+import { ModelStagingProject } from '../constructs/model-staging-project';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
 export type ModelStoreStackProps = ChinaStackProps;
@@ -21,6 +22,8 @@ export class ModelStoreStack extends ChinaStack {
   public readonly repositories: Record<string, ecr.Repository> = {};
   /** `<account>.dkr.ecr.<region>.amazonaws.com.cn/<repository>`, keyed like `repositories`. */
   public readonly repositoryUris: Record<string, string> = {};
+  /** Stages model weights from inside the region (needs the `tools` repository). */
+  public readonly staging?: ModelStagingProject;
   /** `<account>.dkr.ecr.<region>.amazonaws.com.cn`. */
   public readonly registryHost: string;
 
@@ -95,6 +98,21 @@ export class ModelStoreStack extends ChinaStack {
         value: this.repositoryUris[name],
         description: `Private ECR repository for the ${name} image (push with npm run mirror-images)`,
       });
+    }
+
+    if (this.repositories.tools) {
+      this.staging = new ModelStagingProject(this, 'Staging', {
+        projectName: names(config).stagingProject,
+        weightsBucketName: names(config).weightsBucket,
+        key: this.key,
+        toolsRepository: this.repositories.tools,
+        toolsTag: config.images.tools.tag,
+        pipIndexUrl: config.staging.pipIndexUrl,
+        pipPackages: config.staging.pipPackages,
+        computeType: config.staging.computeType,
+        timeout: Duration.minutes(config.staging.timeoutMinutes),
+      });
+      new CfnOutput(this, 'StagingProjectName', { value: this.staging.project.projectName, description: 'CodeBuild project npm run stage-model starts' });
     }
 
     new CfnOutput(this, 'WeightsBucketName', { value: this.weightsBucket.bucketName, description: 'S3 bucket holding staged model weights' });

@@ -4,17 +4,20 @@
 # manifest.json is uploaded last: its presence means the revision is complete, so a re-run skips it.
 set -euo pipefail
 
-: "${MODEL_ID:?}" "${REVISION:?}" "${BUCKET:?}" "${PREFIX:?}" "${PIP_INDEX_URL:?}" "${MODELSCOPE_VERSION:?}"
+: "${MODEL_ID:?}" "${REVISION:?}" "${BUCKET:?}" "${PREFIX:?}" "${PIP_INDEX_URL:?}" "${PIP_PACKAGES:?}"
 WORK_DIR="${WORK_DIR:-${CODEBUILD_SRC_DIR:-/tmp}/stage}"
 DEST="s3://${BUCKET}/${PREFIX}"
+
+# The build image is plain Python from the private ECR: the AWS CLI and the ModelScope client come
+# pinned from a PyPI mirror reachable in China.
+echo "installing ${PIP_PACKAGES} from ${PIP_INDEX_URL}"
+read -r -a PACKAGES <<< "${PIP_PACKAGES}"
+pip install --quiet --disable-pip-version-check --index-url "${PIP_INDEX_URL}" "${PACKAGES[@]}"
 
 if aws s3api head-object --bucket "${BUCKET}" --key "${PREFIX}manifest.json" > /dev/null 2>&1; then
   echo "already staged: ${DEST}manifest.json exists; nothing to do"
   exit 0
 fi
-
-echo "installing modelscope ${MODELSCOPE_VERSION} from ${PIP_INDEX_URL}"
-pip install --quiet --disable-pip-version-check --index-url "${PIP_INDEX_URL}" "modelscope==${MODELSCOPE_VERSION}"
 
 echo "downloading ${MODEL_ID}@${REVISION} from ModelScope"
 rm -rf "${WORK_DIR}"

@@ -46,7 +46,7 @@ printf 'cache' > "$out/.msc/state"`,
         BUCKET: 'cnllm-weights-111122223333-cn-northwest-1',
         PREFIX: 'models/Qwen/Qwen2.5-1.5B-Instruct/master/',
         PIP_INDEX_URL: 'https://pypi.mirror.example.cn/simple',
-        MODELSCOPE_VERSION: '1.28.0',
+        PIP_PACKAGES: 'modelscope==1.28.0 awscli==1.40.0',
         WORK_DIR: path.join(dir, 'work'),
       },
     });
@@ -66,7 +66,7 @@ describe('runtime/staging/stage-model.sh', () => {
     expect(manifest.files[1]).toEqual({ path: 'model.safetensors', size: 13, sha256: createHash('sha256').update('weights-bytes').digest('hex') });
 
     const calls = box.calls();
-    expect(calls[1]).toBe('pip install --quiet --disable-pip-version-check --index-url https://pypi.mirror.example.cn/simple modelscope==1.28.0');
+    expect(calls[0]).toBe('pip install --quiet --disable-pip-version-check --index-url https://pypi.mirror.example.cn/simple modelscope==1.28.0 awscli==1.40.0');
     expect(calls[2]).toMatch(/^modelscope download --model Qwen\/Qwen2.5-1.5B-Instruct --revision master --local_dir /);
     // The manifest goes last: its presence is what marks the revision complete.
     expect(calls.slice(-2).map((c) => c.split(' ').slice(0, 3).join(' '))).toEqual(['aws s3 cp', 'aws s3 cp']);
@@ -79,6 +79,6 @@ describe('runtime/staging/stage-model.sh', () => {
     const before = box.calls().length;
     expect(box.run()).toContain('already staged');
     const after = box.calls().slice(before);
-    expect(after).toEqual([expect.stringMatching(/^aws s3api head-object --bucket cnllm-weights-111122223333-cn-northwest-1 --key models\/Qwen\/Qwen2.5-1.5B-Instruct\/master\/manifest.json/)]);
+    expect(after).toEqual([expect.stringMatching(/^pip install/), expect.stringMatching(/^aws s3api head-object --bucket cnllm-weights-111122223333-cn-northwest-1 --key models\/Qwen\/Qwen2.5-1.5B-Instruct\/master\/manifest.json/)]);
   });
 });

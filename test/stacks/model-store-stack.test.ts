@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
@@ -64,6 +66,43 @@ describe('ModelStore stack', () => {
     const t = Template.fromStack(disposable.modelStore!);
     t.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
     t.hasResourceProperties('AWS::ECR::Repository', { EmptyOnDelete: true });
+  });
+
+  test('a CodeBuild project stages weights in-region: image from the private ECR, script as an asset, KMS, own narrow role', () => {
+    const project = Object.values(template.findResources('AWS::CodeBuild::Project'))[0] as any;
+    expect(project.Properties.Name).toBe('cnllm-stage-model');
+    expect(project.Properties.Environment).toEqual(
+      expect.objectContaining({
+        ComputeType: 'BUILD_GENERAL1_LARGE',
+        PrivilegedMode: false,
+        ImagePullCredentialsType: 'SERVICE_ROLE',
+        EnvironmentVariables: expect.arrayContaining([
+          { Name: 'BUCKET', Type: 'PLAINTEXT', Value: 'cnllm-weights-111122223333-cn-northwest-1' },
+          { Name: 'PIP_INDEX_URL', Type: 'PLAINTEXT', Value: 'https://mirrors.aliyun.com/pypi/simple/' },
+          { Name: 'PIP_PACKAGES', Type: 'PLAINTEXT', Value: 'modelscope==1.28.0 awscli==1.40.0' },
+        ]),
+      }),
+    );
+    expect(JSON.stringify(project.Properties.Environment.Image)).toContain(':3.12-slim');
+    expect(JSON.stringify(project.Properties.Environment.Image)).toContain('Repositorytools');
+    expect(project.Properties.Source.Type).toBe('S3');
+    expect(project.Properties.EncryptionKey).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    expect(project.Properties.TimeoutInMinutes).toBe(480);
+    const policy = (Object.values(template.findResources('AWS::IAM::Policy')) as any[]).find((p) => JSON.stringify(p.Properties.Roles).includes('StagingRole')).Properties.PolicyDocument;
+    const bySid = (sid: string) => policy.Statement.find((st: any) => st.Sid === sid);
+    expect(bySid('WriteModels').Resource).toBe('arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/models/*');
+    expect(bySid('EcrLogin').Resource).toBe('*');
+    expect(policy.Statement.map((st: any) => st.Sid).sort()).toEqual(['EcrLogin', 'ListModels', 'PullToolsImage', 'ReadScript', 'UseKey', 'WriteLogs', 'WriteModels']);
+    for (const st of policy.Statement) for (const action of [st.Action].flat()) expect(action).not.toContain('*');
+  });
+
+  test('the staging script ships as an asset of runtime/staging', () => {
+    const { app } = kitApp();
+    const assembly = app.synth();
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, 'cnllm-ModelStore.assets.json'), 'utf8'));
+    const sources = Object.values(manifest.files).map((f: any) => f.source.path);
+    const scriptAsset = sources.find((p: string) => fs.existsSync(path.join(assembly.directory, p, 'stage-model.sh')));
+    expect(scriptAsset).toBeDefined();
   });
 
   test('every ARN is arn:aws-cn:', () => {
