@@ -1,5 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { fromIni } from '@aws-sdk/credential-providers';
+import { loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
 import { loadConfig } from '../lib/config/load';
 import { KitConfig } from '../lib/config/schema';
 
@@ -24,4 +26,14 @@ export function configFromArgs(args: string[], cwd = process.cwd()): KitConfig {
 export function flagValue(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
   return i >= 0 ? args[i + 1] : undefined;
+}
+
+/**
+ * SDK client settings for a named profile. The SDK honours a profile's endpoint_url only for
+ * AWS_PROFILE; operator scripts use two profiles at once, so they read it themselves.
+ */
+export async function profileClientConfig(profile: string, region: string) {
+  const { configFile } = await loadSharedConfigFiles();
+  const endpoint = configFile[profile]?.endpoint_url;
+  return { region, credentials: fromIni({ profile }), ...(endpoint && { endpoint }) };
 }

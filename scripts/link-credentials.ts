@@ -1,12 +1,10 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
-import { fromIni } from '@aws-sdk/credential-providers';
-import { loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
 import { ConfigError } from '../lib/config/load';
 import { names } from '../lib/config/names';
 import { LinkError, linkCredentials } from '../runtime/operator/link-credentials';
-import { configFromArgs, flagValue } from './cli-config';
+import { configFromArgs, flagValue, profileClientConfig } from './cli-config';
 
 const USAGE = `Usage: npm run link-credentials -- [--global-profile NAME] [--china-profile NAME] [--rotate] [--config FILE] [-c key=value ...]
 
@@ -24,13 +22,8 @@ async function main(args: string[]): Promise<number> {
   const config = configFromArgs(args);
   const globalProfile = flagValue(args, '--global-profile') ?? 'global';
   const chinaProfile = flagValue(args, '--china-profile') ?? 'china';
-  const globalCredentials = fromIni({ profile: globalProfile });
-  const chinaCredentials = fromIni({ profile: chinaProfile });
-  // The SDK honours a profile's endpoint_url only for AWS_PROFILE; this script uses two profiles at once.
-  const { configFile } = await loadSharedConfigFiles();
-  const endpointOf = (profile: string) => (configFile[profile]?.endpoint_url ? { endpoint: configFile[profile].endpoint_url } : {});
-  const g = { region: config.global.region, credentials: globalCredentials, ...endpointOf(globalProfile) };
-  const c = { region: config.china.region, credentials: chinaCredentials, ...endpointOf(chinaProfile) };
+  const g = await profileClientConfig(globalProfile, config.global.region);
+  const c = await profileClientConfig(chinaProfile, config.china.region);
   const n = names(config);
 
   await linkCredentials(

@@ -1,0 +1,158 @@
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+export interface StageTarget {
+  readonly modelId: string;
+  readonly revision: string;
+  readonly bucket: string;
+  /** `models/<id>/<revision>/` */
+  readonly prefix: string;
+  readonly projectName: string;
+  readonly region: string;
+}
+
+export interface StageOptions {
+  /** Upload this local directory instead of downloading from ModelScope in CodeBuild. */
+  readonly fromDir?: string;
+  readonly pollMs?: number;
+  readonly log?: (line: string) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface Manifest {
+  readonly modelId: string;
+  readonly revision: string;
+  readonly source: 'modelscope' | 'local';
+  readonly totalBytes: number;
+  readonly files: { path: string; size: number; sha256: string }[];
+  readonly stagedAt: string;
+}
+
+export class StageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StageError';
+  }
+}
+
+const TERMINAL_FAILURES = ['FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED'];
+
+/**
+ * Puts a model revision into the weights bucket, once: an existing manifest.json means it is staged.
+ * From ModelScope through the model store's CodeBuild project (inside the region), or from a local
+ * directory. The manifest is written last, after every file.
+ */
+export async function stageModel(target: StageTarget, clients: { s3: S3Client; codebuild: CodeBuildClient }, options: StageOptions = {}) {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const destination = `s3://${target.bucket}/${target.prefix}`;
+
+  if (await manifestExists(clients.s3, target)) {
+    log(`already staged: ${destination}manifest.json exists; nothing to do`);
+    return { skipped: true as const };
+  }
+
+  if (options.fromDir) {
+    const manifest = await uploadDirectory(clients.s3, target, options.fromDir, log);
+    log(`staged ${target.modelId}@${target.revision} from ${options.fromDir}: ${manifest.files.length} files, ${manifest.totalBytes} bytes`);
+    return { skipped: false as const, manifest };
+  }
+
+  const started = await call('start the staging build', () =>
+    clients.codebuild.send(
+      new StartBuildCommand({
+        projectName: target.projectName,
+        environmentVariablesOverride: [
+          { name: 'MODEL_ID', value: target.modelId, type: 'PLAINTEXT' },
+          { name: 'REVISION', value: target.revision, type: 'PLAINTEXT' },
+          { name: 'PREFIX', value: target.prefix, type: 'PLAINTEXT' },
+        ],
+      }),
+    ),
+  );
+  const buildId = started.build!.id!;
+  log(`started ${buildId} (logs: https://console.amazonaws.cn/codesuite/codebuild/projects/${target.projectName}/history?region=${target.region})`);
+  let lastPhase = '';
+  for (;;) {
+    const build = (await call('read the build status', () => clients.codebuild.send(new BatchGetBuildsCommand({ ids: [buildId] })))).builds?.[0];
+    if (build?.currentPhase && build.currentPhase !== lastPhase) {
+      lastPhase = build.currentPhase;
+      log(`phase ${lastPhase}`);
+    }
+    if (build?.buildStatus === 'SUCCEEDED') break;
+    if (build?.buildStatus && TERMINAL_FAILURES.includes(build.buildStatus)) {
+      throw new StageError(`Staging build ${buildId} ended ${build.buildStatus}; read its log in CodeBuild (project ${target.projectName}). Nothing is marked staged.`);
+    }
+    await sleep(options.pollMs ?? 15000);
+  }
+  if (!(await manifestExists(clients.s3, target))) {
+    throw new StageError(`Build ${buildId} succeeded but ${destination}manifest.json is missing; the revision is not staged.`);
+  }
+  log(`staged ${target.modelId}@${target.revision} at ${destination}`);
+  return { skipped: false as const, buildId };
+}
+
+async function manifestExists(s3: S3Client, target: StageTarget): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}manifest.json` }));
+    return true;
+  } catch (e) {
+    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404 || (e as Error).name === 'NotFound') return false;
+    throw new StageError(`Could not check ${target.bucket} for an existing manifest: ${(e as Error).name}: ${(e as Error).message}`);
+  }
+}
+
+function listFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    if (entry.name.startsWith('.')) return [];
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? listFiles(full) : entry.isFile() ? [full] : [];
+  });
+}
+
+async function sha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function uploadDirectory(s3: S3Client, target: StageTarget, dir: string, log: (line: string) => void): Promise<Manifest> {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new StageError(`--from-dir ${dir} is not a directory`);
+  const files = listFiles(dir).sort();
+  if (files.length === 0) throw new StageError(`--from-dir ${dir} holds no files`);
+  const entries: Manifest['files'] = [];
+  for (const file of files) {
+    const relative = path.relative(dir, file).split(path.sep).join('/');
+    const entry = { path: relative, size: fs.statSync(file).size, sha256: await sha256(file) };
+    // Multipart with parallel parts for large safetensors shards; a single PUT for small files.
+    await call(`upload ${relative}`, () => new Upload({ client: s3, params: { Bucket: target.bucket, Key: `${target.prefix}${relative}`, Body: fs.createReadStream(file) }, queueSize: 8 }).done());
+    entries.push(entry);
+    log(`uploaded ${relative} (${entry.size} bytes)`);
+  }
+  const manifest: Manifest = {
+    modelId: target.modelId,
+    revision: target.revision,
+    source: 'local',
+    totalBytes: entries.reduce((sum, f) => sum + f.size, 0),
+    files: entries,
+    stagedAt: new Date().toISOString(),
+  };
+  await call('write manifest.json', () =>
+    s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}manifest.json`, Body: JSON.stringify(manifest, null, 1), ContentType: 'application/json' })),
+  );
+  return manifest;
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof StageError) throw e;
+    throw new StageError(`Could not ${what}: ${(e as Error).name}: ${(e as Error).message}`);
+  }
+}
