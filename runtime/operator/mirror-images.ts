@@ -1,0 +1,194 @@
+import { createHash } from 'crypto';
+
+/** A parsed image reference: `docker.io/vllm/vllm-openai:v0.9.2`. */
+export interface ImageReference {
+  readonly registry: string;
+  readonly repository: string;
+  readonly reference: string;
+}
+
+export function parseImageReference(image: string): ImageReference {
+  const [first, ...rest] = image.split('/');
+  const hasRegistry = rest.length > 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const registry = hasRegistry ? first : 'docker.io';
+  let repository = hasRegistry ? rest.join('/') : image;
+  let reference = 'latest';
+  const at = repository.indexOf('@');
+  if (at >= 0) {
+    reference = repository.slice(at + 1);
+    repository = repository.slice(0, at);
+  } else if (repository.lastIndexOf(':') > repository.lastIndexOf('/')) {
+    reference = repository.slice(repository.lastIndexOf(':') + 1);
+    repository = repository.slice(0, repository.lastIndexOf(':'));
+  }
+  if (registry === 'docker.io' && !repository.includes('/')) repository = `library/${repository}`;
+  return { registry, repository, reference };
+}
+
+/** Docker Hub's API lives on registry-1.docker.io; other registries answer on their own host. */
+export function registryBaseUrl(registry: string): string {
+  return registry === 'docker.io' ? 'https://registry-1.docker.io' : `https://${registry}`;
+}
+
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+];
+const INDEX_TYPES = MANIFEST_TYPES.slice(0, 2);
+
+export class MirrorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MirrorError';
+  }
+}
+
+const sha256 = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+/**
+ * A registry client for the distribution API: anonymous bearer tokens for public sources
+ * (Docker Hub, ECR Public...), Basic auth for ECR (GetAuthorizationToken).
+ */
+export class RegistryClient {
+  private bearer?: string;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly basicAuth?: string,
+  ) {}
+
+  async request(path: string, init: RequestInit = {}, retried = false): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.basicAuth) headers.set('authorization', `Basic ${this.basicAuth}`);
+    else if (this.bearer) headers.set('authorization', `Bearer ${this.bearer}`);
+    const url = path.startsWith('http') ? path : `${this.baseUrl}${path}`;
+    const res = await fetch(url, { ...init, headers, redirect: 'follow', ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
+    if (res.status === 401 && !this.basicAuth && !retried) {
+      await this.authenticate(res.headers.get('www-authenticate') ?? '');
+      return this.request(path, init, true);
+    }
+    return res;
+  }
+
+  /** `Bearer realm="...",service="...",scope="..."` -> an anonymous pull token. */
+  private async authenticate(challenge: string) {
+    const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (!params.realm) throw new MirrorError(`${this.baseUrl} wants credentials this script does not have (${challenge || 'no challenge'})`);
+    const url = new URL(params.realm);
+    if (params.service) url.searchParams.set('service', params.service);
+    if (params.scope) url.searchParams.set('scope', params.scope);
+    const res = await fetch(url);
+    if (!res.ok) throw new MirrorError(`token request to ${url.host} failed: ${res.status}`);
+    const body = (await res.json()) as { token?: string; access_token?: string };
+    this.bearer = body.token ?? body.access_token;
+  }
+
+  async manifest(repository: string, reference: string): Promise<{ bytes: Uint8Array; mediaType: string; digest: string } | undefined> {
+    const res = await this.request(`/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_TYPES.join(', ') } });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new MirrorError(`GET manifest ${repository}:${reference} from ${this.baseUrl}: ${res.status} ${await res.text()}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { bytes, mediaType: (res.headers.get('content-type') ?? '').split(';')[0], digest: sha256(bytes) };
+  }
+
+  async hasBlob(repository: string, digest: string): Promise<boolean> {
+    return (await this.request(`/v2/${repository}/blobs/${digest}`, { method: 'HEAD' })).ok;
+  }
+}
+
+export interface MirrorResult {
+  readonly image: string;
+  readonly destination: string;
+  readonly digest: string;
+  readonly copiedBlobs: number;
+  readonly skippedBlobs: number;
+  readonly alreadyMirrored: boolean;
+}
+
+/**
+ * Copies one image (the linux/amd64 manifest of a multi-arch index) into a private ECR repository
+ * under a tag, blob by blob, skipping blobs already there; then checks the pushed manifest digest
+ * against the bytes sent, the registry's answer and the digest pinned in config.
+ */
+export async function mirrorImage(opts: {
+  source: string;
+  sourceClient: RegistryClient;
+  destination: RegistryClient;
+  destinationRepository: string;
+  tag: string;
+  pinnedDigest?: string;
+  log?: (line: string) => void;
+}): Promise<MirrorResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const ref = parseImageReference(opts.source);
+  let manifest = await opts.sourceClient.manifest(ref.repository, ref.reference);
+  if (!manifest) throw new MirrorError(`${opts.source} was not found in its registry`);
+  if (INDEX_TYPES.includes(manifest.mediaType)) {
+    const index = JSON.parse(Buffer.from(manifest.bytes).toString('utf8')) as { manifests: { digest: string; platform?: { os?: string; architecture?: string } }[] };
+    const amd64 = index.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+    if (!amd64) throw new MirrorError(`${opts.source} has no linux/amd64 image (GPU instances are x86_64)`);
+    manifest = await opts.sourceClient.manifest(ref.repository, amd64.digest);
+    if (!manifest) throw new MirrorError(`${opts.source}: its linux/amd64 manifest ${amd64.digest} is missing`);
+  }
+  if (opts.pinnedDigest && opts.pinnedDigest !== manifest.digest) {
+    throw new MirrorError(`${opts.source} now resolves to ${manifest.digest}, but config pins ${opts.pinnedDigest}: the tag moved upstream. Check the new image, then update the pin.`);
+  }
+  const destination = `${opts.destinationRepository}:${opts.tag}`;
+
+  const existing = await opts.destination.manifest(opts.destinationRepository, opts.tag);
+  if (existing) {
+    if (existing.digest !== manifest.digest) {
+      throw new MirrorError(`${destination} already holds ${existing.digest}, not ${manifest.digest}; tags are immutable in the kit's repositories: use a new tag.`);
+    }
+    log(`${destination} already holds ${manifest.digest}`);
+    return { image: opts.source, destination, digest: manifest.digest, copiedBlobs: 0, skippedBlobs: 0, alreadyMirrored: true };
+  }
+
+  const body = JSON.parse(Buffer.from(manifest.bytes).toString('utf8')) as { config: { digest: string }; layers: { digest: string; size: number }[] };
+  let copied = 0;
+  let skipped = 0;
+  for (const blob of [body.config, ...body.layers]) {
+    if (await opts.destination.hasBlob(opts.destinationRepository, blob.digest)) {
+      skipped++;
+      continue;
+    }
+    await copyBlob(opts.sourceClient, ref.repository, opts.destination, opts.destinationRepository, blob.digest);
+    copied++;
+    log(`copied ${blob.digest.slice(0, 19)}...`);
+  }
+
+  const put = await opts.destination.request(`/v2/${opts.destinationRepository}/manifests/${opts.tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': manifest.mediaType },
+    body: Buffer.from(manifest.bytes),
+  });
+  if (!put.ok) throw new MirrorError(`pushing the manifest of ${destination} failed: ${put.status} ${await put.text()}`);
+  const reported = put.headers.get('docker-content-digest');
+  const check = await opts.destination.manifest(opts.destinationRepository, opts.tag);
+  if (reported !== manifest.digest || check?.digest !== manifest.digest) {
+    throw new MirrorError(`${destination} does not verify: sent ${manifest.digest}, registry reported ${reported}, and now serves ${check?.digest}`);
+  }
+  log(`${destination} = ${manifest.digest} (${copied} blobs copied, ${skipped} already there)`);
+  return { image: opts.source, destination, digest: manifest.digest, copiedBlobs: copied, skippedBlobs: skipped, alreadyMirrored: false };
+}
+
+/** Streams one blob from source to destination (monolithic upload); the registry checks the digest. */
+async function copyBlob(source: RegistryClient, sourceRepository: string, destination: RegistryClient, destinationRepository: string, digest: string) {
+  const res = await source.request(`/v2/${sourceRepository}/blobs/${digest}`);
+  if (!res.ok || !res.body) throw new MirrorError(`GET blob ${digest}: ${res.status}`);
+  const start = await destination.request(`/v2/${destinationRepository}/blobs/uploads/`, { method: 'POST' });
+  const location = start.headers.get('location');
+  if (start.status !== 202 || !location) throw new MirrorError(`starting an upload to ${destinationRepository}: ${start.status} ${await start.text()}`);
+  const url = new URL(location, 'http://placeholder');
+  url.searchParams.set('digest', digest);
+  const target = location.startsWith('http') ? url.toString() : `${url.pathname}${url.search}`;
+  const length = res.headers.get('content-length');
+  const put = await destination.request(target, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream', ...(length && { 'content-length': length }) },
+    body: res.body,
+  });
+  if (put.status !== 201) throw new MirrorError(`uploading ${digest} to ${destinationRepository}: ${put.status} ${await put.text()}`);
+}

@@ -1,0 +1,52 @@
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ecrRegistryHost, ChinaRegion } from '../lib/china/china';
+import { ConfigError } from '../lib/config/load';
+import { names } from '../lib/config/names';
+import { MirrorError, RegistryClient, mirrorImage, parseImageReference, registryBaseUrl } from '../runtime/operator/mirror-images';
+import { configFromArgs, flagValue, profileClientConfig } from './cli-config';
+
+const USAGE = `Usage: npm run mirror-images -- [--only vllm|tools] [--china-profile NAME] [--registry-endpoint HOST=URL ...] [--config FILE] [-c key=value ...]
+
+Copies the images pinned in config (images.vllm, images.tools) from their source registry into the
+kit's private ECR repositories in China (<account>.dkr.ecr.<region>.amazonaws.com.cn/<prefix>/<name>),
+linux/amd64 only, and verifies the pushed digest. Run it from a machine that reaches the source
+registry and AWS China. Then pin the printed digests in config (images.<name>.digest).
+  --registry-endpoint  reach a source registry at another URL, e.g. docker.io=https://mirror.example.com`;
+
+async function main(args: string[]) {
+  if (args.includes('--help') || args.includes('-h')) return console.log(USAGE);
+  const config = configFromArgs(args);
+  const overrides = new Map<string, string>();
+  args.forEach((a, i) => {
+    if (a === '--registry-endpoint') {
+      const [host, ...url] = (args[i + 1] ?? '').split('=');
+      overrides.set(host, url.join('='));
+    }
+  });
+  const client = await profileClientConfig(flagValue(args, '--china-profile') ?? 'china', config.china.region);
+  const auth = (await new ECRClient(client).send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
+  if (!auth?.authorizationToken) throw new MirrorError('ECR returned no authorization token for the China account');
+  // ECR answers on the region's .amazonaws.com.cn registry host; a test endpoint answers on its own.
+  const ecrUrl = client.endpoint ?? `https://${ecrRegistryHost(config.china.account, config.china.region as ChinaRegion)}`;
+  const destination = new RegistryClient(ecrUrl, auth.authorizationToken);
+
+  const only = flagValue(args, '--only');
+  const results = [];
+  for (const [name, image] of Object.entries(config.images)) {
+    if (only && only !== name) continue;
+    const ref = parseImageReference(image.source);
+    const source = new RegistryClient(overrides.get(ref.registry) ?? registryBaseUrl(ref.registry));
+    results.push({ name, ...(await mirrorImage({ source: image.source, sourceClient: source, destination, destinationRepository: names(config).repository(name), tag: image.tag, pinnedDigest: image.digest })) });
+  }
+  console.log('\nPin these digests in your config so instances pull exactly what was verified:');
+  for (const r of results) console.log(`  images.${r.name}.digest = ${r.digest}`);
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (e) => {
+    const known = e instanceof MirrorError || e instanceof ConfigError;
+    console.error(`mirror-images: ${known ? e.message : `unexpected failure: ${(e as Error).name}: ${(e as Error).message}`}`);
+    process.exit(1);
+  },
+);
