@@ -128,7 +128,8 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
     expect(alarms).toEqual(['vLLM qwen2.5-1.5b-instruct: unhealthy instances for 15 minutes', 'vLLM qwen2.5-1.5b-instruct: more than 10 5xx responses in 5 minutes']);
     const body = JSON.stringify(resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0].Properties.DashboardBody);
     for (const metric of ['nvidia_smi_utilization_gpu', 'nvidia_smi_memory_used', 'BootToReadySeconds', 'TargetResponseTime']) expect(body).toContain(metric);
-    expect(Object.keys(json.Outputs)).toEqual(expect.arrayContaining(['BaseUrlqwen2515binstruct', 'ApiKeySecretArnqwen2515binstruct', 'ExampleCallqwen2515binstruct']));
+    expect(Object.keys(json.Outputs)).toEqual(expect.arrayContaining(['BaseUrlqwen2515binstruct', 'ServedModelNameqwen2515binstruct', 'ApiKeySecretArnqwen2515binstruct', 'ExampleCallqwen2515binstruct']));
+    expect(json.Outputs.ServedModelNameqwen2515binstruct.Value).toBe('qwen2.5-1.5b-instruct');
   });
 
   test('every ARN is arn:aws-cn:, zero unacknowledged findings, ChinaRegion clean', () => {
