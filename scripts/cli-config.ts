@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
-import { loadConfig } from '../lib/config/load';
+import { ConfigError, loadConfig } from '../lib/config/load';
+import { OperatorError } from '../runtime/operator/operator-error';
 import { KitConfig } from '../lib/config/schema';
 
 /**
@@ -36,4 +37,16 @@ export async function profileClientConfig(profile: string, region: string) {
   const { configFile } = await loadSharedConfigFiles();
   const endpoint = configFile[profile]?.endpoint_url;
   return { region, credentials: fromIni({ profile }), ...(endpoint && { endpoint }) };
+}
+
+/** Runs an operator CLI: known failures (config, operator) print one line; exit 1 on any failure. */
+export function runCli(name: string, main: (args: string[]) => Promise<unknown>): void {
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (e) => {
+      const known = e instanceof OperatorError || e instanceof ConfigError;
+      console.error(`${name}: ${known ? e.message : `unexpected failure: ${(e as Error).name}: ${(e as Error).message}`}`);
+      process.exit(1);
+    },
+  );
 }

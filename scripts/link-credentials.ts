@@ -1,10 +1,9 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
-import { ConfigError } from '../lib/config/load';
 import { names } from '../lib/config/names';
-import { LinkError, linkCredentials } from '../runtime/operator/link-credentials';
-import { configFromArgs, flagValue, profileClientConfig } from './cli-config';
+import { linkCredentials } from '../runtime/operator/link-credentials';
+import { configFromArgs, flagValue, profileClientConfig, runCli } from './cli-config';
 
 const USAGE = `Usage: npm run link-credentials -- [--global-profile NAME] [--china-profile NAME] [--rotate] [--config FILE] [-c key=value ...]
 
@@ -40,11 +39,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    if (e instanceof LinkError || e instanceof ConfigError) console.error(`link-credentials: ${e.message}`);
-    else console.error(`link-credentials: unexpected failure: ${(e as Error).name}: ${(e as Error).message}`);
-    process.exit(1);
-  },
-);
+runCli('link-credentials', main);

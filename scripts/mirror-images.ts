@@ -1,9 +1,9 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ecrRegistryHost, ChinaRegion } from '../lib/china/china';
-import { ConfigError } from '../lib/config/load';
 import { names } from '../lib/config/names';
-import { MirrorError, RegistryClient, mirrorImage, parseImageReference, registryBaseUrl } from '../runtime/operator/mirror-images';
-import { configFromArgs, flagValue, profileClientConfig } from './cli-config';
+import { OperatorError } from '../runtime/operator/operator-error';
+import { RegistryClient, mirrorImage, parseImageReference, registryBaseUrl } from '../runtime/operator/mirror-images';
+import { configFromArgs, flagValue, profileClientConfig, runCli } from './cli-config';
 
 const USAGE = `Usage: npm run mirror-images -- [--only vllm|tools] [--china-profile NAME] [--registry-endpoint HOST=URL ...] [--config FILE] [-c key=value ...]
 
@@ -25,7 +25,7 @@ async function main(args: string[]) {
   });
   const client = await profileClientConfig(flagValue(args, '--china-profile') ?? 'china', config.china.region);
   const auth = (await new ECRClient(client).send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
-  if (!auth?.authorizationToken) throw new MirrorError('ECR returned no authorization token for the China account');
+  if (!auth?.authorizationToken) throw new OperatorError('ECR returned no authorization token for the China account');
   // ECR answers on the region's .amazonaws.com.cn registry host; a test endpoint answers on its own.
   const ecrUrl = client.endpoint ?? `https://${ecrRegistryHost(config.china.account, config.china.region as ChinaRegion)}`;
   const destination = new RegistryClient(ecrUrl, auth.authorizationToken);
@@ -42,11 +42,4 @@ async function main(args: string[]) {
   for (const r of results) console.log(`  images.${r.name}.digest = ${r.digest}`);
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (e) => {
-    const known = e instanceof MirrorError || e instanceof ConfigError;
-    console.error(`mirror-images: ${known ? e.message : `unexpected failure: ${(e as Error).name}: ${(e as Error).message}`}`);
-    process.exit(1);
-  },
-);
+runCli('mirror-images', main);

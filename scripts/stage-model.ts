@@ -1,9 +1,9 @@
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { S3Client } from '@aws-sdk/client-s3';
-import { ConfigError } from '../lib/config/load';
 import { names } from '../lib/config/names';
-import { StageError, stageModel } from '../runtime/operator/stage-model';
-import { configFromArgs, flagValue, profileClientConfig } from './cli-config';
+import { OperatorError } from '../runtime/operator/operator-error';
+import { stageModel } from '../runtime/operator/stage-model';
+import { configFromArgs, flagValue, profileClientConfig, runCli } from './cli-config';
 
 const USAGE = `Usage: npm run stage-model -- --model <served name or id> [--from-dir DIR] [--china-profile NAME] [--config FILE] [-c key=value ...]
 
@@ -16,9 +16,9 @@ async function main(args: string[]): Promise<void> {
   const config = configFromArgs(args);
   const wanted = flagValue(args, '--model') ?? (config.models.length === 1 ? config.models[0].servedName : undefined);
   const model = config.models.find((m) => m.servedName === wanted || m.id === wanted);
-  if (!model) throw new StageError(`--model ${wanted ?? '(missing)'}: name one of the configured models: ${config.models.map((m) => `${m.servedName} (${m.id})`).join(', ')}`);
+  if (!model) throw new OperatorError(`--model ${wanted ?? '(missing)'}: name one of the configured models: ${config.models.map((m) => `${m.servedName} (${m.id})`).join(', ')}`);
   const fromDir = flagValue(args, '--from-dir');
-  if (!fromDir && model.source === 'local') throw new StageError(`${model.servedName} has source "local": pass --from-dir with its files`);
+  if (!fromDir && model.source === 'local') throw new OperatorError(`${model.servedName} has source "local": pass --from-dir with its files`);
   const n = names(config);
   const client = await profileClientConfig(flagValue(args, '--china-profile') ?? 'china', config.china.region);
   await stageModel(
@@ -28,11 +28,4 @@ async function main(args: string[]): Promise<void> {
   );
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (e) => {
-    const known = e instanceof StageError || e instanceof ConfigError;
-    console.error(`stage-model: ${known ? e.message : `unexpected failure: ${(e as Error).name}: ${(e as Error).message}`}`);
-    process.exit(1);
-  },
-);
+runCli('stage-model', main);

@@ -2,6 +2,7 @@ import { CreateAccessKeyCommand, DeleteAccessKeyCommand, IAMClient, ListAccessKe
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
+import { OperatorError, attempt } from './operator-error';
 
 export interface LinkTarget {
   readonly globalAccount: string;
@@ -29,13 +30,6 @@ export interface LinkOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export class LinkError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LinkError';
-  }
-}
-
 /** AKIA****WXYZ: enough to tell keys apart in a log, useless to an attacker. */
 export const maskKeyId = (id: string) => `${id.slice(0, 4)}****${id.slice(-4)}`;
 
@@ -55,7 +49,7 @@ export async function linkCredentials(target: LinkTarget, clients: LinkClients, 
   log(`global profile: ${globalId.arn}`);
   log(`China profile:  ${chinaId.arn}`);
 
-  const keys = (await call('list the gateway user\'s access keys', () => clients.iam.send(new ListAccessKeysCommand({ UserName: target.userName })))).AccessKeyMetadata ?? [];
+  const keys = (await attempt('list the gateway user\'s access keys', () => clients.iam.send(new ListAccessKeysCommand({ UserName: target.userName })))).AccessKeyMetadata ?? [];
   const stored = await storedKeyId(clients.secrets, target.secretId);
   const storedIsLive = stored !== undefined && keys.some((k) => k.AccessKeyId === stored && k.Status === 'Active');
 
@@ -67,18 +61,18 @@ export async function linkCredentials(target: LinkTarget, clients: LinkClients, 
   // IAM allows two keys per user: make room by removing keys the gateway does not use.
   const unused = keys.filter((k) => k.AccessKeyId !== stored).map((k) => k.AccessKeyId!);
   if (keys.length >= 2) {
-    if (unused.length === 0) throw new LinkError(`${target.userName} already has two keys; delete one in IAM first.`);
+    if (unused.length === 0) throw new OperatorError(`${target.userName} already has two keys; delete one in IAM first.`);
     for (const id of unused) {
-      await call('delete an unused access key', () => clients.iam.send(new DeleteAccessKeyCommand({ UserName: target.userName, AccessKeyId: id })));
+      await attempt('delete an unused access key', () => clients.iam.send(new DeleteAccessKeyCommand({ UserName: target.userName, AccessKeyId: id })));
       log(`deleted unused key ${maskKeyId(id)}`);
     }
   }
 
-  const created = (await call('create an access key', () => clients.iam.send(new CreateAccessKeyCommand({ UserName: target.userName })))).AccessKey!;
+  const created = (await attempt('create an access key', () => clients.iam.send(new CreateAccessKeyCommand({ UserName: target.userName })))).AccessKey!;
   const fresh = { accessKeyId: created.AccessKeyId!, secretAccessKey: created.SecretAccessKey! };
   log(`created key ${maskKeyId(fresh.accessKeyId)} for ${target.userName}`);
 
-  await call('store the key in the China secret', () =>
+  await attempt('store the key in the China secret', () =>
     clients.secrets.send(
       new PutSecretValueCommand({
         SecretId: target.secretId,
@@ -93,7 +87,7 @@ export async function linkCredentials(target: LinkTarget, clients: LinkClients, 
 
   const retired: string[] = [];
   if (options.rotate && stored !== undefined && keys.some((k) => k.AccessKeyId === stored)) {
-    await call('delete the previous key', () => clients.iam.send(new DeleteAccessKeyCommand({ UserName: target.userName, AccessKeyId: stored })));
+    await attempt('delete the previous key', () => clients.iam.send(new DeleteAccessKeyCommand({ UserName: target.userName, AccessKeyId: stored })));
     retired.push(stored);
     log(`retired previous key ${maskKeyId(stored)}: a gateway still holding it reloads the secret on its next call`);
   }
@@ -101,22 +95,22 @@ export async function linkCredentials(target: LinkTarget, clients: LinkClients, 
 }
 
 async function identify(sts: STSClient, which: string): Promise<{ arn: string; account: string }> {
-  const id = await call(`ask STS who the ${which} profile is`, () => sts.send(new GetCallerIdentityCommand({})));
+  const id = await attempt(`ask STS who the ${which} profile is`, () => sts.send(new GetCallerIdentityCommand({})));
   return { arn: id.Arn ?? '', account: id.Account ?? '' };
 }
 
 function expectPartition(id: { arn: string; account: string }, which: string, partition: 'aws' | 'aws-cn', account: string) {
   const actual = id.arn.split(':')[1];
   if (actual !== partition) {
-    throw new LinkError(`The ${which} profile is ${id.arn}, in partition "${actual}"; it must be in "${partition}". Pass the right profile with --${which === 'global' ? 'global' : 'china'}-profile.`);
+    throw new OperatorError(`The ${which} profile is ${id.arn}, in partition "${actual}"; it must be in "${partition}". Pass the right profile with --${which === 'global' ? 'global' : 'china'}-profile.`);
   }
   if (id.account !== account) {
-    throw new LinkError(`The ${which} profile is in account ${id.account}, but the config names ${account} (${which === 'global' ? 'global.account' : 'china.account'}). Use the matching profile or fix the config.`);
+    throw new OperatorError(`The ${which} profile is in account ${id.account}, but the config names ${account} (${which === 'global' ? 'global.account' : 'china.account'}). Use the matching profile or fix the config.`);
   }
 }
 
 async function storedKeyId(secrets: SecretsManagerClient, secretId: string): Promise<string | undefined> {
-  const value = await call(`read ${secretId} (deploy the Gateway stack first)`, () => secrets.send(new GetSecretValueCommand({ SecretId: secretId })));
+  const value = await attempt(`read ${secretId} (deploy the Gateway stack first)`, () => secrets.send(new GetSecretValueCommand({ SecretId: secretId })));
   try {
     const parsed = JSON.parse(value.SecretString ?? '{}') as { accessKeyId?: unknown };
     return typeof parsed.accessKeyId === 'string' ? parsed.accessKeyId : undefined;
@@ -133,19 +127,10 @@ async function proveKeyWorks(sts: STSClient, timeoutMs: number, sleep: (ms: numb
       return;
     } catch (e) {
       if (Date.now() + wait > deadline) {
-        throw new LinkError(`The new key was stored but does not authenticate yet (${(e as Error).name}). The previous key was kept; run again with --rotate later.`);
+        throw new OperatorError(`The new key was stored but does not authenticate yet (${(e as Error).name}). The previous key was kept; run again with --rotate later.`);
       }
       await sleep(wait);
     }
   }
 }
 
-/** AWS errors become one line that says what the script was doing; no request or response bodies. */
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof LinkError) throw e;
-    throw new LinkError(`Could not ${what}: ${(e as Error).name}: ${(e as Error).message}`);
-  }
-}

@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import { OperatorError } from './operator-error';
 
 /** A parsed image reference: `docker.io/vllm/vllm-openai:v0.9.2`. */
 export interface ImageReference {
@@ -38,13 +39,6 @@ const MANIFEST_TYPES = [
 ];
 const INDEX_TYPES = MANIFEST_TYPES.slice(0, 2);
 
-export class MirrorError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MirrorError';
-  }
-}
-
 const sha256 = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /**
@@ -75,12 +69,12 @@ export class RegistryClient {
   /** `Bearer realm="...",service="...",scope="..."` -> an anonymous pull token. */
   private async authenticate(challenge: string) {
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (!params.realm) throw new MirrorError(`${this.baseUrl} wants credentials this script does not have (${challenge || 'no challenge'})`);
+    if (!params.realm) throw new OperatorError(`${this.baseUrl} wants credentials this script does not have (${challenge || 'no challenge'})`);
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
     if (params.scope) url.searchParams.set('scope', params.scope);
     const res = await fetch(url);
-    if (!res.ok) throw new MirrorError(`token request to ${url.host} failed: ${res.status}`);
+    if (!res.ok) throw new OperatorError(`token request to ${url.host} failed: ${res.status}`);
     const body = (await res.json()) as { token?: string; access_token?: string };
     this.bearer = body.token ?? body.access_token;
   }
@@ -88,7 +82,7 @@ export class RegistryClient {
   async manifest(repository: string, reference: string): Promise<{ bytes: Uint8Array; mediaType: string; digest: string } | undefined> {
     const res = await this.request(`/v2/${repository}/manifests/${reference}`, { headers: { accept: MANIFEST_TYPES.join(', ') } });
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new MirrorError(`GET manifest ${repository}:${reference} from ${this.baseUrl}: ${res.status} ${await res.text()}`);
+    if (!res.ok) throw new OperatorError(`GET manifest ${repository}:${reference} from ${this.baseUrl}: ${res.status} ${await res.text()}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     return { bytes, mediaType: (res.headers.get('content-type') ?? '').split(';')[0], digest: sha256(bytes) };
   }
@@ -124,23 +118,23 @@ export async function mirrorImage(opts: {
   const log = opts.log ?? ((l: string) => console.log(l));
   const ref = parseImageReference(opts.source);
   let manifest = await opts.sourceClient.manifest(ref.repository, ref.reference);
-  if (!manifest) throw new MirrorError(`${opts.source} was not found in its registry`);
+  if (!manifest) throw new OperatorError(`${opts.source} was not found in its registry`);
   if (INDEX_TYPES.includes(manifest.mediaType)) {
     const index = JSON.parse(Buffer.from(manifest.bytes).toString('utf8')) as { manifests: { digest: string; platform?: { os?: string; architecture?: string } }[] };
     const amd64 = index.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
-    if (!amd64) throw new MirrorError(`${opts.source} has no linux/amd64 image (GPU instances are x86_64)`);
+    if (!amd64) throw new OperatorError(`${opts.source} has no linux/amd64 image (GPU instances are x86_64)`);
     manifest = await opts.sourceClient.manifest(ref.repository, amd64.digest);
-    if (!manifest) throw new MirrorError(`${opts.source}: its linux/amd64 manifest ${amd64.digest} is missing`);
+    if (!manifest) throw new OperatorError(`${opts.source}: its linux/amd64 manifest ${amd64.digest} is missing`);
   }
   if (opts.pinnedDigest && opts.pinnedDigest !== manifest.digest) {
-    throw new MirrorError(`${opts.source} now resolves to ${manifest.digest}, but config pins ${opts.pinnedDigest}: the tag moved upstream. Check the new image, then update the pin.`);
+    throw new OperatorError(`${opts.source} now resolves to ${manifest.digest}, but config pins ${opts.pinnedDigest}: the tag moved upstream. Check the new image, then update the pin.`);
   }
   const destination = `${opts.destinationRepository}:${opts.tag}`;
 
   const existing = await opts.destination.manifest(opts.destinationRepository, opts.tag);
   if (existing) {
     if (existing.digest !== manifest.digest) {
-      throw new MirrorError(`${destination} already holds ${existing.digest}, not ${manifest.digest}; tags are immutable in the kit's repositories: use a new tag.`);
+      throw new OperatorError(`${destination} already holds ${existing.digest}, not ${manifest.digest}; tags are immutable in the kit's repositories: use a new tag.`);
     }
     log(`${destination} already holds ${manifest.digest}`);
     return { image: opts.source, destination, digest: manifest.digest, copiedBlobs: 0, skippedBlobs: 0, alreadyMirrored: true };
@@ -164,11 +158,11 @@ export async function mirrorImage(opts: {
     headers: { 'content-type': manifest.mediaType },
     body: Buffer.from(manifest.bytes),
   });
-  if (!put.ok) throw new MirrorError(`pushing the manifest of ${destination} failed: ${put.status} ${await put.text()}`);
+  if (!put.ok) throw new OperatorError(`pushing the manifest of ${destination} failed: ${put.status} ${await put.text()}`);
   const reported = put.headers.get('docker-content-digest');
   const check = await opts.destination.manifest(opts.destinationRepository, opts.tag);
   if (reported !== manifest.digest || check?.digest !== manifest.digest) {
-    throw new MirrorError(`${destination} does not verify: sent ${manifest.digest}, registry reported ${reported}, and now serves ${check?.digest}`);
+    throw new OperatorError(`${destination} does not verify: sent ${manifest.digest}, registry reported ${reported}, and now serves ${check?.digest}`);
   }
   log(`${destination} = ${manifest.digest} (${copied} blobs copied, ${skipped} already there)`);
   return { image: opts.source, destination, digest: manifest.digest, copiedBlobs: copied, skippedBlobs: skipped, alreadyMirrored: false };
@@ -177,10 +171,10 @@ export async function mirrorImage(opts: {
 /** Streams one blob from source to destination (monolithic upload); the registry checks the digest. */
 async function copyBlob(source: RegistryClient, sourceRepository: string, destination: RegistryClient, destinationRepository: string, digest: string) {
   const res = await source.request(`/v2/${sourceRepository}/blobs/${digest}`);
-  if (!res.ok || !res.body) throw new MirrorError(`GET blob ${digest}: ${res.status}`);
+  if (!res.ok || !res.body) throw new OperatorError(`GET blob ${digest}: ${res.status}`);
   const start = await destination.request(`/v2/${destinationRepository}/blobs/uploads/`, { method: 'POST' });
   const location = start.headers.get('location');
-  if (start.status !== 202 || !location) throw new MirrorError(`starting an upload to ${destinationRepository}: ${start.status} ${await start.text()}`);
+  if (start.status !== 202 || !location) throw new OperatorError(`starting an upload to ${destinationRepository}: ${start.status} ${await start.text()}`);
   const url = new URL(location, 'http://placeholder');
   url.searchParams.set('digest', digest);
   const target = location.startsWith('http') ? url.toString() : `${url.pathname}${url.search}`;
@@ -190,5 +184,5 @@ async function copyBlob(source: RegistryClient, sourceRepository: string, destin
     headers: { 'content-type': 'application/octet-stream', ...(length && { 'content-length': length }) },
     body: res.body,
   });
-  if (put.status !== 201) throw new MirrorError(`uploading ${digest} to ${destinationRepository}: ${put.status} ${await put.text()}`);
+  if (put.status !== 201) throw new OperatorError(`uploading ${digest} to ${destinationRepository}: ${put.status} ${await put.text()}`);
 }

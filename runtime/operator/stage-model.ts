@@ -4,6 +4,7 @@ import * as path from 'path';
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { OperatorError, attempt } from './operator-error';
 
 export interface StageTarget {
   readonly modelId: string;
@@ -32,13 +33,6 @@ export interface Manifest {
   readonly stagedAt: string;
 }
 
-export class StageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StageError';
-  }
-}
-
 const TERMINAL_FAILURES = ['FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED'];
 
 /**
@@ -62,7 +56,7 @@ export async function stageModel(target: StageTarget, clients: { s3: S3Client; c
     return { skipped: false as const, manifest };
   }
 
-  const started = await call('start the staging build', () =>
+  const started = await attempt('start the staging build', () =>
     clients.codebuild.send(
       new StartBuildCommand({
         projectName: target.projectName,
@@ -78,19 +72,19 @@ export async function stageModel(target: StageTarget, clients: { s3: S3Client; c
   log(`started ${buildId} (logs: https://console.amazonaws.cn/codesuite/codebuild/projects/${target.projectName}/history?region=${target.region})`);
   let lastPhase = '';
   for (;;) {
-    const build = (await call('read the build status', () => clients.codebuild.send(new BatchGetBuildsCommand({ ids: [buildId] })))).builds?.[0];
+    const build = (await attempt('read the build status', () => clients.codebuild.send(new BatchGetBuildsCommand({ ids: [buildId] })))).builds?.[0];
     if (build?.currentPhase && build.currentPhase !== lastPhase) {
       lastPhase = build.currentPhase;
       log(`phase ${lastPhase}`);
     }
     if (build?.buildStatus === 'SUCCEEDED') break;
     if (build?.buildStatus && TERMINAL_FAILURES.includes(build.buildStatus)) {
-      throw new StageError(`Staging build ${buildId} ended ${build.buildStatus}; read its log in CodeBuild (project ${target.projectName}). Nothing is marked staged.`);
+      throw new OperatorError(`Staging build ${buildId} ended ${build.buildStatus}; read its log in CodeBuild (project ${target.projectName}). Nothing is marked staged.`);
     }
     await sleep(options.pollMs ?? 15000);
   }
   if (!(await manifestExists(clients.s3, target))) {
-    throw new StageError(`Build ${buildId} succeeded but ${destination}manifest.json is missing; the revision is not staged.`);
+    throw new OperatorError(`Build ${buildId} succeeded but ${destination}manifest.json is missing; the revision is not staged.`);
   }
   log(`staged ${target.modelId}@${target.revision} at ${destination}`);
   return { skipped: false as const, buildId };
@@ -103,7 +97,7 @@ async function manifestExists(s3: S3Client, target: StageTarget): Promise<boolea
   } catch (e) {
     const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (status === 404 || (e as Error).name === 'NotFound') return false;
-    throw new StageError(`Could not check ${target.bucket} for an existing manifest: ${(e as Error).name}: ${(e as Error).message}`);
+    throw new OperatorError(`Could not check ${target.bucket} for an existing manifest: ${(e as Error).name}: ${(e as Error).message}`);
   }
 }
 
@@ -122,15 +116,15 @@ async function sha256(file: string): Promise<string> {
 }
 
 async function uploadDirectory(s3: S3Client, target: StageTarget, dir: string, log: (line: string) => void): Promise<Manifest> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new StageError(`--from-dir ${dir} is not a directory`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new OperatorError(`--from-dir ${dir} is not a directory`);
   const files = listFiles(dir).sort();
-  if (files.length === 0) throw new StageError(`--from-dir ${dir} holds no files`);
+  if (files.length === 0) throw new OperatorError(`--from-dir ${dir} holds no files`);
   const entries: Manifest['files'] = [];
   for (const file of files) {
     const relative = path.relative(dir, file).split(path.sep).join('/');
     const entry = { path: relative, size: fs.statSync(file).size, sha256: await sha256(file) };
     // Multipart with parallel parts for large safetensors shards; a single PUT for small files.
-    await call(`upload ${relative}`, () => new Upload({ client: s3, params: { Bucket: target.bucket, Key: `${target.prefix}${relative}`, Body: fs.createReadStream(file) }, queueSize: 8 }).done());
+    await attempt(`upload ${relative}`, () => new Upload({ client: s3, params: { Bucket: target.bucket, Key: `${target.prefix}${relative}`, Body: fs.createReadStream(file) }, queueSize: 8 }).done());
     entries.push(entry);
     log(`uploaded ${relative} (${entry.size} bytes)`);
   }
@@ -142,17 +136,9 @@ async function uploadDirectory(s3: S3Client, target: StageTarget, dir: string, l
     files: entries,
     stagedAt: new Date().toISOString(),
   };
-  await call('write manifest.json', () =>
+  await attempt('write manifest.json', () =>
     s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}manifest.json`, Body: JSON.stringify(manifest, null, 1), ContentType: 'application/json' })),
   );
   return manifest;
 }
 
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof StageError) throw e;
-    throw new StageError(`Could not ${what}: ${(e as Error).name}: ${(e as Error).message}`);
-  }
-}

@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { MirrorError, RegistryClient, mirrorImage, parseImageReference } from '../../runtime/operator/mirror-images';
+import { RegistryClient, mirrorImage, parseImageReference } from '../../runtime/operator/mirror-images';
+import { OperatorError } from '../../runtime/operator/operator-error';
 import { RegistryFake } from '../fakes/registry-fake';
 
 let source: RegistryFake;
@@ -59,7 +60,7 @@ describe('mirror-images', () => {
     source.addImage('vllm/vllm-openai', 'v0.9.2', ['l1']);
     await expect(
       mirrorImage({ source: 'vllm/vllm-openai:v0.9.2', sourceClient: new RegistryClient(source.url), destination: ecrClient(), destinationRepository: 'cnllm/vllm', tag: 'v0.9.2', pinnedDigest: `sha256:${'0'.repeat(64)}`, log: quiet }),
-    ).rejects.toThrow(MirrorError);
+    ).rejects.toThrow(OperatorError);
     expect(ecr.manifests.size).toBe(0);
   });
 
