@@ -1,18 +1,13 @@
 import { ProxyEvent, ProxyResult, lambdaStreamSink, toGatewayRequest, toProxyResult } from './api-gateway';
-import { BedrockInvoker, SecretCredentialSource, secretsClient } from './bedrock';
-import { createGateway, Gateway } from './gateway';
-import { runtimeConfigFromEnv } from './runtime-config';
+import { gatewayFromEnv } from './from-env';
+import { Gateway } from './gateway';
 import { BufferedSink } from './types';
 
 let gateway: Gateway | undefined;
 
 /** Built once per Lambda container: the credential cache and HTTP connections outlive one invocation. */
 function getGateway(): Gateway {
-  if (!gateway) {
-    const config = runtimeConfigFromEnv();
-    const credentials = config.credentialSecretId ? new SecretCredentialSource(secretsClient(config), config.credentialSecretId) : undefined;
-    gateway = createGateway({ config, bedrock: new BedrockInvoker(config, credentials) });
-  }
+  gateway ??= gatewayFromEnv();
   return gateway;
 }
 

@@ -3,7 +3,8 @@ import { AddressInfo } from 'net';
 import { randomUUID } from 'crypto';
 import { ProxyEvent, toGatewayRequest, toProxyResult } from '../gateway/api-gateway';
 import { Gateway } from '../gateway/gateway';
-import { BufferedSink, ResponseSink } from '../gateway/types';
+import { abortOnClose, flatHeaders, httpSink, readBody, sendJson } from '../gateway/node-http';
+import { BufferedSink } from '../gateway/types';
 import { LocalIamCaller, verifySigV4 } from './sigv4-verifier';
 
 export interface LocalGatewayOptions {
@@ -34,27 +35,20 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
   const mode = options.mode ?? 'buffered';
   const maxRequestBytes = options.maxRequestBytes ?? 10 * 1024 * 1024;
   const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > maxRequestBytes) {
-        res.writeHead(413, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: 'Request Entity Too Large' }));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk as Buffer);
+    const raw = await readBody(req, maxRequestBytes);
+    if (raw === undefined) {
+      sendJson(res, 413, { message: 'Request Entity Too Large' });
+      req.destroy();
+      return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const body = Buffer.concat(chunks).toString('utf8');
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+    const body = raw.toString('utf8');
+    const headers = flatHeaders(req);
     let userArn = 'local';
     if (options.iam) {
       const verdict = await verifySigV4({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body }, options.iam.callers, options.iam.region);
       if (!verdict.ok) {
-        res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'IncompleteSignatureException' });
-        res.end(JSON.stringify({ message: verdict.message }));
+        sendJson(res, 403, { message: verdict.message }, { 'x-amzn-errortype': 'IncompleteSignatureException' });
         return;
       }
       userArn = verdict.arn;
@@ -63,15 +57,11 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       httpMethod: req.method ?? 'GET',
       path: url.pathname,
       headers,
-      body: chunks.length > 0 ? body : null,
+      body: raw.length > 0 ? body : null,
       isBase64Encoded: false,
       requestContext: { requestId: randomUUID(), identity: { userArn, sourceIp: req.socket.remoteAddress } },
     };
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    const request = toGatewayRequest(event, abort.signal);
+    const request = toGatewayRequest(event, abortOnClose(res));
     if (mode === 'buffered') {
       const sink = new BufferedSink();
       await options.gateway.handle(request, sink);
@@ -94,20 +84,3 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
   };
 }
 
-function httpSink(res: http.ServerResponse): ResponseSink {
-  return {
-    get started() {
-      return res.headersSent;
-    },
-    start(status, headers) {
-      res.writeHead(status, headers);
-      res.flushHeaders();
-    },
-    write(chunk) {
-      res.write(chunk);
-    },
-    end() {
-      res.end();
-    },
-  };
-}

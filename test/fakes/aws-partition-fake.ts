@@ -46,11 +46,16 @@ export class AwsPartitionFake extends LoopbackServer {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
-    const keyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    // Signed in the Authorization header, or presigned in the query string (GET).
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const keyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? query.get('X-Amz-Credential')?.split('/')[0] ?? '';
     const caller = this.keys.get(keyId);
     const target = req.headers['x-amz-target'] as string | undefined;
     if (target) return this.secretsManager(res, target.split('.')[1], JSON.parse(body || '{}'), caller);
-    const params = new URLSearchParams(body);
+    const params = req.method === 'GET' ? query : new URLSearchParams(body);
+    // Like STS, a presigned request is only valid with every header it signed.
+    const unsignedHeader = (query.get('X-Amz-SignedHeaders') ?? '').split(';').find((h) => h && req.headers[h] === undefined);
+    if (unsignedHeader) return this.queryError(res, 403, 'SignatureDoesNotMatch', `missing signed header ${unsignedHeader}`);
     const action = params.get('Action') ?? '';
     this.calls.push(action);
     if (!caller || caller.status !== 'Active') return this.queryError(res, 403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');

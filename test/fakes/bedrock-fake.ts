@@ -24,6 +24,8 @@ export interface RecordedRequest {
  */
 export class BedrockFake extends LoopbackServer {
   readonly requests: RecordedRequest[] = [];
+  /** Streams whose caller hung up before the fake finished them, and how many tokens each got out. */
+  readonly abandonedStreams: { tokensSent: number }[] = [];
   private readonly queue: Behaviour[] = [];
   /** When set, requests signed with a key it rejects get UnrecognizedClientException (as Bedrock does for unknown or deleted keys). */
   acceptsKey?: (accessKeyId: string) => boolean;
@@ -90,12 +92,20 @@ export class BedrockFake extends LoopbackServer {
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
     const send = (event: object) => res.write(encodeStreamEvent(event));
     send({ messageStart: { role: 'assistant' } });
+    let hungUp = false;
+    res.on('close', () => {
+      if (!res.writableFinished) hungUp = true;
+    });
     for (const [i, token] of r.tokens.entries()) {
       if (behaviour.kind === 'streamError' && i === behaviour.afterTokens) {
         res.end(encodeStreamEvent({ [behaviour.type]: { message: behaviour.message ?? behaviour.type } }));
         return;
       }
       if (delay > 0) await sleep(delay);
+      if (hungUp) {
+        this.abandonedStreams.push({ tokensSent: i });
+        return;
+      }
       send({ contentBlockDelta: { contentBlockIndex: 0, delta: { text: token } } });
     }
     if (r.tokens.length > 0) send({ contentBlockStop: { contentBlockIndex: 0 } });

@@ -1,0 +1,92 @@
+import { createHash, randomBytes, timingSafeEqual } from 'crypto';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+
+/** What is stored per key: never the key itself, only its SHA-256. */
+export interface ApiKeyRecord {
+  readonly keyId: string;
+  readonly hash: string;
+  readonly caller: string;
+  readonly createdAt: string;
+  readonly revokedAt?: string;
+}
+
+const KEY_PATTERN = /^cnllm_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
+const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/** A new key: `cnllm_<keyId>_<secret>`, 256 random bits. Shown once; the store keeps its hash. */
+export function newApiKey(caller: string, now = new Date()): { key: string; record: ApiKeyRecord } {
+  const keyId = randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 12);
+  const key = `cnllm_${keyId}_${randomBytes(32).toString('base64url')}`;
+  return { key, record: { keyId, hash: sha256Hex(key), caller, createdAt: now.toISOString() } };
+}
+
+/** Keys in a DynamoDB table (partition key `keyId`), so issuing and revoking needs no redeploy. */
+export class ApiKeyTable {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(keyId: string): Promise<ApiKeyRecord | undefined> {
+    const item = (await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { keyId: { S: keyId } } }))).Item;
+    if (!item) return undefined;
+    return { keyId, hash: item.hash.S!, caller: item.caller.S!, createdAt: item.createdAt.S!, ...(item.revokedAt?.S && { revokedAt: item.revokedAt.S }) };
+  }
+
+  async put(record: ApiKeyRecord): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: { keyId: { S: record.keyId }, hash: { S: record.hash }, caller: { S: record.caller }, createdAt: { S: record.createdAt } },
+        ConditionExpression: 'attribute_not_exists(keyId)',
+      }),
+    );
+  }
+
+  async revoke(keyId: string, now = new Date()): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { keyId: { S: keyId } },
+        UpdateExpression: 'SET revokedAt = :now',
+        ConditionExpression: 'attribute_exists(keyId)',
+        ExpressionAttributeValues: { ':now': { S: now.toISOString() } },
+      }),
+    );
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const items = (await this.client.send(new ScanCommand({ TableName: this.tableName }))).Items ?? [];
+    return items.map((item) => ({ keyId: item.keyId.S!, hash: '', caller: item.caller.S!, createdAt: item.createdAt.S!, ...(item.revokedAt?.S && { revokedAt: item.revokedAt.S }) }));
+  }
+}
+
+/**
+ * Bearer API keys: looked up by key id, compared as hashes in constant time. Lookups are cached for
+ * `cacheSeconds`, so a revocation takes effect within that time without a redeploy.
+ */
+export class ApiKeyAuthenticator {
+  private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
+
+  constructor(
+    private readonly table: Pick<ApiKeyTable, 'get'>,
+    private readonly cacheSeconds = 30,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async authenticate(bearer: string): Promise<{ caller: string } | undefined> {
+    const match = KEY_PATTERN.exec(bearer);
+    if (!match) return undefined;
+    const keyId = match[1];
+    let cached = this.cache.get(keyId);
+    if (!cached || cached.until <= this.now()) {
+      cached = { record: await this.table.get(keyId), until: this.now() + this.cacheSeconds * 1000 };
+      this.cache.set(keyId, cached);
+    }
+    const record = cached.record;
+    if (!record || record.revokedAt) return undefined;
+    const presented = Buffer.from(sha256Hex(bearer), 'hex');
+    const stored = Buffer.from(record.hash, 'hex');
+    return stored.length === presented.length && timingSafeEqual(presented, stored) ? { caller: record.caller } : undefined;
+  }
+}

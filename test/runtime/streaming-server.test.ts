@@ -1,0 +1,178 @@
+import { spawn } from 'child_process';
+import * as path from 'path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import OpenAI from 'openai';
+import { stsBearerToken } from '../../runtime/client/sts-token';
+import { BedrockInvoker } from '../../runtime/gateway/bedrock';
+import { createGateway } from '../../runtime/gateway/gateway';
+import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
+import { ApiKeyAuthenticator, ApiKeyTable, newApiKey } from '../../runtime/server/api-keys';
+import { StreamingServer, startStreamingServer } from '../../runtime/server/server';
+import { StsPresignedAuthenticator } from '../../runtime/server/sts-auth';
+import { AwsPartitionFake } from '../fakes/aws-partition-fake';
+import { BedrockFake } from '../fakes/bedrock-fake';
+import { DynamoDbFake } from '../fakes/dynamodb-fake';
+
+const CHINA_ACCOUNT = '111122223333';
+const models = [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }];
+const credentials = { get: async () => ({ accessKeyId: 'AKIAGLOBAL', secretAccessKey: 's' }), invalidate: () => undefined };
+
+let bedrock: BedrockFake;
+let dynamo: DynamoDbFake;
+let sts: AwsPartitionFake;
+let table: ApiKeyTable;
+let server: StreamingServer;
+const logs: Record<string, unknown>[] = [];
+
+beforeAll(async () => {
+  bedrock = await new BedrockFake().start();
+  dynamo = await new DynamoDbFake().start();
+  sts = await new AwsPartitionFake('aws-cn', CHINA_ACCOUNT).addKey('AKIACHINADEV', 'dev').start();
+  table = new ApiKeyTable(new DynamoDBClient({ region: 'cn-northwest-1', endpoint: dynamo.url, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }), 'cnllm-api-keys');
+  const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: bedrock.url, models });
+  server = await startStreamingServer({
+    gateway: createGateway({ config, bedrock: new BedrockInvoker(config, credentials), log: (l) => logs.push(l) }),
+    authenticators: [
+      new ApiKeyAuthenticator(table, 0),
+      new StsPresignedAuthenticator({ allowedEndpoints: [sts.url], audience: 'cnllm', allowedAccounts: [CHINA_ACCOUNT] }),
+    ],
+    port: 0,
+    host: '127.0.0.1',
+    log: () => undefined,
+  });
+});
+afterAll(async () => {
+  await server.drain();
+  await Promise.all([bedrock.stop(), dynamo.stop(), sts.stop()]);
+});
+
+async function issue(caller: string): Promise<string> {
+  const { key, record } = newApiKey(caller);
+  await table.put(record);
+  return key;
+}
+const client = (apiKey: string) => new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0 });
+
+describe('in-VPC streaming door: per-caller API keys', () => {
+  test('a key issued to a caller works, and its name is what the gateway logs and meters', async () => {
+    const key = await issue('team-search');
+    const res = await client(key).chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'hello' }] });
+    expect(res.choices[0].message.content).toBe('You said: hello');
+    expect(logs.at(-1)).toEqual(expect.objectContaining({ caller: 'team-search', status: 200 }));
+    // The table keeps a hash, never the key.
+    expect(JSON.stringify([...dynamo.tables.get('cnllm-api-keys')!.values()])).not.toContain(key);
+  });
+
+  test('a wrong, malformed or missing key is a 401 OpenAI error, and a revoked key stops working without a redeploy', async () => {
+    const key = await issue('team-chat');
+    const forged = key.slice(0, -4) + (key.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    for (const bad of [forged, 'sk-not-ours']) {
+      await expect(client(bad).models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    }
+    const anonymous = await fetch(`${server.url}/v1/models`);
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+    expect((await client(key).models.list()).data).toHaveLength(1);
+    await table.revoke(key.split('_')[1]);
+    await expect(client(key).models.list()).rejects.toMatchObject({ status: 401, error: { code: 'invalid_api_key' } });
+  });
+});
+
+describe('in-VPC streaming door: STS tokens from China IAM credentials', () => {
+  const token = (extra: Partial<Parameters<typeof stsBearerToken>[0]> = {}) =>
+    stsBearerToken({ region: 'cn-northwest-1', endpoint: sts.url, audience: 'cnllm', credentials: { accessKeyId: 'AKIACHINADEV', secretAccessKey: 's' }, ...extra });
+
+  test('a presigned GetCallerIdentity token authenticates as the IAM principal, with no shared secret', async () => {
+    const res = await client(await token()).chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'iam' }] });
+    expect(res.choices[0].message.content).toBe('You said: iam');
+    expect(logs.at(-1)).toEqual(expect.objectContaining({ caller: `arn:aws-cn:iam::${CHINA_ACCOUNT}:user/dev` }));
+  });
+
+  test('tokens for another STS endpoint (no SSRF), unknown principals, or an over-long lifetime are refused', async () => {
+    await expect(client(await token({ endpoint: 'http://169.254.169.254' })).models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(client(await token({ credentials: { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 's' } })).models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(client(await token({ expiresSeconds: 3600 })).models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+});
+
+describe('in-VPC streaming door: real streaming', () => {
+  test('chunks arrive one by one, as Bedrock produces them (arrival times, not only the text)', async () => {
+    const key = await issue('timing');
+    bedrock.push({ kind: 'reply', text: 'one two three four five six', interTokenDelayMs: 80 });
+    const stream = await client(key).chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'x' }], stream: true });
+    const arrivals: number[] = [];
+    let text = '';
+    for await (const chunk of stream) {
+      const content = chunk.choices[0]?.delta?.content;
+      if (content) {
+        arrivals.push(Date.now());
+        text += content;
+      }
+    }
+    expect(text).toBe('one two three four five six');
+    expect(arrivals).toHaveLength(6);
+    const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]);
+    // Buffering would deliver everything at once; each token must come about one delay after the previous.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(40);
+    expect(arrivals[5] - arrivals[0]).toBeGreaterThanOrEqual(300);
+  });
+
+  test('a caller that hangs up cancels the upstream Bedrock stream', async () => {
+    const key = await issue('impatient');
+    bedrock.push({ kind: 'reply', text: Array.from({ length: 40 }, (_, i) => `t${i}`).join(' '), interTokenDelayMs: 50 });
+    const abort = new AbortController();
+    const stream = await client(key).chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'long' }], stream: true }, { signal: abort.signal });
+    let received = 0;
+    await (async () => {
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta?.content && ++received === 3) abort.abort();
+      }
+    })().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(bedrock.abandonedStreams).toHaveLength(1);
+    expect(bedrock.abandonedStreams[0].tokensSent).toBeLessThan(15);
+  });
+});
+
+describe('the container entry point', () => {
+  test('SIGTERM: stops taking new requests, lets the in-flight stream finish, then exits 0', async () => {
+    const key = await issue('drain-test');
+    const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'runtime/server/main.ts'], {
+      cwd: path.join(__dirname, '..', '..'),
+      env: {
+        PATH: process.env.PATH,
+        CNLLM_GATEWAY_CONFIG: JSON.stringify({ bedrockEndpoint: bedrock.url, models }),
+        CNLLM_SERVER_CONFIG: JSON.stringify({ port: 0, region: 'cn-northwest-1', apiKeyTable: 'cnllm-api-keys', apiKeyCacheSeconds: 0, drainSeconds: 20 }),
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
+        AWS_ACCESS_KEY_ID: 'AKIAGLOBAL',
+        AWS_SECRET_ACCESS_KEY: 's',
+        AWS_REGION: 'cn-northwest-1',
+      },
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    bedrock.push({ kind: 'reply', text: 'a b c d e f g h', interTokenDelayMs: 150 });
+    const stream = await new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'x' }], stream: true });
+    let text = '';
+    let signalled = false;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (!signalled && text.length > 0) {
+        signalled = true;
+        child.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 100));
+        await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+      }
+    }
+    expect(text).toBe('a b c d e f g h');
+    expect(await exited).toBe(0);
+  });
+});
