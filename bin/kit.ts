@@ -61,6 +61,9 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       vpc: network.vpc,
       subnets: network.workloadSubnets,
       executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
+      vpcCidr: network.vpcCidr,
+      registryHost: modelStore?.registryHost,
+      accessLogBucket: modelStore?.accessLogBucket,
       description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
     });
   });

@@ -199,7 +199,7 @@ export const KitConfigSchema = z
       .object({
         repositories: list(
           z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { error: 'must be ECR repository names (lower-case, digits, ".", "_", "-")' }),
-        ).default(['vllm', 'tools']),
+        ).default(['vllm', 'tools', 'node']),
         keepTaggedImages: int(1, 1000, 'tagged images kept per repository').default(20),
         untaggedImageExpiryDays: int(1, 365, 'days before untagged images expire').default(7),
         noncurrentWeightsExpiryDays: int(1, 3650, 'days before overwritten weight versions expire').default(30),
@@ -251,6 +251,32 @@ export const KitConfigSchema = z
         /** Log prompt and completion text. They are customer data that crossed a border: off unless explicitly wanted. */
         logContent: flag(false),
         logRetentionDays: int(1, 3653, 'days gateway logs are kept').default(365),
+        /** The in-VPC streaming door: the same gateway as a container on ECS Fargate behind an internal ALB, with real token streaming. */
+        streamingDoor: z
+          .object({
+            enabled: flag(false),
+            /** API_KEY: per-caller bearer keys (npm run api-keys); STS: presigned GetCallerIdentity tokens from China IAM credentials; BOTH. */
+            auth: z.enum(['API_KEY', 'STS', 'BOTH'], { error: 'must be API_KEY, STS or BOTH' }).default('API_KEY'),
+            /** Accounts whose IAM principals may use STS tokens (default: the China account). */
+            stsAllowedAccounts: list(z.string().regex(/^\d{12}$/, { error: 'must be 12-digit account ids' })).optional(),
+            cpu: z.coerce.number().pipe(z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)], { error: 'must be 256, 512, 1024, 2048 or 4096 (Fargate CPU units)' })).default(1024),
+            memoryMiB: int(512, 30720, 'task memory').default(2048),
+            minTasks: int(1, 100, 'fewest tasks').default(2),
+            maxTasks: int(1, 100, 'most tasks').default(10),
+            /** ACM certificate (arn:aws-cn:acm:...) for HTTPS on the internal load balancer. */
+            certificateArn: z.string().regex(/^arn:aws-cn:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { error: 'must be an ACM certificate ARN in China (arn:aws-cn:acm:...)' }).optional(),
+            /** Idle time the load balancer allows between bytes (long generations before the first token). */
+            idleTimeoutSeconds: int(60, 4000, 'load balancer idle timeout').default(900),
+            /** In-flight streams may finish for this long after SIGTERM; Fargate stops a task at most 120 s after SIGTERM. */
+            drainSeconds: int(5, 110, 'seconds in-flight streams may run on after SIGTERM').default(100),
+            apiKeyCacheSeconds: int(0, 3600, 'seconds a key lookup is cached (revocation delay)').default(30),
+            targetCpuPercent: int(10, 90, 'CPU target for scaling').default(60),
+            requestsPerTaskPerMinute: int(1, 100000, 'requests per task per minute before scaling out').default(600),
+            /** npm registry the image build uses (the operator's machine or CodeBuild in China). */
+            npmRegistry: z.string().url().default('https://registry.npmmirror.com'),
+          })
+          .strict()
+          .prefault({}),
         alarms: z
           .object({
             errorRatePercent: z.coerce.number().min(0.1).max(100).default(5),
@@ -279,6 +305,8 @@ export const KitConfigSchema = z
         vllm: imageSchema.prefault({ source: 'docker.io/vllm/vllm-openai:v0.9.2', tag: 'v0.9.2' }),
         /** Python for the staging build (CodeBuild); the AWS CLI and ModelScope client are pip-installed from staging.pipIndexUrl. */
         tools: imageSchema.prefault({ source: 'docker.io/library/python:3.12-slim', tag: '3.12-slim' }),
+        /** Base of the streaming gateway's container image (built at deploy time from runtime/server/Dockerfile). */
+        node: imageSchema.prefault({ source: 'docker.io/library/node:22-slim', tag: '22-slim' }),
       })
       .strict()
       .prefault({}),
@@ -383,6 +411,16 @@ export const KitConfigSchema = z
     });
     if (c.stacks?.vllmEc2 && Array.isArray(c.modelStore?.repositories) && !c.modelStore.repositories.includes('vllm')) {
       ctx.addIssue({ code: 'custom', path: ['modelStore', 'repositories'], message: 'must include "vllm" while stacks.vllmEc2 is on: the instances pull the vLLM image from it' });
+    }
+    const door = c.gateway?.streamingDoor;
+    if (door?.enabled && c.stacks?.gateway) {
+      if (!c.stacks.modelStore) ctx.addIssue({ code: 'custom', path: ['gateway', 'streamingDoor', 'enabled'], message: 'needs stacks.modelStore: its base image and access logs live there' });
+      if (Array.isArray(c.modelStore?.repositories) && !c.modelStore.repositories.includes('node')) {
+        ctx.addIssue({ code: 'custom', path: ['modelStore', 'repositories'], message: 'must include "node" while gateway.streamingDoor is on: its image is built on the mirrored Node.js base' });
+      }
+      if (typeof door.minTasks === 'number' && typeof door.maxTasks === 'number' && door.minTasks > door.maxTasks) {
+        ctx.addIssue({ code: 'custom', path: ['gateway', 'streamingDoor', 'minTasks'], message: `must not exceed maxTasks (${door.maxTasks})` });
+      }
     }
     if (c.gateway?.endpointType === 'PRIVATE' && c.network?.existingVpc?.createEndpoints === false) {
       ctx.addIssue({

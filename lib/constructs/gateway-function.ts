@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { RUNTIME_CONFIG_ENV } from '../../runtime/gateway/runtime-config';
+import { grantSecretRead } from '../china/secret-read';
 import { GATEWAY_BUNDLE } from '../gateway/bundle';
 import { EncryptedLogGroup } from './encrypted-log-group';
 
@@ -64,7 +65,7 @@ export class GatewayFunction extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'A Lambda in a VPC manages its network interfaces; EC2 supports no resource-level permissions for these Describe/Create ENI actions.',
     });
-    props.credentialSecret.grantRead(role);
+    grantSecretRead(props.credentialSecret, props.key, role);
 
     this.function = new NodejsFunction(this, 'Function', {
       entry: GATEWAY_BUNDLE.entry,

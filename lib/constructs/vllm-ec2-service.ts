@@ -10,6 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { grantSecretRead } from '../china/secret-read';
 import { KitConfig } from '../config/schema';
 import { GPU_INSTANCES } from '../gpu/instances';
 import { effectiveDtype, tensorParallelSize, weightsGiB } from '../gpu/sizing';
@@ -32,6 +33,8 @@ export interface VllmEc2ServiceProps {
   readonly weightsKey: kms.IKey;
   readonly modelPrefix: string;
   readonly apiKeySecret: secretsmanager.ISecret;
+  /** The key encrypting the API key secret. */
+  readonly apiKeyKey: kms.IKey;
   readonly accessLogBucket: s3.IBucket;
   readonly notifications: sns.ITopic;
   readonly settings: KitConfig['vllmEc2'];
@@ -82,7 +85,7 @@ export class VllmEc2Service extends Construct {
     });
     props.weightsKey.grantDecrypt(this.role);
     props.repository.grantPull(this.role);
-    props.apiKeySecret.grantRead(this.role);
+    grantSecretRead(props.apiKeySecret, props.apiKeyKey, this.role);
     this.role.addToPolicy(
       new iam.PolicyStatement({ sid: 'PublishMetrics', actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': props.metricNamespace } } }),
     );

@@ -2,10 +2,12 @@ import { CfnOutput, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BedrockCredentialSecret } from '../constructs/bedrock-credential-secret';
 import { GatewayFunction } from '../constructs/gateway-function';
 import { OpenAiRestApi } from '../constructs/openai-rest-api';
+import { StreamingGatewayService } from '../constructs/streaming-gateway-service';
 import { names } from '../config/names';
 import { gatewayRuntimeSettings } from '../gateway/runtime-settings';
 import { ChinaStack, ChinaStackProps } from './china-stack';
@@ -15,6 +17,10 @@ export interface GatewayStackProps extends ChinaStackProps {
   readonly subnets: ec2.SubnetSelection;
   /** The Network stack's execute-api endpoint (PRIVATE APIs). */
   readonly executeApiEndpoint?: ec2.IInterfaceVpcEndpoint;
+  /** For the streaming door: the VPC's literal CIDR, the model store's registry and access log bucket. */
+  readonly vpcCidr: string;
+  readonly registryHost?: string;
+  readonly accessLogBucket?: s3.IBucket;
 }
 
 /** Seconds the Lambda keeps working for the caller: API Gateway gives up at the integration timeout, a stream can run up to 15 minutes. */
@@ -31,6 +37,7 @@ export class GatewayStack extends ChinaStack {
   public readonly credential: BedrockCredentialSecret;
   public readonly gatewayFunction: GatewayFunction;
   public readonly restApi: OpenAiRestApi;
+  public readonly streamingDoor?: StreamingGatewayService;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
@@ -72,6 +79,31 @@ export class GatewayStack extends ChinaStack {
     });
 
     this.addAlarms();
+
+    const door = gw.streamingDoor;
+    if (door.enabled) {
+      if (!props.registryHost || !props.accessLogBucket) throw new Error('GatewayStack: the streaming door needs the model store (registry and access log bucket)');
+      const n = names(config);
+      const node = config.images.node;
+      this.streamingDoor = new StreamingGatewayService(this, 'StreamingDoor', {
+        settings: door,
+        vpc: props.vpc,
+        subnets: props.subnets,
+        vpcCidr: props.vpcCidr,
+        key: this.key,
+        credentialSecret: this.credential.secret,
+        // A container is not bound by API Gateway's 29 s: generations may run for minutes.
+        runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: 600 }),
+        baseImage: `${props.registryHost}/${n.repository('node')}${node.digest ? `@${node.digest}` : `:${node.tag}`}`,
+        apiKeyTableName: n.apiKeyTable,
+        stsAudience: config.prefix,
+        stsAllowedAccounts: door.stsAllowedAccounts ?? [config.china.account],
+        accessLogBucket: props.accessLogBucket,
+        logRetentionDays: gw.logRetentionDays,
+      });
+      new CfnOutput(this, 'StreamingBaseUrl', { value: this.streamingDoor.baseUrl, description: 'OpenAI base URL of the in-VPC streaming door (Bearer API key or STS token)' });
+      new CfnOutput(this, 'ApiKeyTableName', { value: this.streamingDoor.apiKeys.tableName, description: 'Caller keys of the streaming door: npm run api-keys -- issue --caller <name>' });
+    }
 
     const url = this.restApi.api.url;
     new CfnOutput(this, 'InvokeUrl', { value: url, description: 'Stage URL of the gateway API' });

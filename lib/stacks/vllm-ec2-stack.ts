@@ -68,6 +68,7 @@ export class VllmEc2Stack extends ChinaStack {
         weightsKey: props.weightsKey,
         modelPrefix: n.modelPrefix(model),
         apiKeySecret: apiKey,
+        apiKeyKey: key,
         accessLogBucket: props.accessLogBucket,
         notifications,
         settings: config.vllmEc2,

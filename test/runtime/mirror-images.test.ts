@@ -73,6 +73,7 @@ describe('npm run mirror-images (the CLI)', () => {
   test('logs in to ECR with the China profile, mirrors every pinned image and prints the digests to pin', async () => {
     const vllmDigest = source.addImage('vllm/vllm-openai', 'v0.9.2', ['a'], true);
     const toolsDigest = source.addImage('library/python', '3.12-slim', ['b']);
+    const nodeDigest = source.addImage('library/node', '22-slim', ['c'], true);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-profiles-'));
     fs.writeFileSync(path.join(dir, 'config'), `[profile china]\nregion = cn-northwest-1\nendpoint_url = ${ecr.url}\n`);
     fs.writeFileSync(path.join(dir, 'credentials'), '[china]\naws_access_key_id = AKIACHINA\naws_secret_access_key = s\n');
@@ -83,6 +84,7 @@ describe('npm run mirror-images (the CLI)', () => {
     );
     expect(stdout).toContain(`images.vllm.digest = ${vllmDigest}`);
     expect(stdout).toContain(`images.tools.digest = ${toolsDigest}`);
-    expect([...ecr.manifests.keys()].filter((k) => k.includes(':') && !k.includes('@'))).toEqual(['cnllm/vllm:v0.9.2', 'cnllm/tools:3.12-slim']);
+    expect(stdout).toContain(`images.node.digest = ${nodeDigest}`);
+    expect([...ecr.manifests.keys()].filter((k) => k.includes(':') && !k.includes('@'))).toEqual(['cnllm/vllm:v0.9.2', 'cnllm/tools:3.12-slim', 'cnllm/node:22-slim']);
   });
 });

@@ -190,3 +190,97 @@ describe('the bundled Lambda', () => {
     expect(JSON.parse(lines[0])).toEqual(expect.objectContaining({ msg: 'request', caller: 'arn:aws-cn:iam::111122223333:user/dev', status: 200 }));
   });
 });
+
+describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
+  const { kit } = kitApp({ 'gateway.streamingDoor.enabled': 'true', 'gateway.streamingDoor.auth': 'BOTH' });
+  const stack = kit.gateway!;
+  const t = Template.fromStack(stack);
+
+  test('a Fargate service in the private subnets with no public IP, behind an internal load balancer with a long idle timeout', () => {
+    const [service] = resourcesOf(t, 'AWS::ECS::Service');
+    expect(service.Properties).toEqual(expect.objectContaining({ LaunchType: 'FARGATE', DesiredCount: 2, DeploymentConfiguration: expect.objectContaining({ DeploymentCircuitBreaker: { Enable: true, Rollback: true } }) }));
+    expect(service.Properties.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).toBe('DISABLED');
+    const lb = resourcesOf(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer')[0].Properties;
+    expect(lb.Scheme).toBe('internal');
+    expect(lb.LoadBalancerAttributes).toEqual(expect.arrayContaining([{ Key: 'idle_timeout.timeout_seconds', Value: '900' }, { Key: 'access_logs.s3.enabled', Value: 'true' }]));
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      TargetType: 'ip',
+      HealthCheckPath: '/healthz',
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '100' }]),
+    });
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: 'Streaming gateway load balancer: callers inside the VPC', SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.80.0.0/16', FromPort: 80 })] });
+    t.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+  });
+
+  test('the container: image from the region\'s private ECR, read-only root filesystem, non-root, drains before SIGKILL, no secrets in its environment', () => {
+    const container = resourcesOf(t, 'AWS::ECS::TaskDefinition')[0].Properties.ContainerDefinitions[0];
+    expect(container.Image['Fn::Sub']).toMatch(/^111122223333\.dkr\.ecr\.cn-northwest-1\.\$\{AWS::URLSuffix\}\/cdk-hnb659fds-container-assets-/);
+    expect(container).toEqual(expect.objectContaining({ ReadonlyRootFilesystem: true, User: '1000', StopTimeout: 110 }));
+    const env = Object.fromEntries(container.Environment.map((e: any) => [e.Name, e.Value]));
+    const server = JSON.parse(env.CNLLM_SERVER_CONFIG);
+    expect(server).toEqual({
+      port: 8080,
+      region: 'cn-northwest-1',
+      apiKeyTable: 'cnllm-api-keys',
+      apiKeyCacheSeconds: 30,
+      sts: { audience: 'cnllm', allowedAccounts: ['111122223333'], endpoints: ['https://sts.cn-northwest-1.amazonaws.com.cn'] },
+      drainSeconds: 100,
+    });
+    expect(JSON.stringify(container.Environment)).not.toMatch(/secretAccessKey|AKIA/);
+    expect(container.LogConfiguration.LogDriver).toBe('awslogs');
+  });
+
+  test('the image is built at deploy time from runtime/server/Dockerfile on the mirrored Node.js base; synth only stages a small context', () => {
+    const { app } = kitApp({ 'gateway.streamingDoor.enabled': 'true' });
+    const assembly = app.synth();
+    const assets = JSON.parse(fs.readFileSync(path.join(assembly.directory, 'cnllm-Gateway.assets.json'), 'utf8'));
+    const [docker] = Object.values(assets.dockerImages) as any[];
+    expect(docker.source.dockerFile).toBe('runtime/server/Dockerfile');
+    expect(docker.source.dockerBuildArgs).toEqual({ BASE_IMAGE: '111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/node:22-slim', NPM_REGISTRY: 'https://registry.npmmirror.com' });
+    const context = path.join(assembly.directory, docker.source.directory);
+    expect(fs.readdirSync(context).sort()).toEqual(['package-lock.json', 'package.json', 'runtime', 'tsconfig.json']);
+    const dockerfile = fs.readFileSync(path.join(context, 'runtime/server/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM \$\{BASE_IMAGE\} AS build$/m);
+    expect(dockerfile).toMatch(/^USER 1000$/m);
+    expect(dockerfile).not.toMatch(/docker\.io|FROM node/);
+  });
+
+  test('task role: only its credential secret and key lookups; a KMS-encrypted key table with point-in-time recovery', () => {
+    t.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'cnllm-api-keys',
+      KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }),
+    });
+    const policy = resourcesOf(t, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('TaskTaskRole'))!.Properties.PolicyDocument;
+    expect(policy.Statement.map((s: any) => s.Action).flat().sort()).toEqual(['dynamodb:GetItem', 'kms:Decrypt', 'kms:Decrypt', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    // Decrypt for the secret (by its encryption context) and for the KMS-encrypted key table (grant() alone adds none).
+    const decrypts = policy.Statement.filter((s: any) => s.Action === 'kms:Decrypt');
+    expect(decrypts.map((s: any) => s.Condition ?? null)).toEqual([{ StringEquals: { 'kms:EncryptionContext:SecretARN': { Ref: expect.stringMatching(/^BedrockCredentialSecret/) } } }, null]);
+  });
+
+  test('scales on CPU and requests per task; outputs the base URL and the key table', () => {
+    const policies = resourcesOf(t, 'AWS::ApplicationAutoScaling::ScalingPolicy').map((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType);
+    expect(policies.sort()).toEqual(['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization']);
+    expect(Object.keys(t.toJSON().Outputs)).toEqual(expect.arrayContaining(['StreamingBaseUrl', 'ApiKeyTableName']));
+  });
+
+  test('ChinaRegion and AwsSolutions clean, every ARN arn:aws-cn:', () => {
+    expect(chinaFindings(stack)).toEqual([]);
+    expect(nagFindings(stack).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(checkChinaPartition(t.toJSON(), { region: 'cn-northwest-1', account: '111122223333', globalAccounts: ['444455556666'] }).wrong).toEqual([]);
+  });
+});
+
+describe('secret access that does not depend on kms:ViaService naming in China', () => {
+  test('the gateway Lambda may decrypt with the key only for its credential secret (encryption context)', () => {
+    const t = Template.fromStack(kitApp().kit.gateway!);
+    const policy = resourcesOf(t, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('GatewayRole'))!.Properties.PolicyDocument;
+    expect(policy.Statement).toContainEqual({
+      Action: 'kms:Decrypt',
+      Effect: 'Allow',
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] },
+      Condition: { StringEquals: { 'kms:EncryptionContext:SecretARN': { Ref: expect.stringMatching(/^BedrockCredentialSecret/) } } },
+    });
+  });
+});
