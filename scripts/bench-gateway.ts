@@ -15,6 +15,8 @@ import { BedrockInvoker } from '../runtime/gateway/bedrock';
 import { createGateway } from '../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../runtime/gateway/runtime-config';
 import { startLocalGateway } from '../runtime/local/local-gateway';
+import { ApiKeyAuthenticator, newApiKey } from '../runtime/server/api-keys';
+import { startStreamingServer } from '../runtime/server/server';
 import { BedrockFake } from '../test/fakes/bedrock-fake';
 import { flagValue } from './cli-config';
 
@@ -22,6 +24,8 @@ const args = process.argv.slice(2);
 const ROUNDS = Number(flagValue(args, '--requests') ?? 400);
 const STREAM_ROUNDS = Number(flagValue(args, '--streams') ?? 100);
 const COLD_LOADS = Number(flagValue(args, '--cold-loads') ?? 7);
+const CONCURRENT = Number(flagValue(args, '--concurrent-streams') ?? 200);
+const TOKEN_DELAY_MS = 20;
 
 const credentials = { accessKeyId: 'AKIABENCH', secretAccessKey: 'bench' };
 const messages = [{ role: 'user' as const, content: [{ text: 'benchmark prompt with a few words in it' }] }];
@@ -88,6 +92,60 @@ async function main() {
     }
   }
   await gateway.close();
+
+  // The in-VPC streaming door: the container server in front of the same stand-in.
+  const { key, record } = newApiKey('bench');
+  const door = await startStreamingServer({
+    gateway: createGateway({ config, bedrock: new BedrockInvoker(config, { get: async () => credentials, invalidate: () => undefined }), log: () => undefined }),
+    authenticators: [new ApiKeyAuthenticator({ get: async () => record }, 3600)],
+    port: 0,
+    host: '127.0.0.1',
+    log: () => undefined,
+  });
+  const tokens = Array.from({ length: 20 }, (_, i) => `w${i}`).join(' ');
+  const viaDoor = async () => {
+    fake.push({ kind: 'reply', text: tokens, interTokenDelayMs: TOKEN_DELAY_MS });
+    const t = process.hrtime.bigint();
+    const r = await fetch(`${door.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: streamBody });
+    const reader = r.body!.getReader();
+    const arrivals: number[] = [];
+    let buffered = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += Buffer.from(value).toString('utf8');
+      const events = buffered.split('\n\n');
+      buffered = events.pop()!;
+      for (const e of events) if (/"content":"[^"]+"/.test(e)) arrivals.push(ms(t));
+    }
+    return arrivals;
+  };
+  const viaDirect = async () => {
+    fake.push({ kind: 'reply', text: tokens, interTokenDelayMs: TOKEN_DELAY_MS });
+    const t = process.hrtime.bigint();
+    const res = await direct.send(new ConverseStreamCommand({ modelId: 'us.amazon.nova-lite-v1:0', messages }));
+    const arrivals: number[] = [];
+    for await (const event of res.stream ?? []) if (event.contentBlockDelta) arrivals.push(ms(t));
+    return arrivals;
+  };
+  const meanGap = (a: number[]) => (a[a.length - 1] - a[0]) / (a.length - 1);
+  const doorFirst: number[] = [];
+  const directFirst: number[] = [];
+  const gapOverhead: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const d = await viaDirect();
+    const g = await viaDoor();
+    if (i < 5) continue;
+    directFirst.push(d[0]);
+    doorFirst.push(g[0]);
+    gapOverhead.push(meanGap(g) - meanGap(d));
+  }
+  // Throughput: many callers streaming at once through one server process on this machine.
+  const started = process.hrtime.bigint();
+  const results = await Promise.all(Array.from({ length: CONCURRENT }, () => viaDoor()));
+  const seconds = ms(started) / 1000;
+  const delivered = results.reduce((n, a) => n + a.length, 0);
+  await door.drain();
   await fake.stop();
 
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-bundle-'));
@@ -102,12 +160,15 @@ async function main() {
     ['added latency p50 (ms)', percentile(gatewayTimes, 50) - percentile(directTimes, 50), 1, '<'],
     ['added latency p99 (ms)', percentile(gatewayTimes, 99) - percentile(directTimes, 99), 5, '<'],
     ['first-chunk overhead p50 (ms)', percentile(firstChunkGateway, 50) - percentile(firstChunkDirect, 50), 2, '<'],
+    ['streaming door: first-token overhead p50 (ms)', percentile(doorFirst, 50) - percentile(directFirst, 50), 2, '<'],
+    ['streaming door: inter-token overhead (ms per token)', percentile(gapOverhead, 50), 0.5, '<'],
     ['bundle size (KB)', bundleBytes / 1024, 1024, '<'],
     ['cold load p50 (ms)', percentile(loads, 50), 150, '<'],
   ];
   console.log(`bench:gateway on ${os.cpus().length} cores, node ${process.version}: ${ROUNDS} requests, ${STREAM_ROUNDS} streams, ${COLD_LOADS} cold loads`);
   console.log(`  direct Converse p50 ${percentile(directTimes, 50).toFixed(2)} ms, p99 ${percentile(directTimes, 99).toFixed(2)} ms; through the gateway p50 ${percentile(gatewayTimes, 50).toFixed(2)} ms, p99 ${percentile(gatewayTimes, 99).toFixed(2)} ms`);
   console.log(`  first chunk direct p50 ${percentile(firstChunkDirect, 50).toFixed(2)} ms, through the gateway p50 ${percentile(firstChunkGateway, 50).toFixed(2)} ms`);
+  console.log(`  streaming door (clients, server and stand-in share this one process): ${CONCURRENT} concurrent streams x 20 tokens (${TOKEN_DELAY_MS} ms apart upstream): ${delivered}/${CONCURRENT * 20} tokens in ${seconds.toFixed(2)} s = ${(delivered / seconds).toFixed(0)} tokens/s, first-token p99 under that load ${percentile(results.map((a) => a[0]), 99).toFixed(1)} ms`);
   console.log('');
   console.log('| measure | value | target | met |');
   console.log('|---|---|---|---|');
