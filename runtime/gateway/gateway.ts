@@ -268,8 +268,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
           CloudWatchMetrics: [
             {
               Namespace: 'cn-llm-kit/Gateway',
-              // Per model, and one set without dimensions for account-wide alarms.
-              Dimensions: [['Model'], []],
+              // Per model, per caller (metering), and one set without dimensions for account-wide alarms.
+              Dimensions: [['Model'], ['Caller'], []],
               Metrics: [
                 { Name: 'LatencyMs', Unit: 'Milliseconds' },
                 { Name: 'InputTokens', Unit: 'Count' },
@@ -281,6 +281,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           ],
         },
         Model: outcome.model ?? 'none',
+        Caller: req.caller,
         LatencyMs: latencyMs,
         InputTokens: outcome.inputTokens ?? 0,
         OutputTokens: outcome.outputTokens ?? 0,

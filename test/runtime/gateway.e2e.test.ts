@@ -286,6 +286,9 @@ describe('errors and retries', () => {
     expect(r.logs).toHaveLength(1);
     expect(r.logs[0]).toEqual(expect.objectContaining({ msg: 'request', caller: 'local', model: 'nova-lite', status: 200, route: 'chat.completions', inputTokens: expect.any(Number), outputTokens: 4, latencyMs: expect.any(Number) }));
     expect(JSON.stringify(r.logs)).not.toContain('secret plans');
+    // CloudWatch embedded metrics: tokens and latency per model and per caller.
+    expect(r.logs[0]).toEqual(expect.objectContaining({ Model: 'nova-lite', Caller: 'local', OutputTokens: 4 }));
+    expect((r.logs[0]._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0].Dimensions).toEqual([['Model'], ['Caller'], []]);
   });
 });
 
