@@ -1,0 +1,96 @@
+import { findUnreachableHost, PRIVATE_ECR_IMAGE_PATTERN } from '../../lib/china/china';
+import { namespaceOf, vllmWorkload, VllmWorkloadSpec } from '../../lib/k8s/vllm-workload';
+
+const spec: VllmWorkloadSpec = {
+  servedName: 'qwen2.5-7b-instruct',
+  image: '111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/vllm:v0.9.2',
+  awsCliImage: '111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/awscli:2.27.50',
+  region: 'cn-northwest-1',
+  modelS3Uri: 's3://cnllm-weights-111122223333-cn-northwest-1/models/Qwen/Qwen2.5-7B-Instruct/master/',
+  apiKeySecretArn: 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm-AbCdEf',
+  podRoleArn: 'arn:aws-cn:iam::111122223333:role/cnllm-vllm-pods',
+  replicas: 2,
+  maxReplicas: 4,
+  gpusPerReplica: 1,
+  maxModelLen: 8192,
+  gpuMemoryUtilization: 0.9,
+  dtype: 'auto',
+  loadFormat: 'local',
+  extraArgs: ['--enable-prefix-caching'],
+  nodeGroup: 'gpu-qwen2-5-7b-instruct',
+  startupBudgetSeconds: 900,
+  targetWaitingRequests: 5,
+};
+
+const byKind = (objects: Record<string, any>[], kind: string) => objects.find((o) => o.kind === kind)!;
+
+describe('vLLM workload objects (typed with kubernetes-models, validated against the Kubernetes schema)', () => {
+  const objects = vllmWorkload(spec);
+  const deployment = byKind(objects, 'Deployment');
+  const pod = deployment.spec.template.spec;
+  const vllm = pod.containers[0];
+
+  test('namespace, IRSA service account, deployment, disruption budget, internal NLB service and HPA', () => {
+    expect(objects.map((o) => o.kind)).toEqual(['Namespace', 'ServiceAccount', 'Deployment', 'PodDisruptionBudget', 'Service', 'HorizontalPodAutoscaler']);
+    for (const o of objects) expect(o.metadata.namespace ?? o.metadata.name).toBe('vllm-qwen2-5-7b-instruct');
+    expect(byKind(objects, 'ServiceAccount').metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': spec.podRoleArn });
+    expect(byKind(objects, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
+    const service = byKind(objects, 'Service');
+    expect(service.spec.type).toBe('LoadBalancer');
+    expect(service.metadata.annotations).toEqual(expect.objectContaining({ 'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb', 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' }));
+    const hpa = byKind(objects, 'HorizontalPodAutoscaler');
+    expect(hpa.spec).toEqual(expect.objectContaining({ minReplicas: 2, maxReplicas: 4 }));
+    expect(hpa.spec.metrics[0].pods.metric.name).toBe('vllm:num_requests_waiting');
+  });
+
+  test('GPU scheduling: requests and limits, the GPU taint tolerated, its node group selected, spread across zones', () => {
+    expect(vllm.resources).toEqual({ requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } });
+    expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule', operator: 'Equal' }]);
+    expect(pod.nodeSelector).toEqual({ 'cn-llm-kit/node-group': 'gpu-qwen2-5-7b-instruct' });
+    expect(pod.topologySpreadConstraints[0].topologyKey).toBe('topology.kubernetes.io/zone');
+    expect(pod.volumes).toContainEqual({ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '16Gi' } });
+  });
+
+  test('offline and in-region: private ECR images, weights from the in-region bucket, HF_HUB_OFFLINE, no unreachable host', () => {
+    for (const c of [...pod.initContainers, ...pod.containers]) expect(c.image).toMatch(PRIVATE_ECR_IMAGE_PATTERN);
+    expect(vllm.env).toContainEqual({ name: 'HF_HUB_OFFLINE', value: '1' });
+    expect(pod.initContainers[0].command[2]).toContain(`aws s3 cp --recursive --only-show-errors --region cn-northwest-1 ${spec.modelS3Uri} /models/model`);
+    expect(findUnreachableHost(JSON.stringify(objects))).toBeUndefined();
+  });
+
+  test('the API key comes from Secrets Manager into a memory volume: no Kubernetes Secret, no environment entry', () => {
+    expect(objects.map((o) => o.kind)).not.toContain('Secret');
+    expect(pod.initContainers[0].command[2]).toContain(`aws secretsmanager get-secret-value --region cn-northwest-1 --secret-id ${spec.apiKeySecretArn}`);
+    expect(pod.volumes).toContainEqual({ name: 'secrets', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
+    expect(JSON.stringify(vllm.env)).not.toContain('VLLM_API_KEY');
+    expect(vllm.command[2]).toBe('export VLLM_API_KEY="$(cat /secrets/api-key)"; exec vllm serve "$@"');
+  });
+
+  test('probes: a startup budget that covers the model load, then readiness and liveness on /health', () => {
+    expect(vllm.startupProbe).toEqual({ httpGet: { path: '/health', port: 8000 }, periodSeconds: 10, failureThreshold: 90 });
+    expect(vllm.readinessProbe.httpGet.path).toBe('/health');
+    expect(vllm.livenessProbe.httpGet.path).toBe('/health');
+  });
+
+  test('vLLM arguments; the Run:ai streamer reads S3 directly and skips the copy', () => {
+    expect(vllm.args).toEqual(['/models/model', '--served-model-name', 'qwen2.5-7b-instruct', '--host', '0.0.0.0', '--port', '8000', '--max-model-len', '8192', '--gpu-memory-utilization', '0.9', '--dtype', 'auto', '--tensor-parallel-size', '1', '--enable-prefix-caching']);
+    const streamed = byKind(vllmWorkload({ ...spec, loadFormat: 'runai_streamer' }), 'Deployment').spec.template.spec;
+    expect(streamed.containers[0].args.slice(0, 1)).toEqual([spec.modelS3Uri]);
+    expect(streamed.containers[0].args).toContain('runai_streamer');
+    expect(streamed.initContainers[0].command[2]).not.toContain('aws s3 cp');
+    expect(streamed.volumes.map((v: any) => v.name)).not.toContain('models');
+  });
+
+  test('no HPA when autoscaling on waiting requests is off', () => {
+    expect(vllmWorkload({ ...spec, targetWaitingRequests: 0 }).map((o) => o.kind)).not.toContain('HorizontalPodAutoscaler');
+  });
+
+  test('the schema check is real: an invalid object is refused', () => {
+    expect(() => vllmWorkload({ ...spec, replicas: 1.5 })).toThrow(/must be integer/);
+  });
+
+  test('namespaces are DNS labels', () => {
+    expect(namespaceOf('qwen2.5-1.5b-instruct')).toBe('vllm-qwen2-5-1-5b-instruct');
+    expect(namespaceOf('a'.repeat(80))).toHaveLength(63);
+  });
+});
