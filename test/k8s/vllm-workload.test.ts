@@ -25,7 +25,7 @@ const spec: VllmWorkloadSpec = {
 const byKind = (objects: Record<string, any>[], kind: string) => objects.find((o) => o.kind === kind)!;
 
 describe('vLLM workload objects (typed with kubernetes-models, validated against the Kubernetes schema)', () => {
-  const objects = vllmWorkload(spec);
+  const objects = vllmWorkload(spec) as Record<string, any>[];
   const deployment = byKind(objects, 'Deployment');
   const pod = deployment.spec.template.spec;
   const vllm = pod.containers[0];
