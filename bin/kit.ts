@@ -8,6 +8,7 @@ import { BedrockAccessStack } from '../lib/stacks/bedrock-access-stack';
 import { GatewayStack } from '../lib/stacks/gateway-stack';
 import { ModelStoreStack } from '../lib/stacks/model-store-stack';
 import { VllmEc2Stack } from '../lib/stacks/vllm-ec2-stack';
+import { VllmEksStack } from '../lib/stacks/vllm-eks-stack';
 import { NetworkStack } from '../lib/stacks/network-stack';
 
 export interface Kit {
@@ -16,6 +17,7 @@ export interface Kit {
   readonly bedrockAccess?: BedrockAccessStack;
   readonly gateway?: GatewayStack;
   readonly vllmEc2?: VllmEc2Stack;
+  readonly vllmEks?: VllmEksStack;
   /** Every stack the config enabled, in deploy order. */
   readonly stacks: Stack[];
 }
@@ -85,6 +87,20 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     });
   });
 
+  const vllmEks = enabled(config.stacks.vllmEks, () => {
+    if (!network || !modelStore) {
+      throw new ConfigError(['stacks.vllmEks = true: vLLM on EKS needs the kit\'s network and model store; enable stacks.network and stacks.modelStore too.']);
+    }
+    return new VllmEksStack(app, stackName('VllmEks'), {
+      config,
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      registryHost: modelStore.registryHost,
+      weightsKey: modelStore.key,
+      description: 'cn-llm-kit: open models served by vLLM on EKS GPU node groups',
+    });
+  });
+
   applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger });
-  return { network, modelStore, bedrockAccess, gateway, vllmEc2, stacks };
+  return { network, modelStore, bedrockAccess, gateway, vllmEc2, vllmEks, stacks };
 }

@@ -32,8 +32,9 @@ async function main(args: string[]) {
 
   const only = flagValue(args, '--only');
   const results = [];
+  // Only images the model store has a repository for (the device plugin's exists only with AL2023 GPU nodes).
   for (const [name, image] of Object.entries(config.images)) {
-    if (only && only !== name) continue;
+    if ((only && only !== name) || !config.modelStore.repositories.includes(name)) continue;
     const ref = parseImageReference(image.source);
     const source = new RegistryClient(overrides.get(ref.registry) ?? registryBaseUrl(ref.registry));
     results.push({ name, ...(await mirrorImage({ source: image.source, sourceClient: source, destination, destinationRepository: names(config).repository(name), tag: image.tag, pinnedDigest: image.digest })) });

@@ -44,7 +44,7 @@ describe('defaults (the embedded demo config)', () => {
   });
 
   test('use the Lambda runtime and architecture confirmed in China', () => {
-    expect(config.lambda).toEqual({ runtime: 'nodejs22.x', architecture: 'x86_64' });
+    expect(config.lambda).toEqual({ runtime: 'nodejs22.x', pythonRuntime: 'python3.12', architecture: 'x86_64' });
   });
 
   test('region defaults follow the chosen region', () => {
@@ -64,7 +64,7 @@ describe('overrides', () => {
       'modelStore.repositories': '["vllm"]',
     });
     expect(config.china.account).toBe('012345678901'); // leading zero kept
-    expect(config.stacks).toEqual({ network: true, modelStore: false, bedrockAccess: true, gateway: true, vllmEc2: true });
+    expect(config.stacks).toEqual({ network: true, modelStore: false, bedrockAccess: true, gateway: true, vllmEc2: true, vllmEks: false });
     expect(config.china.availabilityZones).toEqual(['cn-northwest-1a', 'cn-northwest-1b']);
     expect(config.network.natGateways).toBe(1);
     expect(config.modelStore.repositories).toEqual(['vllm']);

@@ -9,23 +9,35 @@ import { IConstruct } from 'constructs';
  * against cdk-nag's "latest runtime" rule.
  */
 export class PinLambdaRuntime implements IAspect {
-  constructor(private readonly runtime: string) {}
+  constructor(
+    private readonly runtime: string,
+    /** CDK's Python handlers (EKS kubectl) take the newest Python likewise. */
+    private readonly pythonRuntime = 'python3.12',
+  ) {}
+
+  private pinned(current: string): string | undefined {
+    if (current.startsWith('nodejs')) return this.runtime;
+    if (current.startsWith('python')) return this.pythonRuntime;
+    return undefined;
+  }
 
   visit(node: IConstruct): void {
     if (!CfnResource.isCfnResource(node) || node.cfnResourceType !== 'AWS::Lambda::Function') return;
     if (node instanceof CfnFunction) {
       const current = Stack.of(node).resolve(node.runtime);
-      if (typeof current !== 'string' || !current.startsWith('nodejs')) return;
-      if (current !== this.runtime) node.runtime = this.runtime;
+      const target = typeof current === 'string' ? this.pinned(current) : undefined;
+      if (!target) return;
+      if (current !== target) node.runtime = target;
       Validations.of(node).acknowledge({
         id: 'AwsSolutions-L1',
-        reason: `Runs ${this.runtime} (config lambda.runtime): newer Node.js runtimes are not confirmed in the AWS China regions, where global runtime release dates do not apply.`,
+        reason: `Runs ${target} (config lambda.runtime / lambda.pythonRuntime): newer runtimes are not confirmed in the AWS China regions, where global runtime release dates do not apply.`,
       });
     } else {
       // CDK's core custom resource providers are plain CfnResources; override the rendered property.
       const rendered = Stack.of(node).resolve((node as unknown as { _toCloudFormation(): { Resources: Record<string, any> } })._toCloudFormation());
       const current = (Object.values(rendered.Resources)[0] as { Properties?: { Runtime?: unknown } }).Properties?.Runtime;
-      if (typeof current === 'string' && current.startsWith('nodejs') && current !== this.runtime) node.addPropertyOverride('Runtime', this.runtime);
+      const target = typeof current === 'string' ? this.pinned(current) : undefined;
+      if (target && current !== target) node.addPropertyOverride('Runtime', target);
     }
   }
 }

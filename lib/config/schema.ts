@@ -176,6 +176,8 @@ export const KitConfigSchema = z
         bedrockAccess: flag(true),
         gateway: flag(true),
         vllmEc2: flag(true),
+        /** vLLM on EKS GPU node groups (off by default: it creates a cluster). */
+        vllmEks: flag(false),
       })
       .strict()
       .prefault({}),
@@ -199,7 +201,7 @@ export const KitConfigSchema = z
       .object({
         repositories: list(
           z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { error: 'must be ECR repository names (lower-case, digits, ".", "_", "-")' }),
-        ).default(['vllm', 'tools', 'node']),
+        ).default(['vllm', 'tools', 'node', 'awscli']),
         keepTaggedImages: int(1, 1000, 'tagged images kept per repository').default(20),
         untaggedImageExpiryDays: int(1, 365, 'days before untagged images expire').default(7),
         noncurrentWeightsExpiryDays: int(1, 3650, 'days before overwritten weight versions expire').default(30),
@@ -294,6 +296,8 @@ export const KitConfigSchema = z
         runtime: z
           .enum(['nodejs20.x', 'nodejs22.x', 'nodejs24.x'], { error: 'must be nodejs20.x, nodejs22.x or nodejs24.x (nodejs22.x is the newest confirmed in China)' })
           .default(CHINA_LAMBDA_DEFAULTS.runtime),
+        /** CDK's Python handlers (EKS kubectl) would pick the newest Python, which China may not have yet. */
+        pythonRuntime: z.enum(['python3.11', 'python3.12', 'python3.13'], { error: 'must be python3.11, python3.12 or python3.13' }).default('python3.12'),
         architecture: z
           .enum(['x86_64', 'arm64'], { error: 'must be x86_64 or arm64 (arm64 Lambda is not confirmed in China)' })
           .default(CHINA_LAMBDA_DEFAULTS.architecture),
@@ -307,6 +311,29 @@ export const KitConfigSchema = z
         tools: imageSchema.prefault({ source: 'docker.io/library/python:3.12-slim', tag: '3.12-slim' }),
         /** Base of the streaming gateway's container image (built at deploy time from runtime/server/Dockerfile). */
         node: imageSchema.prefault({ source: 'docker.io/library/node:22-slim', tag: '22-slim' }),
+        /** AWS CLI for EKS pods: copies weights and reads the API key at pod start. */
+        awscli: imageSchema.prefault({ source: 'public.ecr.aws/aws-cli/aws-cli:2.27.50', tag: '2.27.50' }),
+        /** NVIDIA device plugin, only for AL2023 GPU nodes (Bottlerocket NVIDIA has it built in). */
+        deviceplugin: imageSchema.prefault({ source: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2', tag: 'v0.17.2' }),
+      })
+      .strict()
+      .prefault({}),
+    vllmEks: z
+      .object({
+        /** Kubernetes versions with a kubectl layer in aws-cdk (the kit deploys manifests through it). */
+        kubernetesVersion: z.enum(['1.34', '1.35'], { error: 'must be 1.34 or 1.35 (the kubectl layer is v1.35; kubectl supports one minor version of skew)' }).default('1.35'),
+        endpointAccess: z.enum(['PRIVATE', 'PUBLIC_AND_PRIVATE'], { error: 'must be PRIVATE or PUBLIC_AND_PRIVATE' }).default('PRIVATE'),
+        /** Who may reach a public API endpoint. */
+        publicAccessCidrs: list(ipv4).default([]),
+        /** IAM role (arn:aws-cn:iam::...) given cluster admin through an access entry. */
+        adminRoleArn: z.string().regex(/^arn:aws-cn:iam::\d{12}:role\/[\w+=,.@/-]+$/, { error: 'must be an IAM role ARN in China (arn:aws-cn:iam::<account>:role/<name>)' }).optional(),
+        systemInstanceType: z.string().regex(/^[a-z][a-z0-9]*\.[a-z0-9]+$/).default('m5.large'),
+        systemNodes: int(1, 10, 'system nodes').default(2),
+        /** Bottlerocket NVIDIA ships the device plugin (nothing from nvcr.io); AL2023 NVIDIA needs it installed from the private ECR. */
+        gpuAmi: z.enum(['BOTTLEROCKET', 'AL2023'], { error: 'must be BOTTLEROCKET or AL2023' }).default('BOTTLEROCKET'),
+        startupBudgetSeconds: int(120, 3600, 'seconds the startup probe allows for pull, copy and load').default(900),
+        /** Scale out on vllm:num_requests_waiting per replica (needs a metrics adapter); 0 disables the HPA. */
+        targetWaitingRequests: int(0, 1000, 'waiting requests per replica').default(0),
       })
       .strict()
       .prefault({}),
@@ -420,6 +447,15 @@ export const KitConfigSchema = z
       }
       if (typeof door.minTasks === 'number' && typeof door.maxTasks === 'number' && door.minTasks > door.maxTasks) {
         ctx.addIssue({ code: 'custom', path: ['gateway', 'streamingDoor', 'minTasks'], message: `must not exceed maxTasks (${door.maxTasks})` });
+      }
+    }
+    if (c.stacks?.vllmEks) {
+      const needed = ['vllm', 'awscli', ...(c.vllmEks?.gpuAmi === 'AL2023' ? ['deviceplugin'] : [])];
+      const repos = Array.isArray(c.modelStore?.repositories) ? c.modelStore.repositories : [];
+      const missing = needed.filter((r) => !repos.includes(r));
+      if (missing.length > 0) ctx.addIssue({ code: 'custom', path: ['modelStore', 'repositories'], message: `must include ${missing.map((m) => `"${m}"`).join(', ')} while stacks.vllmEks is on: EKS pods pull these from the private ECR` });
+      if (c.vllmEks?.endpointAccess === 'PUBLIC_AND_PRIVATE' && Array.isArray(c.vllmEks.publicAccessCidrs) && c.vllmEks.publicAccessCidrs.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['vllmEks', 'publicAccessCidrs'], message: 'must list the CIDRs allowed to reach the public API endpoint (an open endpoint is not allowed)' });
       }
     }
     if (c.gateway?.endpointType === 'PRIVATE' && c.network?.existingVpc?.createEndpoints === false) {

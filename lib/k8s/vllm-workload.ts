@@ -1,4 +1,4 @@
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -162,4 +162,33 @@ export function vllmWorkload(spec: VllmWorkloadSpec): Record<string, unknown>[] 
   ];
   for (const object of objects) object.validate();
   return objects.map((o) => o.toJSON() as Record<string, unknown>);
+}
+
+/** The NVIDIA device plugin for AL2023 GPU nodes, from the private ECR (never nvcr.io). Bottlerocket NVIDIA has it built in. */
+export function nvidiaDevicePlugin(image: string): Record<string, unknown> {
+  const labels = { name: 'nvidia-device-plugin' };
+  const daemonSet = new DaemonSet({
+    metadata: { name: 'nvidia-device-plugin', namespace: 'kube-system', labels },
+    spec: {
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
+          priorityClassName: 'system-node-critical',
+          containers: [
+            {
+              name: 'nvidia-device-plugin',
+              image,
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' }],
+            },
+          ],
+          volumes: [{ name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins' } }],
+        },
+      },
+    },
+  });
+  daemonSet.validate();
+  return daemonSet.toJSON() as Record<string, unknown>;
 }

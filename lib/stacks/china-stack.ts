@@ -19,7 +19,7 @@ export abstract class ChinaStack extends Stack {
   constructor(scope: Construct, id: string, props: ChinaStackProps) {
     super(scope, id, { ...props, env: { account: props.config.china.account, region: props.config.china.region } });
     this.config = props.config;
-    Aspects.of(this).add(new PinLambdaRuntime(props.config.lambda.runtime));
+    Aspects.of(this).add(new PinLambdaRuntime(props.config.lambda.runtime, props.config.lambda.pythonRuntime));
   }
 
   get availabilityZones(): string[] {

@@ -74,17 +74,21 @@ describe('npm run mirror-images (the CLI)', () => {
     const vllmDigest = source.addImage('vllm/vllm-openai', 'v0.9.2', ['a'], true);
     const toolsDigest = source.addImage('library/python', '3.12-slim', ['b']);
     const nodeDigest = source.addImage('library/node', '22-slim', ['c'], true);
+    const awscliDigest = source.addImage('aws-cli/aws-cli', '2.27.50', ['d']);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-profiles-'));
     fs.writeFileSync(path.join(dir, 'config'), `[profile china]\nregion = cn-northwest-1\nendpoint_url = ${ecr.url}\n`);
     fs.writeFileSync(path.join(dir, 'credentials'), '[china]\naws_access_key_id = AKIACHINA\naws_secret_access_key = s\n');
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/mirror-images.ts', '--registry-endpoint', `docker.io=${source.url}`],
+      [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/mirror-images.ts', '--registry-endpoint', `docker.io=${source.url}`, '--registry-endpoint', `public.ecr.aws=${source.url}`],
       { cwd: path.join(__dirname, '..', '..'), env: { PATH: process.env.PATH, HOME: dir, AWS_CONFIG_FILE: path.join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials') }, timeout: 60000 },
     );
     expect(stdout).toContain(`images.vllm.digest = ${vllmDigest}`);
     expect(stdout).toContain(`images.tools.digest = ${toolsDigest}`);
     expect(stdout).toContain(`images.node.digest = ${nodeDigest}`);
-    expect([...ecr.manifests.keys()].filter((k) => k.includes(':') && !k.includes('@'))).toEqual(['cnllm/vllm:v0.9.2', 'cnllm/tools:3.12-slim', 'cnllm/node:22-slim']);
+    expect(stdout).toContain(`images.awscli.digest = ${awscliDigest}`);
+    // No repository for the device plugin by default (Bottlerocket nodes need none): it is not mirrored.
+    expect(stdout).not.toContain('images.deviceplugin');
+    expect([...ecr.manifests.keys()].filter((k) => k.includes(':') && !k.includes('@'))).toEqual(['cnllm/vllm:v0.9.2', 'cnllm/tools:3.12-slim', 'cnllm/node:22-slim', 'cnllm/awscli:2.27.50']);
   });
 });

@@ -1,0 +1,110 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { checkChinaPartition } from '../helpers/partition';
+import { kitApp } from '../helpers/kit-app';
+import { chinaFindings, nagFindings } from '../helpers/nag';
+
+const resourcesOf = (t: Template, type: string) => Object.values(t.findResources(type)) as { Properties: any }[];
+
+/** The manifests the kubectl provider applies, as objects (the custom resource holds them as JSON text). */
+function manifestsOf(t: Template): Record<string, any>[] {
+  return resourcesOf(t, 'Custom::AWSCDK-EKS-KubernetesResource').flatMap((r) => {
+    const m = r.Properties.Manifest;
+    const text = typeof m === 'string' ? m : m['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    return JSON.parse(text);
+  });
+}
+
+describe('VllmEks stack (enabled; default Bottlerocket NVIDIA GPU nodes)', () => {
+  const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'vllmEks.adminRoleArn': 'arn:aws-cn:iam::111122223333:role/platform-admin' });
+  const stack = kit.vllmEks!;
+  const t = Template.fromStack(stack);
+
+  test('a private cluster with every control-plane log type and KMS envelope encryption of secrets', () => {
+    const [cluster] = resourcesOf(t, 'AWS::EKS::Cluster');
+    expect(cluster.Properties.Version).toBe('1.35');
+    expect(cluster.Properties.ResourcesVpcConfig).toEqual(expect.objectContaining({ EndpointPrivateAccess: true, EndpointPublicAccess: false }));
+    expect(cluster.Properties.Logging.ClusterLogging.EnabledTypes.map((l: any) => l.Type).sort()).toEqual(['api', 'audit', 'authenticator', 'controllerManager', 'scheduler']);
+    expect(cluster.Properties.EncryptionConfig[0].Provider.KeyArn).toBeDefined();
+    const admin = resourcesOf(t, 'AWS::EKS::AccessEntry').find((e) => e.Properties.PrincipalArn === 'arn:aws-cn:iam::111122223333:role/platform-admin')!;
+    expect(admin.Properties.AccessPolicies[0].AccessScope).toEqual({ Type: 'cluster' });
+    expect(JSON.stringify(admin.Properties.AccessPolicies[0].PolicyArn)).toContain('cluster-access-policy/AmazonEKSClusterAdminPolicy');
+  });
+
+  test('node groups: a system group, and a GPU group per model with the GPU taint, its label, IMDSv2 and encrypted volumes', () => {
+    const groups = resourcesOf(t, 'AWS::EKS::Nodegroup').map((g) => g.Properties);
+    expect(groups.map((g) => [g.NodegroupName, g.AmiType])).toEqual([
+      ['system', 'AL2023_x86_64_STANDARD'],
+      ['gpu-qwen2-5-1-5b-instruct', 'BOTTLEROCKET_x86_64_NVIDIA'],
+    ]);
+    expect(groups[1].Taints).toEqual([{ Key: 'nvidia.com/gpu', Value: 'true', Effect: 'NO_SCHEDULE' }]);
+    expect(groups[1].Labels).toEqual({ 'cn-llm-kit/node-group': 'gpu-qwen2-5-1-5b-instruct' });
+    expect(groups[1].InstanceTypes).toEqual(['g5.xlarge']);
+    for (const lt of resourcesOf(t, 'AWS::EC2::LaunchTemplate')) {
+      expect(lt.Properties.LaunchTemplateData.MetadataOptions).toEqual(expect.objectContaining({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 }));
+      expect(lt.Properties.LaunchTemplateData.BlockDeviceMappings[0].Ebs).toEqual(expect.objectContaining({ Encrypted: true, VolumeType: 'gp3' }));
+    }
+  });
+
+  test('the node role trusts both ec2.amazonaws.com and ec2.amazonaws.com.cn', () => {
+    const role = resourcesOf(t, 'AWS::IAM::Role').find((r) => r.Properties.Description === 'EKS nodes of the vLLM cluster')!;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service).toEqual(['ec2.amazonaws.com', 'ec2.amazonaws.com.cn']);
+  });
+
+  test('the workload reaches the cluster as typed objects: private ECR images, IRSA role, no Kubernetes Secret', () => {
+    const manifests = manifestsOf(t);
+    expect(manifests.map((m) => m.kind)).toEqual(['Namespace', 'ServiceAccount', 'Deployment', 'PodDisruptionBudget', 'Service']);
+    const pod = manifests.find((m) => m.kind === 'Deployment')!.spec.template.spec;
+    expect(pod.containers[0].image).toBe('111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/vllm:v0.9.2');
+    expect(pod.initContainers[0].image).toBe('111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/awscli:2.27.50');
+    expect(pod.initContainers[0].command[2]).toContain('s3://cnllm-weights-111122223333-cn-northwest-1/models/Qwen/Qwen2.5-1.5B-Instruct/master/');
+  });
+
+  test('pods assume their role only as the vllm service account of their namespace, and read only their model and API key', () => {
+    const podRole = resourcesOf(t, 'AWS::IAM::Role').find((r) => r.Properties.Description === 'vLLM pods of vllm-qwen2-5-1-5b-instruct')!;
+    const trust = podRole.Properties.AssumeRolePolicyDocument.Statement[0];
+    expect(trust.Action).toBe('sts:AssumeRoleWithWebIdentity');
+    expect(JSON.stringify(trust.Condition)).toContain('StringEquals');
+    const cfnJson = resourcesOf(t, 'Custom::AWSCDKCfnJson')[0].Properties.Value;
+    expect(JSON.stringify(cfnJson)).toContain('system:serviceaccount:vllm-qwen2-5-1-5b-instruct:vllm');
+    expect(JSON.stringify(cfnJson)).toContain('sts.amazonaws.com');
+    const policy = resourcesOf(t, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('PodRole'))!.Properties.PolicyDocument;
+    expect(policy.Statement.find((s: any) => s.Action === 's3:GetObject').Resource).toBe('arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/models/Qwen/Qwen2.5-1.5B-Instruct/master/*');
+  });
+
+  test('CDK\'s own handlers run runtimes confirmed in China (the kubectl handler is Python)', () => {
+    const runtimes = resourcesOf(t, 'AWS::Lambda::Function').map((f) => f.Properties.Runtime).sort();
+    expect(runtimes).toEqual(['nodejs22.x', 'nodejs22.x', 'python3.12']);
+  });
+
+  test('outputs the kubeconfig command and how to find each model\'s internal endpoint', () => {
+    const outputs = t.toJSON().Outputs;
+    const kubeconfig = JSON.stringify(outputs.KubeconfigCommand.Value);
+    expect(kubeconfig).toContain('aws eks update-kubeconfig --region cn-northwest-1 --name ');
+    expect(kubeconfig).toContain(' --role-arn arn:aws-cn:iam::111122223333:role/platform-admin');
+    t.hasResourceProperties('AWS::EKS::Cluster', { Name: 'cnllm-vllm' });
+    expect(outputs.Endpointqwen2515binstruct.Value).toContain("kubectl -n vllm-qwen2-5-1-5b-instruct get service vllm");
+  });
+
+  test('ChinaRegion (including the node role trust rule) and AwsSolutions clean; every ARN arn:aws-cn:', () => {
+    expect(chinaFindings(stack)).toEqual([]);
+    expect(nagFindings(stack).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(checkChinaPartition(t.toJSON(), { region: 'cn-northwest-1', account: '111122223333' }).wrong).toEqual([]);
+  });
+});
+
+describe('VllmEks options', () => {
+  test('AL2023 NVIDIA nodes get the device plugin from the private ECR', () => {
+    const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'vllmEks.gpuAmi': 'AL2023', 'modelStore.repositories': 'vllm,tools,node,awscli,deviceplugin' });
+    const t = Template.fromStack(kit.vllmEks!);
+    const plugin = manifestsOf(t).find((m) => m.kind === 'DaemonSet')!;
+    expect(plugin.spec.template.spec.containers[0].image).toBe('111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/deviceplugin:v0.17.2');
+    expect(resourcesOf(t, 'AWS::EKS::Nodegroup')[1].Properties.AmiType).toBe('AL2023_x86_64_NVIDIA');
+  });
+
+  test('a public endpoint only with a CIDR allow-list', () => {
+    const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'vllmEks.endpointAccess': 'PUBLIC_AND_PRIVATE', 'vllmEks.publicAccessCidrs': '203.0.113.0/24' });
+    const [cluster] = resourcesOf(Template.fromStack(kit.vllmEks!), 'AWS::EKS::Cluster');
+    expect(cluster.Properties.ResourcesVpcConfig).toEqual(expect.objectContaining({ EndpointPublicAccess: true, PublicAccessCidrs: ['203.0.113.0/24'] }));
+    expect(() => kitApp({ 'stacks.vllmEks': 'true', 'vllmEks.endpointAccess': 'PUBLIC_AND_PRIVATE' })).toThrow(/vllmEks.publicAccessCidrs = \(missing\): must list the CIDRs allowed to reach the public API endpoint/);
+  });
+});
