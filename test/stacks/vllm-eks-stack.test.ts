@@ -85,6 +85,10 @@ describe('VllmEks stack (enabled; default Bottlerocket NVIDIA GPU nodes)', () =>
     expect(outputs.Endpointqwen2515binstruct.Value).toContain("kubectl -n vllm-qwen2-5-1-5b-instruct get service vllm");
   });
 
+  test('template snapshot', () => {
+    expect(t.toJSON()).toMatchSnapshot();
+  });
+
   test('ChinaRegion (including the node role trust rule) and AwsSolutions clean; every ARN arn:aws-cn:', () => {
     expect(chinaFindings(stack)).toEqual([]);
     expect(nagFindings(stack).filter((f) => f.severity === 'error')).toEqual([]);
