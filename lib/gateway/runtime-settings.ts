@@ -1,8 +1,9 @@
 import { invocationId } from '../bedrock/catalog';
 import { KitConfig } from '../config/schema';
-import type { GatewayRuntimeConfig } from '../../runtime/gateway/runtime-config';
+import type { z } from 'zod';
+import type { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 
-type RuntimeConfigInput = Omit<GatewayRuntimeConfig, 'timeouts' | 'retry' | 'maxBodyBytes' | 'logContent'> & Partial<GatewayRuntimeConfig>;
+type RuntimeConfigInput = z.input<typeof GatewayRuntimeConfigSchema>;
 
 /**
  * The gateway's run-time settings derived from the kit config: one derivation for the Lambda (via
@@ -12,7 +13,7 @@ export function gatewayRuntimeSettings(config: KitConfig, opts: { credentialSecr
   return {
     bedrockRegion: config.global.region,
     ...(opts.credentialSecretId && { credentialSecretId: opts.credentialSecretId, secretRegion: config.china.region }),
-    models: config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0 })),
+    models: config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0, route: 'bedrock' })),
     ...(config.bedrock.guardrail && { guardrail: config.bedrock.guardrail }),
     logContent: config.gateway.logContent,
     retry: { maxAttempts: config.gateway.maxAttempts, baseDelayMs: 200, maxDelayMs: 4000 },

@@ -2,7 +2,8 @@ import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { fromUpstream, GatewayError, isCredentialRejection } from './errors';
+import { GatewayError, isCredentialRejection } from './errors';
+import { withRetries } from './retry';
 import { GatewayRuntimeConfig } from './runtime-config';
 
 /** Where the global (aws partition) credential comes from. */
@@ -64,15 +65,9 @@ function safeJson(text: string | undefined): Record<string, unknown> | undefined
   }
 }
 
-export interface Attempt {
-  /** 1-based attempt number. */
-  readonly attempt: number;
-}
-
 /**
- * Calls Bedrock with the gateway's credential and retry policy: throttling, 5xx and connection
- * failures are retried with exponential backoff and full jitter, but only while `canRetry()` says
- * nothing has reached the caller yet. A rejected credential is reloaded once (it may have been rotated).
+ * Calls Bedrock with the gateway's credential and retry policy (withRetries: only before the first
+ * byte reached the caller). A rejected credential is reloaded once (it may have been rotated).
  */
 export class BedrockInvoker {
   private client?: BedrockRuntimeClient;
@@ -96,28 +91,24 @@ export class BedrockInvoker {
     return this.client;
   }
 
-  async call<T>(fn: (client: BedrockRuntimeClient, attempt: Attempt) => Promise<T>, opts: { signal?: AbortSignal; canRetry?: () => boolean } = {}): Promise<T> {
-    const { maxAttempts, baseDelayMs, maxDelayMs } = this.config.retry;
+  async call<T>(fn: (client: BedrockRuntimeClient) => Promise<T>, opts: { signal?: AbortSignal; canRetry?: () => boolean } = {}): Promise<T> {
     let reloadedCredential = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn(this.bedrock(), { attempt });
-      } catch (error) {
-        if (opts.signal?.aborted) throw new GatewayError(499, 'api_error', 'The caller went away.', 'client_closed_request');
-        const stillRetriable = opts.canRetry?.() ?? true;
-        if (isCredentialRejection(error) && this.credentials && !reloadedCredential && stillRetriable) {
+    return withRetries(
+      async () => {
+        try {
+          return await fn(this.bedrock());
+        } catch (error) {
+          // A rotated key: read the secret again once and retry at once (not counted as an attempt).
+          if (!isCredentialRejection(error) || !this.credentials || reloadedCredential || !(opts.canRetry?.() ?? true)) throw error;
           reloadedCredential = true;
           this.credentials.invalidate();
           this.client = undefined;
-          attempt--;
-          continue;
+          return fn(this.bedrock());
         }
-        const mapped = fromUpstream(error);
-        if (!mapped.retryable || attempt >= maxAttempts || !stillRetriable) throw mapped;
-        // Full jitter: a random wait up to the exponential cap spreads out callers that were throttled together.
-        await this.sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
-      }
-    }
+      },
+      this.config.retry,
+      { ...opts, sleep: this.sleep },
+    );
   }
 }
 

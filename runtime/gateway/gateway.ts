@@ -4,7 +4,9 @@ import { BedrockInvoker } from './bedrock';
 import { badRequest, fromUpstream, GatewayError } from './errors';
 import { ChunkTranslator, toChatCompletion } from './from-converse';
 import { fromBedrockJson, toBedrockJson, encodeStreamEvent, EVENT_STREAM_CONTENT_TYPE } from './native-wire';
-import { ChatCompletionRequestSchema } from './openai-schema';
+import { ChatCompletionRequest, ChatCompletionRequestSchema } from './openai-schema';
+import { OpenAiUpstream } from './openai-upstream';
+import { withRetries } from './retry';
 import { GatewayRuntimeConfig } from './runtime-config';
 import { toConverse } from './to-converse';
 import { GatewayRequest, ResponseSink } from './types';
@@ -12,6 +14,8 @@ import { GatewayRequest, ResponseSink } from './types';
 export interface GatewayDeps {
   readonly config: GatewayRuntimeConfig;
   readonly bedrock: BedrockInvoker;
+  /** OpenAI-compatible upstreams by name (default: built from config, without API keys). */
+  readonly upstreams?: ReadonlyMap<string, OpenAiUpstream>;
   /** One JSON line per request. */
   readonly log?: (line: Record<string, unknown>) => void;
   readonly now?: () => number;
@@ -20,6 +24,9 @@ export interface GatewayDeps {
 /** What one request did, for the structured log line and the metrics in it. */
 interface Outcome {
   route: string;
+  /** Where the request was served: bedrock or an upstream's name; with the fallbacks taken before it. */
+  servedBy?: string;
+  fallbacks?: number;
   model?: string;
   status: number;
   stream?: boolean;
@@ -34,6 +41,7 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
 
 export type Gateway = { handle(req: GatewayRequest, sink: ResponseSink): Promise<void> };
+type ModelEntry = GatewayRuntimeConfig['models'][number];
 
 /** The OpenAI-compatible gateway, independent of the host that receives HTTP (Lambda, local runner). */
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -41,11 +49,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const now = deps.now ?? Date.now;
   // One raw JSON line on stdout: Lambda forwards it as is, so CloudWatch reads the embedded metrics.
   const log = deps.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
-  const modelsByName = new Map<string, GatewayRuntimeConfig['models'][number]>();
+  const upstreams = deps.upstreams ?? new Map(config.upstreams.map((u) => [u.name, new OpenAiUpstream(u)]));
+  const modelsByName = new Map<string, ModelEntry>();
   for (const m of config.models) {
+    if (m.route !== 'bedrock' && !upstreams.has(m.route)) throw new Error(`model ${m.alias} names route "${m.route}", which is not among the upstreams`);
     modelsByName.set(m.alias, m);
-    modelsByName.set(m.modelId, m);
+    if (m.route === 'bedrock') modelsByName.set(m.modelId, m);
   }
+  const leavesChina = (m: ModelEntry) => (m.route === 'bedrock' ? config.bedrockCrossBorder : upstreams.get(m.route)!.config.crossBorder);
+  const routeKind = (m: ModelEntry) => (m.route === 'bedrock' ? 'bedrock' : upstreams.get(m.route)!.config.kind);
 
   function resolveModel(name: string, param: string | null) {
     const model = modelsByName.get(name);
@@ -81,7 +93,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   async function listModels(sink: ResponseSink, outcome: Outcome, id?: string) {
-    const entries = config.models.map((m) => ({ id: m.alias, object: 'model', created: m.created, owned_by: 'amazon-bedrock', bedrock_model_id: m.modelId }));
+    const entries = config.models.map((m) => ({
+      id: m.alias,
+      object: 'model',
+      created: m.created,
+      owned_by: m.route === 'bedrock' ? 'amazon-bedrock' : m.route,
+      route: routeKind(m),
+      cross_border: leavesChina(m),
+      ...(m.route === 'bedrock' && { bedrock_model_id: m.modelId }),
+    }));
     if (id === undefined) return sendJson(sink, 200, { object: 'list', data: entries });
     const model = resolveModel(id, null);
     outcome.model = model.alias;
@@ -89,7 +109,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   async function chatCompletions(req: GatewayRequest, sink: ResponseSink, outcome: Outcome) {
-    const parsed = ChatCompletionRequestSchema.safeParse(parseBody(req));
+    const raw = parseBody(req);
+    const parsed = ChatCompletionRequestSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw badRequest(`Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.') || null);
@@ -98,8 +119,67 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const model = resolveModel(body.model, 'model');
     outcome.model = model.alias;
     outcome.stream = body.stream === true;
-    const input = { modelId: model.modelId, ...toConverse(body, config.guardrail) };
     if (config.logContent) outcome.prompt = body.messages;
+
+    // Data residency: a request that must stay in China never takes a route that leaves it.
+    const chinaOnly = config.residency === 'china-only' || req.headers['x-cnllm-residency'] === 'china-only';
+    const chain = [model, ...(config.fallbacks[model.alias] ?? []).map((alias) => modelsByName.get(alias)).filter((m): m is ModelEntry => m !== undefined)];
+    const candidates = chain.filter((m) => !chinaOnly || !leavesChina(m));
+    if (candidates.length === 0) {
+      throw new GatewayError(403, 'invalid_request_error', `"${model.alias}" is served outside mainland China and this request must stay in China (residency); choose a model served in China.`, 'residency_violation', 'model');
+    }
+    for (const [i, candidate] of candidates.entries()) {
+      try {
+        outcome.servedBy = candidate.route;
+        outcome.fallbacks = i;
+        if (candidate.route === 'bedrock') return await bedrockChat(req, sink, outcome, body, candidate);
+        return await upstreamChat(req, sink, outcome, body, raw as Record<string, unknown>, candidate, upstreams.get(candidate.route)!);
+      } catch (error) {
+        // Move on only when nothing reached the caller and the failure is one a retry elsewhere can fix.
+        const mapped = fromUpstream(error);
+        if (i === candidates.length - 1 || sink.started || !mapped.retryable) throw error;
+      }
+    }
+  }
+
+  /** An OpenAI-compatible upstream: the request goes as sent (model renamed), the answer comes back byte for byte. */
+  async function upstreamChat(req: GatewayRequest, sink: ResponseSink, outcome: Outcome, body: ChatCompletionRequest, raw: Record<string, unknown>, model: ModelEntry, upstream: OpenAiUpstream) {
+    const payload = { ...raw, model: model.modelId };
+    const res = await withRetries(() => upstream.chatCompletions(payload, req.signal), { ...config.retry, maxAttempts: upstream.config.maxAttempts }, { signal: req.signal, canRetry: () => !sink.started });
+    if (!body.stream) {
+      const completion = (await res.json()) as { model?: string; usage?: { prompt_tokens?: number; completion_tokens?: number }; choices?: { message?: { content?: string } }[] };
+      completion.model = body.model;
+      outcome.inputTokens = completion.usage?.prompt_tokens;
+      outcome.outputTokens = completion.usage?.completion_tokens;
+      if (config.logContent) outcome.completion = completion.choices?.[0]?.message?.content;
+      return sendJson(sink, 200, completion);
+    }
+    sink.start(200, SSE_HEADERS);
+    let tail = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        sink.write(chunk);
+        // Usage arrives in the last events (stream_options.include_usage): keep only a short tail to find it.
+        tail = (tail + Buffer.from(chunk).toString('utf8')).slice(-4096);
+      }
+    } catch (error) {
+      const mapped = fromUpstream(error);
+      outcome.error = mapped.code ?? mapped.type;
+      sink.write(`data: ${JSON.stringify(mapped.toBody())}\n\n`);
+      sink.end();
+      return;
+    }
+    const usage = /"usage":\s*(\{[^}]*\})/.exec(tail);
+    if (usage) {
+      const parsed = JSON.parse(usage[1]) as { prompt_tokens?: number; completion_tokens?: number };
+      outcome.inputTokens = parsed.prompt_tokens;
+      outcome.outputTokens = parsed.completion_tokens;
+    }
+    sink.end();
+  }
+
+  async function bedrockChat(req: GatewayRequest, sink: ResponseSink, outcome: Outcome, body: ChatCompletionRequest, model: ModelEntry) {
+    const input = { modelId: model.modelId, ...toConverse(body, config.guardrail) };
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(now() / 1000);
 
@@ -163,6 +243,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   /** Bedrock's own request and response shapes, for callers that already speak Converse. */
   async function nativeConverse(req: GatewayRequest, sink: ResponseSink, outcome: Outcome, modelName: string, stream: boolean) {
     const model = resolveModel(decodeURIComponent(modelName), 'modelId');
+    if (model.route !== 'bedrock') throw badRequest(`"${model.alias}" is not served by Bedrock; call it through /v1/chat/completions.`, 'modelId', 'not_a_bedrock_model');
     outcome.model = model.alias;
     outcome.stream = stream;
     const body = parseBody(req);

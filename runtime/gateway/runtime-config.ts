@@ -23,9 +23,34 @@ export const GatewayRuntimeConfigSchema = z.object({
         modelId: z.string(),
         /** Created timestamp reported by /v1/models. */
         created: z.number().default(0),
+        /** `bedrock`, or the name of an OpenAI-compatible upstream (a vLLM service, a domestic provider). */
+        route: z.string().default('bedrock'),
       }),
     )
     .min(1),
+  /** OpenAI-compatible upstreams: self-hosted vLLM (through the VPC) and domestic model services. */
+  upstreams: z
+    .array(
+      z.object({
+        name: z.string(),
+        kind: z.enum(['vllm', 'provider']),
+        /** Base URL up to and including /v1, e.g. http://internal-alb.../v1 or https://dashscope.aliyuncs.com/compatible-mode/v1. */
+        baseUrl: z.string().url(),
+        /** Secrets Manager secret holding the upstream's API key (plain string or {"apiKey": "..."}). */
+        apiKeySecretId: z.string().optional(),
+        /** The request leaves mainland China on this route. */
+        crossBorder: z.boolean().default(false),
+        timeoutMs: z.number().int().min(1000).default(300000),
+        maxAttempts: z.number().int().min(1).max(10).default(2),
+      }),
+    )
+    .default([]),
+  /** Bedrock in the global region is outside China. */
+  bedrockCrossBorder: z.boolean().default(true),
+  /** alias -> aliases tried next, only on errors safe to retry and only before the first byte reached the caller. */
+  fallbacks: z.record(z.string(), z.array(z.string())).default({}),
+  /** china-only: no request leaves China (routes marked crossBorder are refused); callers can also ask per request. */
+  residency: z.enum(['any', 'china-only']).default('any'),
   guardrail: z.object({ id: z.string(), version: z.string() }).optional(),
   /** Log prompt and completion text. Off: they are customer data and may not leave the logs' owner. */
   logContent: z.boolean().default(false),

@@ -1,0 +1,68 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GatewayError } from './errors';
+import { GatewayRuntimeConfig } from './runtime-config';
+
+export type UpstreamConfig = GatewayRuntimeConfig['upstreams'][number];
+
+/** An upstream's answer that is not 2xx, as the gateway reports and retries it. */
+function upstreamError(upstream: UpstreamConfig, status: number, body: string): GatewayError {
+  const message = (() => {
+    try {
+      return (JSON.parse(body) as { error?: { message?: string }; message?: string }).error?.message ?? body.slice(0, 300);
+    } catch {
+      return body.slice(0, 300);
+    }
+  })();
+  const where = `${upstream.kind} upstream "${upstream.name}"`;
+  if (status === 429) return new GatewayError(429, 'rate_limit_error', `${where} is rate limiting: ${message}`, 'rate_limit_exceeded', null, true);
+  if (status === 401 || status === 403) return new GatewayError(502, 'api_error', `${where} refused the gateway's key (${status}); check its secret.`, 'upstream_access_denied');
+  if (status >= 500) return new GatewayError(502, 'api_error', `${where} failed (${status}): ${message}`, 'upstream_error', null, true);
+  return new GatewayError(status === 404 ? 404 : 400, 'invalid_request_error', `${where} rejected the request (${status}): ${message}`, 'upstream_rejected');
+}
+
+/** An OpenAI-compatible service the gateway forwards to: a vLLM load balancer in the VPC or a domestic provider. */
+export class OpenAiUpstream {
+  private key?: Promise<string | undefined>;
+
+  constructor(
+    readonly config: UpstreamConfig,
+    private readonly secrets?: SecretsManagerClient,
+  ) {}
+
+  private apiKey(): Promise<string | undefined> {
+    const id = this.config.apiKeySecretId;
+    if (!id || !this.secrets) return Promise.resolve(undefined);
+    this.key ??= this.secrets.send(new GetSecretValueCommand({ SecretId: id })).then((r) => {
+      const text = r.SecretString ?? '';
+      try {
+        const parsed = JSON.parse(text) as { apiKey?: string };
+        if (typeof parsed?.apiKey === 'string') return parsed.apiKey;
+      } catch {
+        // a plain string secret
+      }
+      return text;
+    });
+    this.key.catch(() => (this.key = undefined));
+    return this.key;
+  }
+
+  /** POST /chat/completions; the Response body is left unread so a stream can be passed on as it comes. */
+  async chatCompletions(payload: object, signal?: AbortSignal): Promise<Response> {
+    const key = await this.apiKey();
+    const timeout = AbortSignal.timeout(this.config.timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(`${this.config.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key && { authorization: `Bearer ${key}` }) },
+        body: JSON.stringify(payload),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (e) {
+      if (timeout.aborted) throw new GatewayError(504, 'timeout_error', `${this.config.kind} upstream "${this.config.name}" did not answer in ${this.config.timeoutMs} ms`, 'upstream_timeout', null, true);
+      throw Object.assign(new Error(`connection to ${this.config.name} failed: ${(e as Error).message}`), { code: 'ECONNRESET' });
+    }
+    if (!res.ok) throw upstreamError(this.config, res.status, await res.text());
+    return res;
+  }
+}
