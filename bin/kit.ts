@@ -56,20 +56,6 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       description: 'cn-llm-kit: global-partition IAM user that lets the China gateway call allow-listed Bedrock models',
     }),
   );
-  const gateway = enabled(config.stacks.gateway, () => {
-    if (!network) throw new ConfigError(['stacks.gateway = true: the gateway runs in the kit\'s VPC; enable stacks.network too (it can reuse an existing VPC).']);
-    return new GatewayStack(app, stackName('Gateway'), {
-      config,
-      vpc: network.vpc,
-      subnets: network.workloadSubnets,
-      executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
-      vpcCidr: network.vpcCidr,
-      registryHost: modelStore?.registryHost,
-      accessLogBucket: modelStore?.accessLogBucket,
-      description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
-    });
-  });
-
   const vllmEc2 = enabled(config.stacks.vllmEc2, () => {
     if (!network || !modelStore) {
       throw new ConfigError(['stacks.vllmEc2 = true: vLLM on EC2 needs the kit\'s network and model store; enable stacks.network and stacks.modelStore too.']);
@@ -84,6 +70,31 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       registryHost: modelStore.registryHost,
       accessLogBucket: modelStore.accessLogBucket,
       description: 'cn-llm-kit: open models served by vLLM on EC2 GPU instances behind internal load balancers',
+    });
+  });
+
+  const gateway = enabled(config.stacks.gateway, () => {
+    if (!network) throw new ConfigError(['stacks.gateway = true: the gateway runs in the kit\'s VPC; enable stacks.network too (it can reuse an existing VPC).']);
+    return new GatewayStack(app, stackName('Gateway'), {
+      config,
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
+      vpcCidr: network.vpcCidr,
+      registryHost: modelStore?.registryHost,
+      accessLogBucket: modelStore?.accessLogBucket,
+      // Self-hosted services register themselves: nobody copies load balancer URLs by hand.
+      vllmRoutes:
+        vllmEc2 && config.routing.registerVllm
+          ? Object.entries(vllmEc2.services).map(([servedName, service]) => ({
+              servedName,
+              baseUrl: service.baseUrl,
+              apiKeySecretArn: vllmEc2.apiKeys[servedName].secretArn,
+              apiKeySecret: vllmEc2.apiKeys[servedName],
+              apiKeyKey: vllmEc2.key,
+            }))
+          : [],
+      description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
     });
   });
 

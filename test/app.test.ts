@@ -17,7 +17,7 @@ describe('the app with the embedded default config', () => {
   const chinaStacks = ['cnllm-Network', 'cnllm-ModelStore', 'cnllm-Gateway', 'cnllm-VllmEc2'];
 
   test('synthesizes every enabled stack offline: China stacks in cn-northwest-1, Bedrock access in the global account', () => {
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-Gateway', 'cnllm-VllmEc2']);
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-VllmEc2', 'cnllm-Gateway']);
     for (const stack of assembly.stacks) {
       const expected = chinaStacks.includes(stack.stackName) ? { account: '111122223333', region: 'cn-northwest-1' } : { account: '444455556666', region: 'us-east-1' };
       expect(stack.environment).toEqual(expect.objectContaining(expected));
@@ -39,7 +39,7 @@ describe('the app with the embedded default config', () => {
   test('acknowledgements only where a China or AWS constraint leaves no fix, each with its reason', () => {
     const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
     expect(reports.map((r) => [r.stackName, r.unacknowledged])).toEqual(kit.stacks.map((s) => [s.stackName, 0]));
-    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-ModelStore', 'cnllm-Gateway', 'cnllm-VllmEc2']);
+    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-ModelStore', 'cnllm-VllmEc2', 'cnllm-Gateway']);
     const acksOf = (stackName: string) => ledger.evaluations.filter((e) => e.stackName === stackName && e.outcome === 'acknowledged');
     expect(acksOf('cnllm-ModelStore').map((e) => `${e.ruleId}[${e.finding ?? ''}]`).sort()).toEqual([
       'AwsSolutions-CB5[]',
@@ -129,13 +129,13 @@ describe('stack switches', () => {
   });
 
   test('stacks that need others say so', () => {
-    expect(() => kitApp({ 'stacks.network': 'false' })).toThrow(/stacks\.gateway = true: the gateway runs in the kit's VPC; enable stacks\.network too/);
+    expect(() => kitApp({ 'stacks.network': 'false', 'stacks.vllmEc2': 'false' })).toThrow(/stacks\.gateway = true: the gateway runs in the kit's VPC; enable stacks\.network too/);
     expect(() => kitApp({ 'stacks.modelStore': 'false' })).toThrow(/stacks\.vllmEc2 = true: vLLM on EC2 needs the kit's network and model store/);
   });
 
   test('the prefix names stacks and exports', () => {
     const { kit } = kitApp({ prefix: 'team-a' });
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore', 'team-a-BedrockAccess', 'team-a-Gateway', 'team-a-VllmEc2']);
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore', 'team-a-BedrockAccess', 'team-a-VllmEc2', 'team-a-Gateway']);
   });
 });
 

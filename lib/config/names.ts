@@ -11,6 +11,8 @@ export const names = (config: KitConfig) => ({
   weightsBucket: `${config.prefix}-weights-${config.china.account}-${config.china.region}`,
   /** Where stage-model puts a model's weights (and manifest.json) in the weights bucket. */
   modelPrefix: (model: { id: string; revision: string }) => `models/${model.id}/${model.revision}/`,
+  /** Secret holding a domestic provider's API key (the operator puts the value). */
+  providerSecret: (provider: string) => `${config.prefix}/provider/${provider}`,
   /** DynamoDB table of the streaming door's caller API keys (hashes only). */
   apiKeyTable: `${config.prefix}-api-keys`,
   /** The CodeBuild project npm run stage-model starts. */

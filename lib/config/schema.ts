@@ -290,6 +290,35 @@ export const KitConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** One endpoint for every route: Bedrock models, self-hosted vLLM services and domestic providers. */
+    routing: z
+      .object({
+        /** Domestic model services with an OpenAI-compatible API (DashScope/Qwen, DeepSeek, Moonshot, Zhipu...). */
+        providers: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, { error: 'must be a short lower-case name, e.g. "dashscope"' }),
+                baseUrl: z.string().url({ error: 'must be the provider\'s OpenAI-compatible base URL up to /v1, e.g. "https://dashscope.aliyuncs.com/compatible-mode/v1"' }),
+                /** alias callers send -> the provider's model name. */
+                models: z.array(z.object({ alias: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/), model: z.string().min(1) }).strict()).min(1),
+                /** The provider processes data outside mainland China. */
+                crossBorder: flag(false),
+                timeoutSeconds: int(5, 900, 'seconds to wait for the provider').default(300),
+                maxAttempts: int(1, 5, 'attempts per request').default(2),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** Self-hosted vLLM services (EC2) register their routes: alias = served model name. */
+        registerVllm: flag(true),
+        /** alias -> aliases tried next on retryable errors before the first byte, e.g. {"qwen2.5-7b-instruct": ["qwen-max", "nova-pro"]}. */
+        fallbacks: z.record(z.string(), list(z.string())).default({}),
+        /** china-only: no request leaves mainland China (cross-border routes are refused). */
+        residency: z.enum(['any', 'china-only'], { error: 'must be any or china-only' }).default('any'),
+      })
+      .strict()
+      .prefault({}),
     lambda: z
       .object({
         /** nodejs24.x is not confirmed in China; every Node.js function of the kit (CDK's own included) uses this. */
@@ -456,6 +485,18 @@ export const KitConfigSchema = z
       if (missing.length > 0) ctx.addIssue({ code: 'custom', path: ['modelStore', 'repositories'], message: `must include ${missing.map((m) => `"${m}"`).join(', ')} while stacks.vllmEks is on: EKS pods pull these from the private ECR` });
       if (c.vllmEks?.endpointAccess === 'PUBLIC_AND_PRIVATE' && Array.isArray(c.vllmEks.publicAccessCidrs) && c.vllmEks.publicAccessCidrs.length === 0) {
         ctx.addIssue({ code: 'custom', path: ['vllmEks', 'publicAccessCidrs'], message: 'must list the CIDRs allowed to reach the public API endpoint (an open endpoint is not allowed)' });
+      }
+    }
+    if (c.routing && Array.isArray(c.routing.providers) && Array.isArray(c.bedrock?.models) && Array.isArray(c.models)) {
+      const aliases = new Set<string>([
+        ...c.bedrock.models.map((m) => (typeof m === 'string' ? m : m?.alias)),
+        ...c.routing.providers.flatMap((p) => (Array.isArray(p?.models) ? p.models.map((m) => m?.alias) : [])),
+        ...(c.routing.registerVllm && c.stacks?.vllmEc2 ? c.models.map((m) => m?.servedName) : []),
+      ]);
+      for (const [alias, next] of Object.entries(c.routing.fallbacks ?? {})) {
+        for (const name of [alias, ...(Array.isArray(next) ? next : [])]) {
+          if (!aliases.has(name)) ctx.addIssue({ code: 'custom', path: ['routing', 'fallbacks', alias], message: `names "${name}", which no route serves; routed models are ${[...aliases].join(', ')}` });
+        }
       }
     }
     if (c.gateway?.endpointType === 'PRIVATE' && c.network?.existingVpc?.createEndpoints === false) {

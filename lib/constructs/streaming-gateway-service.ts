@@ -45,6 +45,8 @@ export class StreamingGatewayService extends Construct {
   public readonly service: ecs.FargateService;
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   public readonly apiKeys: dynamodb.Table;
+  /** The tasks' security group (the stack opens routes to upstreams on it). */
+  public readonly securityGroup: ec2.SecurityGroup;
   public readonly baseUrl: string;
 
   constructor(scope: Construct, id: string, props: StreamingGatewayServiceProps) {
@@ -115,7 +117,7 @@ export class StreamingGatewayService extends Construct {
     });
 
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
-    const serviceSg = new ec2.SecurityGroup(this, 'ServiceSecurityGroup', { vpc: props.vpc, description: 'Streaming gateway tasks: from their load balancer only', allowAllOutbound: false });
+    const serviceSg = (this.securityGroup = new ec2.SecurityGroup(this, 'ServiceSecurityGroup', { vpc: props.vpc, description: 'Streaming gateway tasks: from their load balancer only', allowAllOutbound: false }));
     serviceSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Bedrock (NAT) and AWS endpoints');
     this.service = new ecs.FargateService(this, 'Service', {
       cluster,

@@ -9,11 +9,42 @@ type RuntimeConfigInput = z.input<typeof GatewayRuntimeConfigSchema>;
  * The gateway's run-time settings derived from the kit config: one derivation for the Lambda (via
  * its environment) and the local runner, so both serve the same allow-list the same way.
  */
-export function gatewayRuntimeSettings(config: KitConfig, opts: { credentialSecretId?: string; upstreamTimeoutSeconds: number }): RuntimeConfigInput {
+/** A self-hosted vLLM service the gateway routes to (its load balancer inside the VPC). */
+export interface VllmRoute {
+  readonly servedName: string;
+  readonly baseUrl: string;
+  readonly apiKeySecretArn: string;
+}
+
+export function gatewayRuntimeSettings(
+  config: KitConfig,
+  opts: { credentialSecretId?: string; upstreamTimeoutSeconds: number; vllmRoutes?: readonly VllmRoute[]; providerSecretIds?: Readonly<Record<string, string>> },
+): RuntimeConfigInput {
+  const vllm = opts.vllmRoutes ?? [];
+  const providers = config.routing.providers;
   return {
     bedrockRegion: config.global.region,
-    ...(opts.credentialSecretId && { credentialSecretId: opts.credentialSecretId, secretRegion: config.china.region }),
-    models: config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0, route: 'bedrock' })),
+    secretRegion: config.china.region,
+    ...(opts.credentialSecretId && { credentialSecretId: opts.credentialSecretId }),
+    models: [
+      ...config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0, route: 'bedrock' })),
+      ...vllm.map((v) => ({ alias: v.servedName, modelId: v.servedName, created: 0, route: `vllm-${v.servedName}` })),
+      ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name }))),
+    ],
+    upstreams: [
+      ...vllm.map((v) => ({ name: `vllm-${v.servedName}`, kind: 'vllm' as const, baseUrl: v.baseUrl, apiKeySecretId: v.apiKeySecretArn, crossBorder: false, timeoutMs: opts.upstreamTimeoutSeconds * 1000, maxAttempts: 2 })),
+      ...providers.map((p) => ({
+        name: p.name,
+        kind: 'provider' as const,
+        baseUrl: p.baseUrl,
+        ...(opts.providerSecretIds?.[p.name] && { apiKeySecretId: opts.providerSecretIds[p.name] }),
+        crossBorder: p.crossBorder,
+        timeoutMs: Math.min(p.timeoutSeconds, opts.upstreamTimeoutSeconds) * 1000,
+        maxAttempts: p.maxAttempts,
+      })),
+    ],
+    fallbacks: config.routing.fallbacks,
+    residency: config.routing.residency,
     ...(config.bedrock.guardrail && { guardrail: config.bedrock.guardrail }),
     logContent: config.gateway.logContent,
     retry: { maxAttempts: config.gateway.maxAttempts, baseDelayMs: 200, maxDelayMs: 4000 },

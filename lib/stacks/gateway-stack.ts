@@ -1,7 +1,9 @@
-import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BedrockCredentialSecret } from '../constructs/bedrock-credential-secret';
@@ -9,7 +11,8 @@ import { GatewayFunction } from '../constructs/gateway-function';
 import { OpenAiRestApi } from '../constructs/openai-rest-api';
 import { StreamingGatewayService } from '../constructs/streaming-gateway-service';
 import { names } from '../config/names';
-import { gatewayRuntimeSettings } from '../gateway/runtime-settings';
+import { grantSecretRead } from '../china/secret-read';
+import { gatewayRuntimeSettings, VllmRoute } from '../gateway/runtime-settings';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
 export interface GatewayStackProps extends ChinaStackProps {
@@ -21,6 +24,8 @@ export interface GatewayStackProps extends ChinaStackProps {
   readonly vpcCidr: string;
   readonly registryHost?: string;
   readonly accessLogBucket?: s3.IBucket;
+  /** Self-hosted vLLM services the gateway routes to (registered by their stacks). */
+  readonly vllmRoutes?: readonly (VllmRoute & { readonly apiKeySecret: secretsmanager.ISecret; readonly apiKeyKey: kms.IKey })[];
 }
 
 /** Seconds the Lambda keeps working for the caller: API Gateway gives up at the integration timeout, a stream can run up to 15 minutes. */
@@ -47,13 +52,28 @@ export class GatewayStack extends ChinaStack {
     this.key = new kms.Key(this, 'Key', { description: `Encrypts the ${config.prefix} gateway's credential, environment and logs`, enableKeyRotation: true, pendingWindow: Duration.days(30) });
     this.credential = new BedrockCredentialSecret(this, 'BedrockCredential', { key: this.key, secretName: names(config).credentialSecret });
 
+    // Domestic providers' keys: secrets the operator fills (aws secretsmanager put-secret-value); never in the template.
+    const providerSecrets = Object.fromEntries(
+      config.routing.providers.map((p) => {
+        const secret = new secretsmanager.Secret(this, `Provider-${p.name}`, {
+          secretName: names(config).providerSecret(p.name),
+          description: `API key of the ${p.name} model service (put the value after deploy)`,
+          encryptionKey: this.key,
+        });
+        Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: `The key is issued by ${p.name}, outside AWS: rotate it in the provider's console and put the new value; the gateway reads it at run time.` });
+        return [p.name, secret];
+      }),
+    );
+    const vllmRoutes = props.vllmRoutes ?? [];
+    const routing = { vllmRoutes, providerSecretIds: Object.fromEntries(Object.entries(providerSecrets).map(([name, secret]) => [name, secret.secretArn])) };
+
     const timeoutSeconds = lambdaTimeoutSeconds(gw.streaming, gw.integrationTimeoutSeconds);
     this.gatewayFunction = new GatewayFunction(this, 'Gateway', {
       vpc: props.vpc,
       subnets: props.subnets,
       credentialSecret: this.credential.secret,
       key: this.key,
-      runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2 }),
+      runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2, ...routing }),
       runtime: config.lambda.runtime,
       architecture: config.lambda.architecture,
       memoryMb: gw.lambdaMemoryMb,
@@ -79,6 +99,15 @@ export class GatewayStack extends ChinaStack {
     });
 
     this.addAlarms();
+    this.addUsageDashboard();
+
+    // Every gateway host reads the upstream keys and reaches the vLLM load balancers inside the VPC.
+    const connectToUpstreams = (grantee: iam.IGrantable, securityGroup: ec2.SecurityGroup) => {
+      for (const secret of Object.values(providerSecrets)) grantSecretRead(secret, this.key, grantee);
+      for (const route of vllmRoutes) grantSecretRead(route.apiKeySecret, route.apiKeyKey, grantee);
+      if (vllmRoutes.length > 0) securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(80), 'HTTP to vLLM load balancers inside the VPC');
+    };
+    connectToUpstreams(this.gatewayFunction.function, this.gatewayFunction.securityGroup);
 
     const door = gw.streamingDoor;
     if (door.enabled) {
@@ -93,7 +122,7 @@ export class GatewayStack extends ChinaStack {
         key: this.key,
         credentialSecret: this.credential.secret,
         // A container is not bound by API Gateway's 29 s: generations may run for minutes.
-        runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: 600 }),
+        runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: 600, ...routing }),
         baseImage: `${props.registryHost}/${n.repository('node')}${node.digest ? `@${node.digest}` : `:${node.tag}`}`,
         apiKeyTableName: n.apiKeyTable,
         stsAudience: config.prefix,
@@ -101,6 +130,7 @@ export class GatewayStack extends ChinaStack {
         accessLogBucket: props.accessLogBucket,
         logRetentionDays: gw.logRetentionDays,
       });
+      connectToUpstreams(this.streamingDoor.service.taskDefinition.taskRole, this.streamingDoor.securityGroup);
       new CfnOutput(this, 'StreamingBaseUrl', { value: this.streamingDoor.baseUrl, description: 'OpenAI base URL of the in-VPC streaming door (Bearer API key or STS token)' });
       new CfnOutput(this, 'ApiKeyTableName', { value: this.streamingDoor.apiKeys.tableName, description: 'Caller keys of the streaming door: npm run api-keys -- issue --caller <name>' });
     }
@@ -113,6 +143,19 @@ export class GatewayStack extends ChinaStack {
       value: `curl --aws-sigv4 "aws:amz:${this.region}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN" -H "content-type: application/json" -d '{"model":"${config.bedrock.models[0].alias}","messages":[{"role":"user","content":"你好"}]}' ${url}v1/chat/completions`,
       description: 'Call the gateway with China IAM credentials',
     });
+  }
+
+  /** Usage metering: tokens and latency per model and per caller, from the gateway's embedded metrics. */
+  private addUsageDashboard() {
+    const search = (dimension: string, metric: string, stat: string) =>
+      new cloudwatch.MathExpression({ expression: `SEARCH('{cn-llm-kit/Gateway,${dimension}} MetricName="${metric}"', '${stat}', 300)`, label: `${metric} by ${dimension}`, period: Duration.minutes(5) });
+    const dashboard = new cloudwatch.Dashboard(this, 'UsageDashboard', { dashboardName: `${this.config.prefix}-gateway-usage` });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Output tokens by model', left: [search('Model', 'OutputTokens', 'Sum')], width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Input tokens by model', left: [search('Model', 'InputTokens', 'Sum')], width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Output tokens by caller', left: [search('Caller', 'OutputTokens', 'Sum')], width: 12 }),
+      new cloudwatch.GraphWidget({ title: 'Latency p99 by model (ms)', left: [search('Model', 'LatencyMs', 'p99')], width: 12 }),
+    );
   }
 
   private addAlarms() {

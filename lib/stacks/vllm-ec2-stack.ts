@@ -29,13 +29,15 @@ export const VLLM_METRIC_NAMESPACE = 'cn-llm-kit/vLLM';
 export class VllmEc2Stack extends ChinaStack {
   public readonly services: Record<string, VllmEc2Service> = {};
   public readonly apiKeys: Record<string, secretsmanager.Secret> = {};
+  /** Encrypts the API key secrets. */
+  public readonly key: kms.Key;
 
   constructor(scope: Construct, id: string, props: VllmEc2StackProps) {
     super(scope, id, props);
     const { config } = props;
     const n = names(config);
 
-    const key = new kms.Key(this, 'Key', { description: `Encrypts ${config.prefix} vLLM API keys and notifications`, enableKeyRotation: true, pendingWindow: Duration.days(30) });
+    const key = (this.key = new kms.Key(this, 'Key', { description: `Encrypts ${config.prefix} vLLM API keys and notifications`, enableKeyRotation: true, pendingWindow: Duration.days(30) }));
     const notifications = new sns.Topic(this, 'ScalingNotifications', { displayName: `${config.prefix} vLLM scaling events`, masterKey: key, enforceSSL: true });
     // Auto Scaling publishes to the encrypted topic.
     key.grant(new iam.ServicePrincipal('autoscaling.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');

@@ -55,7 +55,11 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
     expect(fn.KmsKeyArn).toBeDefined();
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: Match.stringLikeRegexp('^Gateway Lambda'),
-      SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'HTTPS to Bedrock and AWS endpoints' }],
+      SecurityGroupEgress: [
+        { CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'HTTPS to Bedrock and AWS endpoints' },
+        // The self-hosted vLLM service registered its route: its internal load balancer listens on 80 inside the VPC.
+        { CidrIp: '10.80.0.0/16', FromPort: 80, ToPort: 80, IpProtocol: 'tcp', Description: 'HTTP to vLLM load balancers inside the VPC' },
+      ],
     });
   });
 
@@ -74,22 +78,30 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
         secretRegion: 'cn-northwest-1',
         logContent: false,
         models: [
-          { alias: 'nova-micro', modelId: 'us.amazon.nova-micro-v1:0', created: 0 },
-          { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0', created: 0 },
-          { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0 },
-          { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0 },
+          { alias: 'nova-micro', modelId: 'us.amazon.nova-micro-v1:0', created: 0, route: 'bedrock' },
+          { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0', created: 0, route: 'bedrock' },
+          { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0, route: 'bedrock' },
+          { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0, route: 'bedrock' },
+          { alias: 'qwen2.5-1.5b-instruct', modelId: 'qwen2.5-1.5b-instruct', created: 0, route: 'vllm-qwen2.5-1.5b-instruct' },
         ],
+        upstreams: [{ name: 'vllm-qwen2.5-1.5b-instruct', kind: 'vllm', baseUrl: 'http://ARN/v1', apiKeySecretId: 'ARN', crossBorder: false, timeoutMs: 28000, maxAttempts: 2 }],
+        residency: 'any',
         timeouts: { connectMs: 3000, requestMs: 28000 },
       }),
     );
   });
 
-  test('the Lambda role reads only its secret and writes only its log group; no AWS managed policies', () => {
+  test('the Lambda role reads only its secrets (the Bedrock credential, the registered vLLM key) and writes only its log group; no AWS managed policies', () => {
     const role = resourcesOf(template, 'AWS::IAM::Role').find((r) => r.Properties.Description === 'cn-llm-kit gateway Lambda')!.Properties;
     expect(role.ManagedPolicyArns).toBeUndefined();
     const policy = resourcesOf(template, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('GatewayRole'))!.Properties.PolicyDocument;
-    const secretRead = policy.Statement.find((s: any) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue'));
-    expect(secretRead.Resource).toEqual({ Ref: expect.stringMatching(/^BedrockCredentialSecret/) });
+    const secretReads = policy.Statement.filter((s: any) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue'));
+    // One statement (CDK merges them) naming exactly the two secrets.
+    expect(secretReads).toHaveLength(1);
+    expect(secretReads[0].Resource).toHaveLength(2);
+    const resources = secretReads[0].Resource.map((r: unknown) => JSON.stringify(r));
+    expect(resources.filter((r: string) => /BedrockCredentialSecret/.test(r))).toHaveLength(1);
+    expect(resources.filter((r: string) => /cnllm-VllmEc2/.test(r))).toHaveLength(1);
   });
 
   test('alarms on 5xx rate, Bedrock throttles and p99 latency', () => {
@@ -253,10 +265,21 @@ describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
       SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }),
     });
     const policy = resourcesOf(t, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('TaskTaskRole'))!.Properties.PolicyDocument;
-    expect(policy.Statement.map((s: any) => s.Action).flat().sort()).toEqual(['dynamodb:GetItem', 'kms:Decrypt', 'kms:Decrypt', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-    // Decrypt for the secret (by its encryption context) and for the KMS-encrypted key table (grant() alone adds none).
+    // Its secrets (the Bedrock credential, the registered vLLM key), each decryptable only by its encryption context,
+    // and key lookups in the KMS-encrypted table (grant() alone adds no kms:Decrypt).
+    expect(policy.Statement.map((s: any) => s.Action).flat().sort()).toEqual([
+      'dynamodb:GetItem',
+      'kms:Decrypt',
+      'kms:Decrypt',
+      'kms:Decrypt',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+    ]);
+    // CDK merges the two secret reads into one statement naming both secrets.
+    expect(policy.Statement.find((s: any) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue')).Resource).toHaveLength(2);
     const decrypts = policy.Statement.filter((s: any) => s.Action === 'kms:Decrypt');
-    expect(decrypts.map((s: any) => s.Condition ?? null)).toEqual([{ StringEquals: { 'kms:EncryptionContext:SecretARN': { Ref: expect.stringMatching(/^BedrockCredentialSecret/) } } }, null]);
+    expect(decrypts.filter((s: any) => s.Condition === undefined)).toHaveLength(1);
+    expect(decrypts.filter((s: any) => s.Condition?.StringEquals?.['kms:EncryptionContext:SecretARN'])).toHaveLength(2);
   });
 
   test('scales on CPU and requests per task; outputs the base URL and the key table', () => {
