@@ -213,3 +213,22 @@ describe('GPU sizing is validated at synth', () => {
     ]);
   });
 });
+
+describe('routing configuration', () => {
+  test('fallbacks may only name models some route serves', () => {
+    expect(problemsOf({ 'routing.fallbacks': '{"nova-pro":["qwen-max"]}' })).toEqual([
+      expect.stringMatching(/^routing\.fallbacks\.nova-pro = \["qwen-max"\]: names "qwen-max", which no route serves; routed models are nova-micro, nova-lite, nova-pro, nova-2-lite, qwen2.5-1.5b-instruct\.$/),
+    ]);
+  });
+
+  test('providers need a name, a base URL and model aliases', () => {
+    const problems = problemsOf({ 'routing.providers': '[{"name":"Bad Name","baseUrl":"not a url","models":[]}]' });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^routing\.providers\[0\]\.name = "Bad Name": must be a short lower-case name/),
+        expect.stringMatching(/^routing\.providers\[0\]\.baseUrl = "not a url": must be the provider's OpenAI-compatible base URL/),
+        expect.stringMatching(/^routing\.providers\[0\]\.models = \[\]/),
+      ]),
+    );
+  });
+});

@@ -57,8 +57,10 @@ export class GatewayStack extends ChinaStack {
       config.routing.providers.map((p) => {
         const secret = new secretsmanager.Secret(this, `Provider-${p.name}`, {
           secretName: names(config).providerSecret(p.name),
-          description: `API key of the ${p.name} model service (put the value after deploy)`,
+          description: `API key of the ${p.name} model service: put {"apiKey":"..."} after deploy`,
           encryptionKey: this.key,
+          // A placeholder, not a key: the gateway answers 503 upstream_key_not_set until the operator puts one.
+          generateSecretString: { secretStringTemplate: JSON.stringify({ set: false }), generateStringKey: 'placeholder' },
         });
         Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: `The key is issued by ${p.name}, outside AWS: rotate it in the provider's console and put the new value; the gateway reads it at run time.` });
         return [p.name, secret];

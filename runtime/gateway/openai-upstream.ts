@@ -34,13 +34,21 @@ export class OpenAiUpstream {
     if (!id || !this.secrets) return Promise.resolve(undefined);
     this.key ??= this.secrets.send(new GetSecretValueCommand({ SecretId: id })).then((r) => {
       const text = r.SecretString ?? '';
+      let parsed: unknown;
       try {
-        const parsed = JSON.parse(text) as { apiKey?: string };
-        if (typeof parsed?.apiKey === 'string') return parsed.apiKey;
+        parsed = JSON.parse(text);
       } catch {
-        // a plain string secret
+        return text; // a plain string secret (the vLLM API keys)
       }
-      return text;
+      const apiKey = (parsed as { apiKey?: unknown } | null)?.apiKey;
+      if (typeof apiKey === 'string') return apiKey;
+      // The kit creates provider secrets with a placeholder: nothing to send until the operator puts the key.
+      throw new GatewayError(
+        503,
+        'api_error',
+        `The key of ${this.config.kind} upstream "${this.config.name}" is not set: aws secretsmanager put-secret-value --secret-id ${id} --secret-string '{"apiKey":"<key>"}'`,
+        'upstream_key_not_set',
+      );
     });
     this.key.catch(() => (this.key = undefined));
     return this.key;

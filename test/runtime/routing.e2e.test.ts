@@ -136,6 +136,14 @@ describe('fallback and residency', () => {
     expect(bedrock.requests).toHaveLength(0);
   });
 
+  test('a provider whose key the operator has not put yet answers 503 with the command to fix it', async () => {
+    secrets.secrets.set('cnllm/dashscope-key', JSON.stringify({ set: false, placeholder: 'x' }));
+    await gateway.close();
+    await start({ fallbacks: {} });
+    await expect(ask('qwen-max')).rejects.toMatchObject({ status: 503, error: { code: 'upstream_key_not_set', message: expect.stringContaining('aws secretsmanager put-secret-value --secret-id cnllm/dashscope-key') } });
+    expect(provider.requests).toHaveLength(0);
+  });
+
   test('a model that names an unknown route is a startup error, not a runtime surprise', () => {
     const config = GatewayRuntimeConfigSchema.parse({ models: [{ alias: 'x', modelId: 'x', route: 'nowhere' }] });
     expect(() => createGateway({ config, bedrock: new BedrockInvoker(config) })).toThrow('model x names route "nowhere", which is not among the upstreams');

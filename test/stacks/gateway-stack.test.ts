@@ -307,3 +307,56 @@ describe('secret access that does not depend on kms:ViaService naming in China',
     });
   });
 });
+
+describe('unified routing in the Gateway stack', () => {
+  const providers = JSON.stringify([
+    { name: 'dashscope', baseUrl: 'https://dashscope.aliyuncs.com/compatible-mode/v1', models: [{ alias: 'qwen-max', model: 'qwen-max' }] },
+    { name: 'deepseek', baseUrl: 'https://api.deepseek.com/v1', models: [{ alias: 'deepseek-chat', model: 'deepseek-chat' }], timeoutSeconds: 120 },
+  ]);
+  const { kit } = kitApp({ 'routing.providers': providers, 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["qwen-max","nova-pro"]}', 'routing.residency': 'china-only' });
+  const t = Template.fromStack(kit.gateway!);
+  const settingsOf = () => {
+    const fn = resourcesOf(t, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.handler')!.Properties;
+    return JSON.parse(fn.Environment.Variables.CNLLM_GATEWAY_CONFIG['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
+  };
+
+  test('every route kind reaches the runtime: Bedrock models, the registered vLLM service, each provider, fallbacks and residency', () => {
+    const settings = settingsOf();
+    expect(settings.models.map((m: any) => `${m.alias}->${m.route}`)).toEqual([
+      'nova-micro->bedrock',
+      'nova-lite->bedrock',
+      'nova-pro->bedrock',
+      'nova-2-lite->bedrock',
+      'qwen2.5-1.5b-instruct->vllm-qwen2.5-1.5b-instruct',
+      'qwen-max->dashscope',
+      'deepseek-chat->deepseek',
+    ]);
+    expect(settings.upstreams.map((u: any) => [u.name, u.kind, u.crossBorder, u.timeoutMs])).toEqual([
+      ['vllm-qwen2.5-1.5b-instruct', 'vllm', false, 28000],
+      ['dashscope', 'provider', false, 28000],
+      ['deepseek', 'provider', false, 28000],
+    ]);
+    expect(settings.fallbacks).toEqual({ 'qwen2.5-1.5b-instruct': ['qwen-max', 'nova-pro'] });
+    expect(settings.residency).toBe('china-only');
+  });
+
+  test('a KMS secret per provider key, filled by the operator, readable by the gateway only for that secret', () => {
+    t.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'cnllm/provider/dashscope', KmsKeyId: Match.anyValue() });
+    t.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'cnllm/provider/deepseek' });
+    expect(resourcesOf(t, 'AWS::SecretsManager::Secret').find((s) => s.Properties.Name === 'cnllm/provider/dashscope')!.Properties.GenerateSecretString).toEqual({
+      SecretStringTemplate: '{"set":false}',
+      GenerateStringKey: 'placeholder',
+    });
+  });
+
+  test('a usage dashboard: tokens per model and per caller, latency per model', () => {
+    const body = JSON.stringify(resourcesOf(t, 'AWS::CloudWatch::Dashboard')[0].Properties.DashboardBody);
+    for (const widget of ['Output tokens by model', 'Input tokens by model', 'Output tokens by caller', 'Latency p99 by model']) expect(body).toContain(widget);
+    expect(body).toContain('{cn-llm-kit/Gateway,Caller}');
+  });
+
+  test('nag and ChinaRegion clean with routing', () => {
+    expect(nagFindings(kit.gateway!).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(chinaFindings(kit.gateway!)).toEqual([]);
+  });
+});
