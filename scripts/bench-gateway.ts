@@ -18,6 +18,7 @@ import { startLocalGateway } from '../runtime/local/local-gateway';
 import { ApiKeyAuthenticator, newApiKey } from '../runtime/server/api-keys';
 import { startStreamingServer } from '../runtime/server/server';
 import { BedrockFake } from '../test/fakes/bedrock-fake';
+import { OpenAiUpstreamFake } from '../test/fakes/openai-upstream-fake';
 import { flagValue } from './cli-config';
 
 const args = process.argv.slice(2);
@@ -146,6 +147,43 @@ async function main() {
   const seconds = ms(started) / 1000;
   const delivered = results.reduce((n, a) => n + a.length, 0);
   await door.drain();
+
+  // Passthrough to a vLLM-style (OpenAI-compatible) upstream: the same request direct and through the gateway.
+  const vllm = await new OpenAiUpstreamFake('vllm', '').start();
+  const routed = GatewayRuntimeConfigSchema.parse({
+    bedrockEndpoint: fake.url,
+    models: [{ alias: 'qwen', modelId: 'qwen', route: 'vllm' }],
+    upstreams: [{ name: 'vllm', kind: 'vllm', baseUrl: `${vllm.url}/v1`, maxAttempts: 1 }],
+  });
+  const passthrough = await startLocalGateway({ gateway: createGateway({ config: routed, bedrock: new BedrockInvoker(routed), log: () => undefined }), mode: 'stream' });
+  const vllmBody = (model: string, stream: boolean) => JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'bench' }] });
+  const post = async (url: string, body: string) => {
+    const t = process.hrtime.bigint();
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const reader = r.body!.getReader();
+    let first = -1;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (first < 0 && /"content":"[^"]+"/.test(Buffer.from(value).toString('utf8'))) first = ms(t);
+    }
+    return { total: ms(t), first };
+  };
+  const directVllm: number[] = [];
+  const viaVllm: number[] = [];
+  const directVllmFirst: number[] = [];
+  const viaVllmFirst: number[] = [];
+  for (let i = 0; i < 50; i++) await Promise.all([post(`${vllm.url}/v1/chat/completions`, vllmBody('qwen', false)), post(`${passthrough.url}/v1/chat/completions`, vllmBody('qwen', false))]);
+  for (let i = 0; i < ROUNDS; i++) {
+    directVllm.push((await post(`${vllm.url}/v1/chat/completions`, vllmBody('qwen', false))).total);
+    viaVllm.push((await post(`${passthrough.url}/v1/chat/completions`, vllmBody('qwen', false))).total);
+  }
+  for (let i = 0; i < STREAM_ROUNDS; i++) {
+    directVllmFirst.push((await post(`${vllm.url}/v1/chat/completions`, vllmBody('qwen', true))).first);
+    viaVllmFirst.push((await post(`${passthrough.url}/v1/chat/completions`, vllmBody('qwen', true))).first);
+  }
+  await passthrough.close();
+  await vllm.stop();
   await fake.stop();
 
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-bundle-'));
@@ -162,6 +200,9 @@ async function main() {
     ['first-chunk overhead p50 (ms)', percentile(firstChunkGateway, 50) - percentile(firstChunkDirect, 50), 2, '<'],
     ['streaming door: first-token overhead p50 (ms)', percentile(doorFirst, 50) - percentile(directFirst, 50), 2, '<'],
     ['streaming door: inter-token overhead (ms per token)', percentile(gapOverhead, 50), 0.5, '<'],
+    ['vLLM passthrough: added latency p50 (ms)', percentile(viaVllm, 50) - percentile(directVllm, 50), 1, '<'],
+    ['vLLM passthrough: added latency p99 (ms)', percentile(viaVllm, 99) - percentile(directVllm, 99), 5, '<'],
+    ['vLLM passthrough: first-chunk overhead p50 (ms)', percentile(viaVllmFirst, 50) - percentile(directVllmFirst, 50), 2, '<'],
     ['bundle size (KB)', bundleBytes / 1024, 1024, '<'],
     ['cold load p50 (ms)', percentile(loads, 50), 150, '<'],
   ];

@@ -30,7 +30,8 @@ export class OpenAiUpstreamFake extends LoopbackServer {
       res.end(JSON.stringify(payload));
     };
     if (req.url !== '/v1/chat/completions') return json(404, { error: { message: `no route ${req.url}` } });
-    if (req.headers.authorization !== `Bearer ${this.apiKey}`) return json(401, { error: { message: 'invalid api key' } });
+    // An empty key means the upstream is open (the benchmark); otherwise the bearer key must match.
+    if (this.apiKey && req.headers.authorization !== `Bearer ${this.apiKey}`) return json(401, { error: { message: 'invalid api key' } });
     const behaviour = this.queue.shift() ?? { kind: 'reply' };
     if (behaviour.kind === 'status') return json(behaviour.status, { error: { message: `${this.name} says ${behaviour.status}` } });
     if (behaviour.kind === 'reset') {
