@@ -21,7 +21,7 @@ describe('documentation stays true to the code', () => {
 
   test('the README documents every top-level config key', () => {
     const readme = read('README.md');
-    for (const key of ['prefix', 'tags', 'china', 'global', 'stacks', 'network', 'modelStore', 'models', 'bedrock', 'gateway', 'images', 'staging', 'vllmEc2', 'vllmEks', 'lambda', 'gpu']) {
+    for (const key of ['prefix', 'tags', 'china', 'global', 'stacks', 'network', 'modelStore', 'models', 'bedrock', 'gateway', 'images', 'staging', 'vllmEc2', 'vllmEks', 'routing', 'lambda', 'gpu']) {
       expect(readme).toContain(`\`${key}`);
     }
   });
