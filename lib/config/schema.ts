@@ -333,6 +333,11 @@ export const KitConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Images the kit runs, pinned. `source` is where `npm run mirror-images` copies each one from, on an
+     * operator's machine outside China; what deploys and runs pulls only the private ECR copy (the
+     * ChinaRegion rules check every template for unreachable registries).
+     */
     images: z
       .object({
         vllm: imageSchema.prefault({ source: 'docker.io/vllm/vllm-openai:v0.9.2', tag: 'v0.9.2' }),
