@@ -3,7 +3,7 @@
  * Bedrock stand-in, plus the Lambda bundle's size and cold load time. Prints figures and targets;
  * it gates nothing (timing on a shared 2-core machine is for reading, not for failing builds).
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -18,7 +18,6 @@ import { startLocalGateway } from '../runtime/local/local-gateway';
 import { ApiKeyAuthenticator, newApiKey } from '../runtime/server/api-keys';
 import { startStreamingServer } from '../runtime/server/server';
 import { BedrockFake } from '../test/fakes/bedrock-fake';
-import { OpenAiUpstreamFake } from '../test/fakes/openai-upstream-fake';
 import { flagValue } from './cli-config';
 
 const args = process.argv.slice(2);
@@ -149,7 +148,9 @@ async function main() {
   await door.drain();
 
   // Passthrough to a vLLM-style (OpenAI-compatible) upstream: the same request direct and through the gateway.
-  const vllm = await new OpenAiUpstreamFake('vllm', '').start();
+  // The upstream runs in its own process: only the gateway's work shares this event loop with the clients.
+  const upstreamProcess = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(__dirname, 'serve-openai-fake.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const vllm = { url: await new Promise<string>((resolve) => upstreamProcess.stdout!.once('data', (d) => resolve(String(d).trim()))) };
   const routed = GatewayRuntimeConfigSchema.parse({
     bedrockEndpoint: fake.url,
     models: [{ alias: 'qwen', modelId: 'qwen', route: 'vllm' }],
@@ -183,7 +184,7 @@ async function main() {
     viaVllmFirst.push((await post(`${passthrough.url}/v1/chat/completions`, vllmBody('qwen', true))).first);
   }
   await passthrough.close();
-  await vllm.stop();
+  upstreamProcess.kill('SIGTERM');
   await fake.stop();
 
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-bundle-'));
