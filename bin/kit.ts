@@ -4,6 +4,7 @@ import { ComplianceLedger } from '../lib/checks/compliance-ledger';
 import { ConfigError } from '../lib/config/load';
 import { names } from '../lib/config/names';
 import { KitConfig } from '../lib/config/schema';
+import { vllmAlias, vllmRouteName } from '../lib/config/vllm-routes';
 import { BedrockAccessStack } from '../lib/stacks/bedrock-access-stack';
 import { GatewayStack } from '../lib/stacks/gateway-stack';
 import { ModelStoreStack } from '../lib/stacks/model-store-stack';
@@ -73,31 +74,6 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     });
   });
 
-  const gateway = enabled(config.stacks.gateway, () => {
-    if (!network) throw new ConfigError(['stacks.gateway = true: the gateway runs in the kit\'s VPC; enable stacks.network too (it can reuse an existing VPC).']);
-    return new GatewayStack(app, stackName('Gateway'), {
-      config,
-      vpc: network.vpc,
-      subnets: network.workloadSubnets,
-      executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
-      vpcCidr: network.vpcCidr,
-      registryHost: modelStore?.registryHost,
-      accessLogBucket: modelStore?.accessLogBucket,
-      // Self-hosted services register themselves: nobody copies load balancer URLs by hand.
-      vllmRoutes:
-        vllmEc2 && config.routing.registerVllm
-          ? Object.entries(vllmEc2.services).map(([servedName, service]) => ({
-              servedName,
-              baseUrl: service.baseUrl,
-              apiKeySecretArn: vllmEc2.apiKeys[servedName].secretArn,
-              apiKeySecret: vllmEc2.apiKeys[servedName],
-              apiKeyKey: vllmEc2.key,
-            }))
-          : [],
-      description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
-    });
-  });
-
   const vllmEks = enabled(config.stacks.vllmEks, () => {
     if (!network || !modelStore) {
       throw new ConfigError(['stacks.vllmEks = true: vLLM on EKS needs the kit\'s network and model store; enable stacks.network and stacks.modelStore too.']);
@@ -109,6 +85,40 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       registryHost: modelStore.registryHost,
       weightsKey: modelStore.key,
       description: 'cn-llm-kit: open models served by vLLM on EKS GPU node groups',
+    });
+  });
+
+  const selfHostedRoutes = () => {
+    const platforms = [
+      vllmEc2 && { platform: 'ec2' as const, services: vllmEc2.services, apiKeys: vllmEc2.apiKeys, key: vllmEc2.key },
+      vllmEks && { platform: 'eks' as const, services: vllmEks.services, apiKeys: vllmEks.apiKeys, key: vllmEks.apiKeysKey },
+    ].filter((p) => !!p);
+    return platforms.flatMap(({ platform, services, apiKeys, key }) =>
+      Object.entries(services).map(([servedName, service]) => ({
+        servedName,
+        alias: vllmAlias(servedName, platform, platforms.length === 2),
+        routeName: vllmRouteName(servedName, platform),
+        baseUrl: service.baseUrl,
+        apiKeySecretArn: apiKeys[servedName].secretArn,
+        apiKeySecret: apiKeys[servedName],
+        apiKeyKey: key,
+      })),
+    );
+  };
+
+  const gateway = enabled(config.stacks.gateway, () => {
+    if (!network) throw new ConfigError(['stacks.gateway = true: the gateway runs in the kit\'s VPC; enable stacks.network too (it can reuse an existing VPC).']);
+    return new GatewayStack(app, stackName('Gateway'), {
+      config,
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
+      vpcCidr: network.vpcCidr,
+      registryHost: modelStore?.registryHost,
+      accessLogBucket: modelStore?.accessLogBucket,
+      // Self-hosted services register themselves: nobody copies load balancer URLs by hand.
+      vllmRoutes: config.routing.registerVllm ? selfHostedRoutes() : [],
+      description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
     });
   });
 

@@ -221,6 +221,20 @@ describe('routing configuration', () => {
     ]);
   });
 
+  test('self-hosted models count as routed on each enabled platform: eks/<name> only while EC2 and EKS both serve it', () => {
+    const eksFallback = { 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["eks/qwen2.5-1.5b-instruct"]}' };
+    expect(problemsOf(eksFallback)).toEqual([expect.stringMatching(/names "eks\/qwen2\.5-1\.5b-instruct", which no route serves/)]);
+    expect(loadConfig({ ...eksFallback, 'stacks.vllmEks': 'true' }).routing.fallbacks).toEqual({ 'qwen2.5-1.5b-instruct': ['eks/qwen2.5-1.5b-instruct'] });
+    expect(loadConfig({ 'routing.fallbacks': '{"nova-pro":["qwen2.5-1.5b-instruct"]}', 'stacks.vllmEc2': 'false', 'stacks.vllmEks': 'true' }).routing.fallbacks).toEqual({ 'nova-pro': ['qwen2.5-1.5b-instruct'] });
+    expect(problemsOf({ 'routing.fallbacks': '{"nova-pro":["qwen2.5-1.5b-instruct"]}', 'stacks.vllmEc2': 'false', 'routing.registerVllm': 'false' })).toEqual([
+      expect.stringMatching(/names "qwen2\.5-1\.5b-instruct", which no route serves; routed models are nova-micro, nova-lite, nova-pro, nova-2-lite\.$/),
+    ]);
+  });
+
+  test('vllmEks.loadBalancerWaitMinutes stays within what the kubectl handler can wait', () => {
+    expect(problemsOf({ 'stacks.vllmEks': 'true', 'vllmEks.loadBalancerWaitMinutes': '30' })).toEqual([expect.stringMatching(/^vllmEks\.loadBalancerWaitMinutes = "30": must be at most 14/)]);
+  });
+
   test('providers need a name, a base URL and model aliases', () => {
     const problems = problemsOf({ 'routing.providers': '[{"name":"Bad Name","baseUrl":"not a url","models":[]}]' });
     expect(problems).toEqual(

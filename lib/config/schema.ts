@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CatalogModel, DEFAULT_BEDROCK_MODELS, NOVA_CATALOG } from '../bedrock/catalog';
 import { CHINA_LAMBDA_DEFAULTS, CHINA_REGIONS, CHINA_REGION_NAMES, isChinaRegion } from '../china/china';
 import { sizingProblems } from '../gpu/sizing';
+import { selfHostedAliases } from './vllm-routes';
 
 /**
  * The kit's configuration: types, defaults and validation in one schema. Every field has a default,
@@ -368,6 +369,8 @@ export const KitConfigSchema = z
         startupBudgetSeconds: int(120, 3600, 'seconds the startup probe allows for pull, copy and load').default(900),
         /** Scale out on vllm:num_requests_waiting per replica (needs a metrics adapter); 0 disables the HPA. */
         targetWaitingRequests: int(0, 1000, 'waiting requests per replica').default(0),
+        /** How long the deploy waits for Kubernetes to create each internal NLB (the kubectl handler runs at most 15 min). */
+        loadBalancerWaitMinutes: int(1, 14, 'minutes to wait for the internal NLB').default(10),
       })
       .strict()
       .prefault({}),
@@ -496,7 +499,7 @@ export const KitConfigSchema = z
       const aliases = new Set<string>([
         ...c.bedrock.models.map((m) => (typeof m === 'string' ? m : m?.alias)),
         ...c.routing.providers.flatMap((p) => (Array.isArray(p?.models) ? p.models.map((m) => m?.alias) : [])),
-        ...(c.routing.registerVllm && c.stacks?.vllmEc2 ? c.models.map((m) => m?.servedName) : []),
+        ...(c.routing.registerVllm ? selfHostedAliases(c.models.map((m) => m?.servedName), { ec2: !!c.stacks?.vllmEc2, eks: !!c.stacks?.vllmEks }) : []),
       ]);
       for (const [alias, next] of Object.entries(c.routing.fallbacks ?? {})) {
         for (const name of [alias, ...(Array.isArray(next) ? next : [])]) {

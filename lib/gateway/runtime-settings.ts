@@ -12,6 +12,10 @@ type RuntimeConfigInput = z.input<typeof GatewayRuntimeConfigSchema>;
 /** A self-hosted vLLM service the gateway routes to (its load balancer inside the VPC). */
 export interface VllmRoute {
   readonly servedName: string;
+  /** The model name callers send (see lib/config/vllm-routes.ts). */
+  readonly alias: string;
+  /** The upstream name in the gateway's routing table and in its usage metrics (servedBy). */
+  readonly routeName: string;
   readonly baseUrl: string;
   readonly apiKeySecretArn: string;
 }
@@ -28,11 +32,11 @@ export function gatewayRuntimeSettings(
     ...(opts.credentialSecretId && { credentialSecretId: opts.credentialSecretId }),
     models: [
       ...config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0, route: 'bedrock' })),
-      ...vllm.map((v) => ({ alias: v.servedName, modelId: v.servedName, created: 0, route: `vllm-${v.servedName}` })),
+      ...vllm.map((v) => ({ alias: v.alias, modelId: v.servedName, created: 0, route: v.routeName })),
       ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name }))),
     ],
     upstreams: [
-      ...vllm.map((v) => ({ name: `vllm-${v.servedName}`, kind: 'vllm' as const, baseUrl: v.baseUrl, apiKeySecretId: v.apiKeySecretArn, crossBorder: false, timeoutMs: opts.upstreamTimeoutSeconds * 1000, maxAttempts: 2 })),
+      ...vllm.map((v) => ({ name: v.routeName, kind: 'vllm' as const, baseUrl: v.baseUrl, apiKeySecretId: v.apiKeySecretArn, crossBorder: false, timeoutMs: opts.upstreamTimeoutSeconds * 1000, maxAttempts: 2 })),
       ...providers.map((p) => ({
         name: p.name,
         kind: 'provider' as const,

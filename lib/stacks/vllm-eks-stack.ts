@@ -31,6 +31,12 @@ const NODE_GROUP_LABEL = 'cn-llm-kit/node-group';
 export class VllmEksStack extends ChinaStack {
   public readonly cluster: eks.Cluster;
   public readonly nodeRole: iam.Role;
+  /** Per served model: the OpenAI base URL of its internal NLB, known once the deploy has waited for it. */
+  public readonly services: Record<string, { readonly baseUrl: string }> = {};
+  /** Per served model: the secret holding vLLM's --api-key. */
+  public readonly apiKeys: Record<string, secretsmanager.ISecret> = {};
+  /** Encrypts the API key secrets (their readers need kms:Decrypt on it). */
+  public readonly apiKeysKey: kms.IKey;
 
   constructor(scope: Construct, id: string, props: VllmEksStackProps) {
     super(scope, id, props);
@@ -40,7 +46,7 @@ export class VllmEksStack extends ChinaStack {
 
     const key = new kms.Key(this, 'Key', { description: `Envelope-encrypts ${config.prefix} EKS secrets`, enableKeyRotation: true, pendingWindow: Duration.days(30) });
     // A separate key for the API key secrets: pod roles on its policy would otherwise close a cycle (key -> pod role -> OIDC -> cluster -> key).
-    const apiKeysKey = new kms.Key(this, 'ApiKeysKey', { description: `Encrypts ${config.prefix} vLLM API keys on EKS`, enableKeyRotation: true, pendingWindow: Duration.days(30) });
+    const apiKeysKey = (this.apiKeysKey = new kms.Key(this, 'ApiKeysKey', { description: `Encrypts ${config.prefix} vLLM API keys on EKS`, enableKeyRotation: true, pendingWindow: Duration.days(30) }));
     this.cluster = new eks.Cluster(this, 'Cluster', {
       clusterName: `${config.prefix}-vllm`,
       version: eks.KubernetesVersion.of(settings.kubernetesVersion),
@@ -152,11 +158,21 @@ export class VllmEksStack extends ChinaStack {
         startupBudgetSeconds: settings.startupBudgetSeconds,
         targetWaitingRequests: settings.targetWaitingRequests,
       });
-      this.cluster.addManifest(`Vllm-${model.servedName}`, ...workload);
-      new CfnOutput(this, `Endpoint-${model.servedName}`, {
-        value: `kubectl -n ${namespace} get service vllm -o jsonpath='{.status.loadBalancer.ingress[0].hostname}'`,
-        description: `How to find the internal NLB of ${model.servedName} (base URL http://<hostname>/v1)`,
+      const manifest = this.cluster.addManifest(`Vllm-${model.servedName}`, ...workload);
+      // Kubernetes names the NLB only after the Service exists: the deploy waits for its hostname (it
+      // comes within a minute or two, long before the model is loaded) so the gateway can route to it.
+      const loadBalancer = new eks.KubernetesObjectValue(this, `LoadBalancer-${model.servedName}`, {
+        cluster: this.cluster,
+        objectType: 'service',
+        objectName: 'vllm',
+        objectNamespace: namespace,
+        jsonPath: '.status.loadBalancer.ingress[0].hostname',
+        timeout: Duration.minutes(settings.loadBalancerWaitMinutes),
       });
+      loadBalancer.node.addDependency(manifest);
+      this.services[model.servedName] = { baseUrl: `http://${loadBalancer.value}/v1` };
+      this.apiKeys[model.servedName] = apiKey;
+      new CfnOutput(this, `BaseUrl-${model.servedName}`, { value: this.services[model.servedName].baseUrl, description: `OpenAI base URL of ${model.servedName} (internal NLB, inside the VPC)` });
       new CfnOutput(this, `ServedModelName-${model.servedName}`, { value: model.servedName });
       new CfnOutput(this, `ApiKeySecretArn-${model.servedName}`, { value: apiKey.secretArn });
     }

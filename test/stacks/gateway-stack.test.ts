@@ -360,3 +360,58 @@ describe('unified routing in the Gateway stack', () => {
     expect(chinaFindings(kit.gateway!)).toEqual([]);
   });
 });
+
+describe('vLLM on EKS registers its routes in the Gateway stack', () => {
+  const settingsOf = (t: Template) => {
+    const fn = resourcesOf(t, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.handler')!.Properties;
+    const parts: unknown[] = fn.Environment.Variables.CNLLM_GATEWAY_CONFIG['Fn::Join'][1];
+    return { settings: JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('')), imports: parts.filter((p) => typeof p !== 'string').map((p) => JSON.stringify(p)) };
+  };
+
+  test('EKS alone: the served name routes to the NLB the EKS deploy waited for, with the EKS API key', () => {
+    const { app, kit } = kitApp({ 'stacks.vllmEc2': 'false', 'stacks.vllmEks': 'true' });
+    // The gateway consumes the EKS stack's outputs, so EKS deploys first (and no cycle stops synth).
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-VllmEks', 'cnllm-Gateway']);
+    app.synth();
+    expect(kit.gateway!.dependencies).toContain(kit.vllmEks!);
+    const t = Template.fromStack(kit.gateway!);
+    const { settings, imports } = settingsOf(t);
+    expect(settings.models.filter((m: any) => m.route !== 'bedrock')).toEqual([{ alias: 'qwen2.5-1.5b-instruct', modelId: 'qwen2.5-1.5b-instruct', created: 0, route: 'vllm-eks-qwen2.5-1.5b-instruct' }]);
+    expect(settings.upstreams).toEqual([{ name: 'vllm-eks-qwen2.5-1.5b-instruct', kind: 'vllm', baseUrl: 'http://TOKEN/v1', apiKeySecretId: 'TOKEN', crossBorder: false, timeoutMs: 28000, maxAttempts: 2 }]);
+    // Both tokens are the EKS stack's: the NLB hostname (KubernetesObjectValue) and its API key secret.
+    const fromEks = (output: RegExp) => expect.stringMatching(new RegExp(`"StackName":"cnllm-VllmEks".*"OutputName":"${output.source}`));
+    expect(imports).toEqual([expect.stringContaining('BedrockCredentialSecret'), fromEks(/PublishOutputFnGetAttLoadBalancerqwen/), fromEks(/PublishOutputRefApiKeyqwen/)]);
+
+    const policy = resourcesOf(t, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('GatewayRole'))!.Properties.PolicyDocument;
+    const eksApiKey = { 'Fn::GetStackOutput': { StackName: 'cnllm-VllmEks', Region: 'cn-northwest-1', OutputName: expect.stringMatching(/^PublishOutputRefApiKeyqwen/) } };
+    expect(policy.Statement).toContainEqual({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Effect: 'Allow', Resource: expect.arrayContaining([eksApiKey]) });
+    expect(policy.Statement).toContainEqual({
+      Action: 'kms:Decrypt',
+      Effect: 'Allow',
+      Resource: { 'Fn::GetStackOutput': expect.objectContaining({ StackName: 'cnllm-VllmEks', OutputName: expect.stringMatching(/^PublishOutputFnGetAttApiKeysKey/) }) },
+      Condition: { StringEquals: { 'kms:EncryptionContext:SecretARN': eksApiKey } },
+    });
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', { SecurityGroupEgress: Match.arrayWith([Match.objectLike({ FromPort: 80, ToPort: 80, Description: 'HTTP to vLLM load balancers inside the VPC' })]) });
+    expect(nagFindings(kit.gateway!).filter((f) => f.severity === 'error')).toEqual([]);
+    expect(chinaFindings(kit.gateway!)).toEqual([]);
+  });
+
+  test('EC2 and EKS together: EC2 keeps the served name, EKS answers as eks/<name>, and a fallback can join them', () => {
+    const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["eks/qwen2.5-1.5b-instruct"]}' });
+    const { settings } = settingsOf(Template.fromStack(kit.gateway!));
+    expect(settings.models.filter((m: any) => m.route !== 'bedrock').map((m: any) => `${m.alias}->${m.route}`)).toEqual([
+      'qwen2.5-1.5b-instruct->vllm-qwen2.5-1.5b-instruct',
+      'eks/qwen2.5-1.5b-instruct->vllm-eks-qwen2.5-1.5b-instruct',
+    ]);
+    expect(settings.upstreams.map((u: any) => u.name)).toEqual(['vllm-qwen2.5-1.5b-instruct', 'vllm-eks-qwen2.5-1.5b-instruct']);
+    expect(settings.fallbacks).toEqual({ 'qwen2.5-1.5b-instruct': ['eks/qwen2.5-1.5b-instruct'] });
+  });
+
+  test('routing.registerVllm false: neither platform registers', () => {
+    const { app, kit } = kitApp({ 'stacks.vllmEks': 'true', 'routing.registerVllm': 'false' });
+    app.synth();
+    const { settings } = settingsOf(Template.fromStack(kit.gateway!));
+    expect(settings.upstreams).toEqual([]);
+    expect(kit.gateway!.dependencies).not.toContain(kit.vllmEks!);
+  });
+});

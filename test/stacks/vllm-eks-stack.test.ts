@@ -76,13 +76,29 @@ describe('VllmEks stack (enabled; default Bottlerocket NVIDIA GPU nodes)', () =>
     expect(runtimes).toEqual(['nodejs22.x', 'nodejs22.x', 'python3.12']);
   });
 
-  test('outputs the kubeconfig command and how to find each model\'s internal endpoint', () => {
+  test('the deploy waits for each model\'s internal NLB, after its Service is applied, and outputs its base URL', () => {
+    const values = t.findResources('Custom::AWSCDK-EKS-KubernetesObjectValue');
+    const [[id, value]] = Object.entries(values) as [string, any][];
+    expect(value.Properties).toEqual(expect.objectContaining({
+      ObjectType: 'service',
+      ObjectName: 'vllm',
+      ObjectNamespace: 'vllm-qwen2-5-1-5b-instruct',
+      JsonPath: '.status.loadBalancer.ingress[0].hostname',
+      TimeoutSeconds: 600,
+    }));
+    // Without this dependency the wait could start before the Service (and so the NLB) exists.
+    const [manifestId] = Object.entries(t.findResources('Custom::AWSCDK-EKS-KubernetesResource')).find(([, r]) => JSON.stringify(r.Properties.Manifest).includes('\\"kind\\":\\"Service\\"'))!;
+    expect(value.DependsOn).toContain(manifestId);
     const outputs = t.toJSON().Outputs;
-    const kubeconfig = JSON.stringify(outputs.KubeconfigCommand.Value);
+    expect(outputs.BaseUrlqwen2515binstruct.Value).toEqual({ 'Fn::Join': ['', ['http://', { 'Fn::GetAtt': [id, 'Value'] }, '/v1']] });
+    expect(stack.resolve(stack.services['qwen2.5-1.5b-instruct'].baseUrl)).toEqual(outputs.BaseUrlqwen2515binstruct.Value);
+  });
+
+  test('outputs the kubeconfig command', () => {
+    const kubeconfig = JSON.stringify(t.toJSON().Outputs.KubeconfigCommand.Value);
     expect(kubeconfig).toContain('aws eks update-kubeconfig --region cn-northwest-1 --name ');
     expect(kubeconfig).toContain(' --role-arn arn:aws-cn:iam::111122223333:role/platform-admin');
     t.hasResourceProperties('AWS::EKS::Cluster', { Name: 'cnllm-vllm' });
-    expect(outputs.Endpointqwen2515binstruct.Value).toContain("kubectl -n vllm-qwen2-5-1-5b-instruct get service vllm");
   });
 
   test('template snapshot', () => {
