@@ -6,9 +6,16 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { BedrockFake } from '../fakes/bedrock-fake';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
+import { resourcesOf } from '../helpers/template';
+
+/** The gateway Lambda's run-time settings (its environment); tokens (ARNs, imported values) read as `placeholder`. */
+function gatewaySettingsOf(template: Template, placeholder = 'TOKEN') {
+  const fn = resourcesOf(template, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.handler')!.Properties;
+  const parts: unknown[] = fn.Environment.Variables.CNLLM_GATEWAY_CONFIG['Fn::Join'][1];
+  return { settings: JSON.parse(parts.map((p) => (typeof p === 'string' ? p : placeholder)).join('')), tokens: parts.filter((p) => typeof p !== 'string').map((p) => JSON.stringify(p)) };
+}
 import { chinaFindings, nagFindings } from '../helpers/nag';
 
-const resourcesOf = (template: Template, type: string) => Object.values(template.findResources(type)) as { Properties: any }[];
 
 describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
   const { kit } = kitApp();
@@ -71,7 +78,7 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
     const env = JSON.stringify(fn.Environment);
     expect(env).toContain('credentialSecretId');
     expect(env).not.toMatch(/secretAccessKey|AKIA|accessKeyId/);
-    const settings = JSON.parse(fn.Environment.Variables.CNLLM_GATEWAY_CONFIG['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'ARN')).join(''));
+    const { settings } = gatewaySettingsOf(template, 'ARN');
     expect(settings).toEqual(
       expect.objectContaining({
         bedrockRegion: 'us-east-1',
@@ -315,13 +322,9 @@ describe('unified routing in the Gateway stack', () => {
   ]);
   const { kit } = kitApp({ 'routing.providers': providers, 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["qwen-max","nova-pro"]}', 'routing.residency': 'china-only' });
   const t = Template.fromStack(kit.gateway!);
-  const settingsOf = () => {
-    const fn = resourcesOf(t, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.handler')!.Properties;
-    return JSON.parse(fn.Environment.Variables.CNLLM_GATEWAY_CONFIG['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
-  };
 
   test('every route kind reaches the runtime: Bedrock models, the registered vLLM service, each provider, fallbacks and residency', () => {
-    const settings = settingsOf();
+    const { settings } = gatewaySettingsOf(t);
     expect(settings.models.map((m: any) => `${m.alias}->${m.route}`)).toEqual([
       'nova-micro->bedrock',
       'nova-lite->bedrock',
@@ -362,12 +365,6 @@ describe('unified routing in the Gateway stack', () => {
 });
 
 describe('vLLM on EKS registers its routes in the Gateway stack', () => {
-  const settingsOf = (t: Template) => {
-    const fn = resourcesOf(t, 'AWS::Lambda::Function').find((f) => f.Properties.Handler === 'index.handler')!.Properties;
-    const parts: unknown[] = fn.Environment.Variables.CNLLM_GATEWAY_CONFIG['Fn::Join'][1];
-    return { settings: JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('')), imports: parts.filter((p) => typeof p !== 'string').map((p) => JSON.stringify(p)) };
-  };
-
   test('EKS alone: the served name routes to the NLB the EKS deploy waited for, with the EKS API key', () => {
     const { app, kit } = kitApp({ 'stacks.vllmEc2': 'false', 'stacks.vllmEks': 'true' });
     // The gateway consumes the EKS stack's outputs, so EKS deploys first (and no cycle stops synth).
@@ -375,12 +372,12 @@ describe('vLLM on EKS registers its routes in the Gateway stack', () => {
     app.synth();
     expect(kit.gateway!.dependencies).toContain(kit.vllmEks!);
     const t = Template.fromStack(kit.gateway!);
-    const { settings, imports } = settingsOf(t);
+    const { settings, tokens } = gatewaySettingsOf(t);
     expect(settings.models.filter((m: any) => m.route !== 'bedrock')).toEqual([{ alias: 'qwen2.5-1.5b-instruct', modelId: 'qwen2.5-1.5b-instruct', created: 0, route: 'vllm-eks-qwen2.5-1.5b-instruct' }]);
     expect(settings.upstreams).toEqual([{ name: 'vllm-eks-qwen2.5-1.5b-instruct', kind: 'vllm', baseUrl: 'http://TOKEN/v1', apiKeySecretId: 'TOKEN', crossBorder: false, timeoutMs: 28000, maxAttempts: 2 }]);
     // Both tokens are the EKS stack's: the NLB hostname (KubernetesObjectValue) and its API key secret.
     const fromEks = (output: RegExp) => expect.stringMatching(new RegExp(`"StackName":"cnllm-VllmEks".*"OutputName":"${output.source}`));
-    expect(imports).toEqual([expect.stringContaining('BedrockCredentialSecret'), fromEks(/PublishOutputFnGetAttLoadBalancerqwen/), fromEks(/PublishOutputRefApiKeyqwen/)]);
+    expect(tokens).toEqual([expect.stringContaining('BedrockCredentialSecret'), fromEks(/PublishOutputFnGetAttLoadBalancerqwen/), fromEks(/PublishOutputRefApiKeyqwen/)]);
 
     const policy = resourcesOf(t, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('GatewayRole'))!.Properties.PolicyDocument;
     const eksApiKey = { 'Fn::GetStackOutput': { StackName: 'cnllm-VllmEks', Region: 'cn-northwest-1', OutputName: expect.stringMatching(/^PublishOutputRefApiKeyqwen/) } };
@@ -398,7 +395,7 @@ describe('vLLM on EKS registers its routes in the Gateway stack', () => {
 
   test('EC2 and EKS together: EC2 keeps the served name, EKS answers as eks/<name>, and a fallback can join them', () => {
     const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["eks/qwen2.5-1.5b-instruct"]}' });
-    const { settings } = settingsOf(Template.fromStack(kit.gateway!));
+    const { settings } = gatewaySettingsOf(Template.fromStack(kit.gateway!));
     expect(settings.models.filter((m: any) => m.route !== 'bedrock').map((m: any) => `${m.alias}->${m.route}`)).toEqual([
       'qwen2.5-1.5b-instruct->vllm-qwen2.5-1.5b-instruct',
       'eks/qwen2.5-1.5b-instruct->vllm-eks-qwen2.5-1.5b-instruct',
@@ -410,7 +407,7 @@ describe('vLLM on EKS registers its routes in the Gateway stack', () => {
   test('routing.registerVllm false: neither platform registers', () => {
     const { app, kit } = kitApp({ 'stacks.vllmEks': 'true', 'routing.registerVllm': 'false' });
     app.synth();
-    const { settings } = settingsOf(Template.fromStack(kit.gateway!));
+    const { settings } = gatewaySettingsOf(Template.fromStack(kit.gateway!));
     expect(settings.upstreams).toEqual([]);
     expect(kit.gateway!.dependencies).not.toContain(kit.vllmEks!);
   });

@@ -6,9 +6,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { renderBootScript } from '../../lib/vllm/boot-script';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
+import { resourcesOf } from '../helpers/template';
 import { chinaFindings, nagFindings } from '../helpers/nag';
 
-const resourcesOf = (template: Template, type: string) => Object.values(template.findResources(type)) as { Properties: any; UpdatePolicy?: any }[];
 
 /** The user data as the instance will run it, with deploy-time references replaced by sample values. */
 function userDataOf(template: Template): string {

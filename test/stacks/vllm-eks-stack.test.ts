@@ -1,9 +1,9 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
+import { resourcesOf } from '../helpers/template';
 import { chinaFindings, nagFindings } from '../helpers/nag';
 
-const resourcesOf = (t: Template, type: string) => Object.values(t.findResources(type)) as { Properties: any }[];
 
 /** The manifests the kubectl provider applies, as objects (the custom resource holds them as JSON text). */
 function manifestsOf(t: Template): Record<string, any>[] {
