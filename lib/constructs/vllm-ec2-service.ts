@@ -13,7 +13,8 @@ import { Construct } from 'constructs';
 import { grantSecretRead } from '../china/secret-read';
 import { KitConfig } from '../config/schema';
 import { GPU_INSTANCES } from '../gpu/instances';
-import { effectiveDtype, tensorParallelSize, weightsGiB } from '../gpu/sizing';
+import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
+import { VLLM_PORT } from '../vllm/server';
 import { gpuMetricsAgentConfig, renderBootScript } from '../vllm/boot-script';
 
 type ServedModel = KitConfig['models'][number];
@@ -43,9 +44,6 @@ export interface VllmEc2ServiceProps {
 
 /** ECS GPU-optimised AL2023: NVIDIA driver, Docker and the NVIDIA container toolkit are already there. */
 export const GPU_AMI_PARAMETER = '/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id';
-export const VLLM_PORT = 8000;
-/** The vLLM image unpacked, CUDA libraries included. */
-const IMAGE_GIB = 30;
 
 /**
  * One served model: GPU instances in an Auto Scaling group behind an internal Application Load
@@ -100,8 +98,8 @@ export class VllmEc2Service extends Construct {
     const listenerPort = settings.certificateArn ? 443 : 80;
     albSg.addIngressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(listenerPort), 'Callers inside the VPC');
 
-    const localWeightsOnEbs = model.vllm.loadFormat === 'local' && gpu.nvmeGB === 0;
-    const volumeGiB = settings.baseVolumeGiB + IMAGE_GIB + (localWeightsOnEbs ? Math.ceil(weightsGiB(spec) * 1.1) : 0);
+    // boot-vllm.sh puts the weights on the instance-store NVMe disk when the instance has one.
+    const volumeGiB = nodeVolumeGiB(settings.baseVolumeGiB, spec, model.vllm.loadFormat === 'local' && gpu.nvmeGB === 0);
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       machineImage: ec2.MachineImage.fromSsmParameter(GPU_AMI_PARAMETER, { os: ec2.OperatingSystemType.LINUX }),
       instanceType: new ec2.InstanceType(model.instanceType),

@@ -30,6 +30,17 @@ export function weightsGiB(spec: Pick<ServingSpec, 'parametersBillions' | 'dtype
 }
 
 /** The dtype vLLM gets: `auto` would pick bf16 from most model configs, which T4/V100 cannot run. */
+/** Room the unpacked vLLM image (CUDA, PyTorch) takes on a node's volume. */
+export const VLLM_IMAGE_GIB = 30;
+
+/**
+ * GiB a GPU node's volume needs: a base, the vLLM image, and the weights when they are copied onto
+ * that volume (not when streamed by runai_streamer, nor when an instance-store NVMe disk takes them).
+ */
+export function nodeVolumeGiB(baseGiB: number, spec: Pick<ServingSpec, 'parametersBillions' | 'dtype' | 'bytesPerParameter'>, weightsOnVolume: boolean): number {
+  return baseGiB + VLLM_IMAGE_GIB + (weightsOnVolume ? Math.ceil(weightsGiB(spec) * 1.1) : 0);
+}
+
 export function effectiveDtype(spec: Pick<ServingSpec, 'instanceType' | 'dtype'>): string {
   const gpu = GPU_INSTANCES[spec.instanceType];
   return spec.dtype === 'auto' && gpu && !gpu.bf16 ? 'half' : spec.dtype;

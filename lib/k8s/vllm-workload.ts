@@ -2,6 +2,7 @@ import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { VLLM_PORT } from '../vllm/server';
 
 export interface VllmWorkloadSpec {
   readonly servedName: string;
@@ -31,7 +32,8 @@ export interface VllmWorkloadSpec {
   readonly targetWaitingRequests: number;
 }
 
-export const VLLM_PORT = 8000;
+/** Node label that pins pods to their node group. */
+export const NODE_GROUP_LABEL = 'cn-llm-kit/node-group';
 export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' as const };
 
 /** Namespaces are DNS labels: served names may contain dots. */
@@ -77,7 +79,7 @@ export function vllmWorkload(spec: VllmWorkloadSpec): Record<string, unknown>[] 
           metadata: { labels },
           spec: {
             serviceAccountName: 'vllm',
-            nodeSelector: { 'cn-llm-kit/node-group': spec.nodeGroup },
+            nodeSelector: { [NODE_GROUP_LABEL]: spec.nodeGroup },
             tolerations: [{ ...GPU_TAINT, operator: 'Equal' }],
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } }],
             securityContext: { seccompProfile: { type: 'RuntimeDefault' } },

@@ -11,7 +11,7 @@ import { grantSecretRead } from '../china/secret-read';
 import { names } from '../config/names';
 import { effectiveDtype, tensorParallelSize, weightsGiB } from '../gpu/sizing';
 import { GPU_INSTANCES } from '../gpu/instances';
-import { GPU_TAINT, namespaceOf, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
+import { GPU_TAINT, namespaceOf, NODE_GROUP_LABEL, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
 export interface VllmEksStackProps extends ChinaStackProps {
@@ -20,8 +20,6 @@ export interface VllmEksStackProps extends ChinaStackProps {
   readonly registryHost: string;
   readonly weightsKey: kms.IKey;
 }
-
-const NODE_GROUP_LABEL = 'cn-llm-kit/node-group';
 
 /**
  * vLLM on EKS GPU node groups in China: a private cluster with control-plane logging and envelope
