@@ -9,10 +9,18 @@ import { Construct } from 'constructs';
 import { chinaEc2Principal } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
 import { names } from '../config/names';
-import { effectiveDtype, tensorParallelSize, weightsGiB } from '../gpu/sizing';
-import { GPU_INSTANCES } from '../gpu/instances';
+import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
 import { GPU_TAINT, namespaceOf, NODE_GROUP_LABEL, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
 import { ChinaStack, ChinaStackProps } from './china-stack';
+
+/**
+ * The volume that holds container images and pod storage: the root volume on AL2023, but on
+ * Bottlerocket a separate data volume (xvda is its small OS volume; xvdb stays 20 GiB unless sized).
+ */
+const AL2023_DATA_DEVICE = '/dev/xvda';
+const BOTTLEROCKET_DATA_DEVICE = '/dev/xvdb';
+/** GPU node volume besides the vLLM image and the weights (OS or logs, kubelet, the awscli image). */
+const GPU_NODE_BASE_GIB = 60;
 
 export interface VllmEksStackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -87,7 +95,7 @@ export class VllmEksStack extends ChinaStack {
       nodeRole: this.nodeRole,
       subnets: props.subnets,
       labels: { [NODE_GROUP_LABEL]: 'system' },
-      launchTemplateSpec: this.launchTemplate('SystemLaunchTemplate', 50),
+      launchTemplateSpec: this.launchTemplate('SystemLaunchTemplate', 50, AL2023_DATA_DEVICE),
     });
 
     const image = (name: 'vllm' | 'awscli' | 'deviceplugin') => {
@@ -99,7 +107,6 @@ export class VllmEksStack extends ChinaStack {
     for (const model of config.models) {
       const nodeGroup = `gpu-${namespaceOf(model.servedName).slice('vllm-'.length)}`.slice(0, 63);
       const spec = { ...model, ...model.vllm };
-      const gpu = GPU_INSTANCES[model.instanceType];
       this.cluster.addNodegroupCapacity(`Gpu-${model.servedName}`, {
         nodegroupName: nodeGroup,
         instanceTypes: [new ec2.InstanceType(model.instanceType)],
@@ -112,8 +119,12 @@ export class VllmEksStack extends ChinaStack {
         subnets: props.subnets,
         labels: { [NODE_GROUP_LABEL]: nodeGroup },
         taints: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: eks.TaintEffect.NO_SCHEDULE }],
-        // Image (~30 GB unpacked) plus the weights copied into the pod.
-        launchTemplateSpec: this.launchTemplate(`GpuLaunchTemplate-${model.servedName}`, 60 + (gpu.nvmeGB > 0 ? 0 : Math.ceil(weightsGiB(spec) * 1.1)) + 30),
+        // Images and emptyDir volumes live on the kubelet's volume: the weights copy lands there too (never on NVMe).
+        launchTemplateSpec: this.launchTemplate(
+          `GpuLaunchTemplate-${model.servedName}`,
+          nodeVolumeGiB(GPU_NODE_BASE_GIB, spec, model.vllm.loadFormat === 'local'),
+          settings.gpuAmi === 'BOTTLEROCKET' ? BOTTLEROCKET_DATA_DEVICE : AL2023_DATA_DEVICE,
+        ),
       });
 
       const apiKey = new secretsmanager.Secret(this, `ApiKey-${model.servedName}`, {
@@ -209,12 +220,12 @@ export class VllmEksStack extends ChinaStack {
     });
   }
 
-  /** IMDSv2 with one hop (pods cannot reach the node's credentials), encrypted gp3 root. */
-  private launchTemplate(id: string, volumeGiB: number): eks.LaunchTemplateSpec {
+  /** IMDSv2 with one hop (pods cannot reach the node's credentials), an encrypted gp3 volume for images and pod storage. */
+  private launchTemplate(id: string, volumeGiB: number, deviceName: string): eks.LaunchTemplateSpec {
     const template = new ec2.LaunchTemplate(this, id, {
       requireImdsv2: true,
       httpPutResponseHopLimit: 1,
-      blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(volumeGiB, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }) }],
+      blockDevices: [{ deviceName, volume: ec2.BlockDeviceVolume.ebs(volumeGiB, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }) }],
     });
     return { id: template.launchTemplateId!, version: template.latestVersionNumber };
   }

@@ -1,4 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
+import { loadConfig } from '../../lib/config/load';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
 import { resourcesOf } from '../helpers/template';
@@ -109,6 +110,32 @@ describe('VllmEks stack (enabled; default Bottlerocket NVIDIA GPU nodes)', () =>
     expect(chinaFindings(stack)).toEqual([]);
     expect(nagFindings(stack).filter((f) => f.severity === 'error')).toEqual([]);
     expect(checkChinaPartition(t.toJSON(), { region: 'cn-northwest-1', account: '111122223333' }).wrong).toEqual([]);
+  });
+});
+
+/** Per node group: the device and size of the one volume its launch template sets. */
+function nodeVolumes(t: Template): Record<string, [string, number]> {
+  const templates = t.findResources('AWS::EC2::LaunchTemplate');
+  return Object.fromEntries(
+    resourcesOf(t, 'AWS::EKS::Nodegroup').map((g) => {
+      const [mapping] = templates[g.Properties.LaunchTemplate.Id.Ref].Properties.LaunchTemplateData.BlockDeviceMappings;
+      return [g.Properties.NodegroupName, [mapping.DeviceName, mapping.Ebs.VolumeSize]];
+    }),
+  );
+}
+
+describe('node volumes hold the images and the weights copied into the pod', () => {
+  // qwen2.5-1.5b-instruct in bf16: ~2.9 GiB of weights, +10 % = 4 GiB; base 60 + image 30.
+  test('Bottlerocket keeps images and pod storage on its data volume (xvdb), sized even on NVMe instances (emptyDir never uses NVMe)', () => {
+    const { kit } = kitApp({ 'stacks.vllmEks': 'true' });
+    expect(nodeVolumes(Template.fromStack(kit.vllmEks!))).toEqual({ system: ['/dev/xvda', 50], 'gpu-qwen2-5-1-5b-instruct': ['/dev/xvdb', 94] });
+  });
+
+  const [defaultModel] = loadConfig({}).models;
+  const streamedModel = { ...defaultModel, vllm: { ...defaultModel.vllm, loadFormat: 'runai_streamer' } };
+  test('AL2023 keeps them on the root volume (xvda); weights streamed by runai_streamer take no room', () => {
+    const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'vllmEks.gpuAmi': 'AL2023', 'modelStore.repositories': 'vllm,tools,node,awscli,deviceplugin', models: JSON.stringify([streamedModel]) });
+    expect(nodeVolumes(Template.fromStack(kit.vllmEks!))).toEqual({ system: ['/dev/xvda', 50], 'gpu-qwen2-5-1-5b-instruct': ['/dev/xvda', 90] });
   });
 });
 
