@@ -1,6 +1,8 @@
 import { KitConfig } from './schema';
 
 /** Physical names that stacks create and operator scripts look up: one derivation for both. */
+const repository = (config: KitConfig, image: string) => `${config.prefix}/${image}`;
+
 export const names = (config: KitConfig) => ({
   stack: (component: string) => `${config.prefix}-${component}`,
   /** The global-partition IAM user the China gateway calls Bedrock as. */
@@ -18,5 +20,10 @@ export const names = (config: KitConfig) => ({
   /** The CodeBuild project npm run stage-model starts. */
   stagingProject: `${config.prefix}-stage-model`,
   /** The private ECR repository of an image the kit runs, e.g. `cnllm/vllm`. */
-  repository: (image: string) => `${config.prefix}/${image}`,
+  repository: (image: string) => repository(config, image),
+  /** A kit image in the private ECR of the region: by digest when pinned (tags can be re-pushed elsewhere), else by tag. */
+  pinnedImage: (registryHost: string, image: keyof KitConfig['images']) => {
+    const { digest, tag } = config.images[image];
+    return `${registryHost}/${repository(config, image)}${digest ? `@${digest}` : `:${tag}`}`;
+  },
 });

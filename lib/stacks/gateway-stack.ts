@@ -115,7 +115,6 @@ export class GatewayStack extends ChinaStack {
     if (door.enabled) {
       if (!props.registryHost || !props.accessLogBucket) throw new Error('GatewayStack: the streaming door needs the model store (registry and access log bucket)');
       const n = names(config);
-      const node = config.images.node;
       this.streamingDoor = new StreamingGatewayService(this, 'StreamingDoor', {
         settings: door,
         vpc: props.vpc,
@@ -125,7 +124,7 @@ export class GatewayStack extends ChinaStack {
         credentialSecret: this.credential.secret,
         // A container is not bound by API Gateway's 29 s: generations may run for minutes.
         runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: 600, ...routing }),
-        baseImage: `${props.registryHost}/${n.repository('node')}${node.digest ? `@${node.digest}` : `:${node.tag}`}`,
+        baseImage: n.pinnedImage(props.registryHost, 'node'),
         apiKeyTableName: n.apiKeyTable,
         stsAudience: config.prefix,
         stsAllowedAccounts: door.stsAllowedAccounts ?? [config.china.account],

@@ -42,8 +42,7 @@ export class VllmEc2Stack extends ChinaStack {
     // Auto Scaling publishes to the encrypted topic.
     key.grant(new iam.ServicePrincipal('autoscaling.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
 
-    const image = config.images.vllm;
-    const imageRef = `${props.registryHost}/${n.repository('vllm')}${image.digest ? `@${image.digest}` : `:${image.tag}`}`;
+    const imageRef = n.pinnedImage(props.registryHost, 'vllm');
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${config.prefix}-vllm` });
 
     for (const model of config.models) {

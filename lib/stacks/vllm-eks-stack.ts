@@ -98,10 +98,7 @@ export class VllmEksStack extends ChinaStack {
       launchTemplateSpec: this.launchTemplate('SystemLaunchTemplate', 50, AL2023_DATA_DEVICE),
     });
 
-    const image = (name: 'vllm' | 'awscli' | 'deviceplugin') => {
-      const pinned = config.images[name];
-      return `${props.registryHost}/${n.repository(name)}${pinned.digest ? `@${pinned.digest}` : `:${pinned.tag}`}`;
-    };
+    const image = (name: 'vllm' | 'awscli' | 'deviceplugin') => n.pinnedImage(props.registryHost, name);
     if (settings.gpuAmi === 'AL2023') this.cluster.addManifest('NvidiaDevicePlugin', nvidiaDevicePlugin(image('deviceplugin')));
 
     for (const model of config.models) {
