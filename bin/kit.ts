@@ -4,7 +4,7 @@ import { ComplianceLedger } from '../lib/checks/compliance-ledger';
 import { ConfigError } from '../lib/config/load';
 import { names } from '../lib/config/names';
 import { KitConfig } from '../lib/config/schema';
-import { vllmAlias, vllmRouteName } from '../lib/config/vllm-routes';
+import { selfHostedRoutes } from '../lib/config/vllm-routes';
 import { BedrockAccessStack } from '../lib/stacks/bedrock-access-stack';
 import { GatewayStack } from '../lib/stacks/gateway-stack';
 import { ModelStoreStack } from '../lib/stacks/model-store-stack';
@@ -88,22 +88,21 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     });
   });
 
-  const selfHostedRoutes = () => {
-    const platforms = [
-      vllmEc2 && { platform: 'ec2' as const, services: vllmEc2.services, apiKeys: vllmEc2.apiKeys, key: vllmEc2.key },
-      vllmEks && { platform: 'eks' as const, services: vllmEks.services, apiKeys: vllmEks.apiKeys, key: vllmEks.apiKeysKey },
-    ].filter((p) => !!p);
-    return platforms.flatMap(({ platform, services, apiKeys, key }) =>
-      Object.entries(services).map(([servedName, service]) => ({
-        servedName,
-        alias: vllmAlias(servedName, platform, platforms.length === 2),
-        routeName: vllmRouteName(servedName, platform),
-        baseUrl: service.baseUrl,
-        apiKeySecretArn: apiKeys[servedName].secretArn,
-        apiKeySecret: apiKeys[servedName],
-        apiKeyKey: key,
-      })),
-    );
+  const registeredVllmRoutes = () => {
+    const hosts = {
+      ec2: vllmEc2 && { services: vllmEc2.services, apiKeys: vllmEc2.apiKeys, key: vllmEc2.key },
+      eks: vllmEks && { services: vllmEks.services, apiKeys: vllmEks.apiKeys, key: vllmEks.apiKeysKey },
+    };
+    return selfHostedRoutes(config.models.map((m) => m.servedName), { ec2: !!hosts.ec2, eks: !!hosts.eks }).map((route) => {
+      const host = hosts[route.platform]!;
+      return {
+        ...route,
+        baseUrl: host.services[route.servedName].baseUrl,
+        apiKeySecretArn: host.apiKeys[route.servedName].secretArn,
+        apiKeySecret: host.apiKeys[route.servedName],
+        apiKeyKey: host.key,
+      };
+    });
   };
 
   const gateway = enabled(config.stacks.gateway, () => {
@@ -117,7 +116,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       registryHost: modelStore?.registryHost,
       accessLogBucket: modelStore?.accessLogBucket,
       // Self-hosted services register themselves: nobody copies load balancer URLs by hand.
-      vllmRoutes: config.routing.registerVllm ? selfHostedRoutes() : [],
+      vllmRoutes: config.routing.registerVllm ? registeredVllmRoutes() : [],
       description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
     });
   });

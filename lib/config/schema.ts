@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CatalogModel, DEFAULT_BEDROCK_MODELS, NOVA_CATALOG } from '../bedrock/catalog';
 import { CHINA_LAMBDA_DEFAULTS, CHINA_REGIONS, CHINA_REGION_NAMES, isChinaRegion } from '../china/china';
 import { sizingProblems } from '../gpu/sizing';
-import { selfHostedAliases } from './vllm-routes';
+import { selfHostedRoutes } from './vllm-routes';
 
 /**
  * The kit's configuration: types, defaults and validation in one schema. Every field has a default,
@@ -499,7 +499,7 @@ export const KitConfigSchema = z
       const aliases = new Set<string>([
         ...c.bedrock.models.map((m) => (typeof m === 'string' ? m : m?.alias)),
         ...c.routing.providers.flatMap((p) => (Array.isArray(p?.models) ? p.models.map((m) => m?.alias) : [])),
-        ...(c.routing.registerVllm ? selfHostedAliases(c.models.map((m) => m?.servedName), { ec2: !!c.stacks?.vllmEc2, eks: !!c.stacks?.vllmEks }) : []),
+        ...(c.routing.registerVllm ? selfHostedRoutes(c.models.map((m) => m?.servedName), { ec2: !!c.stacks?.vllmEc2, eks: !!c.stacks?.vllmEks }).map((r) => r.alias) : []),
       ]);
       for (const [alias, next] of Object.entries(c.routing.fallbacks ?? {})) {
         for (const name of [alias, ...(Array.isArray(next) ? next : [])]) {

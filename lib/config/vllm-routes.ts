@@ -1,22 +1,28 @@
 /** Where a served model runs when the kit hosts it: each platform registers its own gateway route. */
 export type VllmPlatform = 'ec2' | 'eks';
 
+export interface SelfHostedRoute {
+  readonly servedName: string;
+  readonly platform: VllmPlatform;
+  /** The model name callers send. */
+  readonly alias: string;
+  /** The upstream name in the gateway's routing table and in its usage metrics (servedBy). */
+  readonly routeName: string;
+}
+
 /**
- * The model name callers send for a self-hosted model. With both platforms on (e.g. while moving
- * from EC2 to EKS) the EC2 service keeps the plain served name and EKS answers as `eks/<name>`, so
- * the two never collide and a fallback chain can join them.
+ * The gateway routes of the self-hosted models on the enabled platforms. With both on (e.g. while
+ * moving from EC2 to EKS) the EC2 service keeps the plain served name and EKS answers as
+ * `eks/<name>`, so the two never collide and a fallback chain can join them.
  */
-export function vllmAlias(servedName: string, platform: VllmPlatform, bothPlatforms: boolean): string {
-  return platform === 'eks' && bothPlatforms ? `eks/${servedName}` : servedName;
-}
-
-/** The gateway route (upstream) name of a self-hosted model on one platform. */
-export function vllmRouteName(servedName: string, platform: VllmPlatform): string {
-  return platform === 'ec2' ? `vllm-${servedName}` : `vllm-eks-${servedName}`;
-}
-
-/** Every self-hosted model name the gateway serves for the enabled platforms. */
-export function selfHostedAliases(servedNames: readonly string[], on: { ec2: boolean; eks: boolean }): string[] {
+export function selfHostedRoutes(servedNames: readonly string[], on: Readonly<Record<VllmPlatform, boolean>>): SelfHostedRoute[] {
   const platforms = (['ec2', 'eks'] as const).filter((p) => on[p]);
-  return platforms.flatMap((p) => servedNames.map((name) => vllmAlias(name, p, platforms.length === 2)));
+  return platforms.flatMap((platform) =>
+    servedNames.map((servedName) => ({
+      servedName,
+      platform,
+      alias: platform === 'eks' && platforms.length === 2 ? `eks/${servedName}` : servedName,
+      routeName: platform === 'ec2' ? `vllm-${servedName}` : `vllm-eks-${servedName}`,
+    })),
+  );
 }

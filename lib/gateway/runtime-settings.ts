@@ -1,25 +1,21 @@
 import { invocationId } from '../bedrock/catalog';
 import { KitConfig } from '../config/schema';
+import type { SelfHostedRoute } from '../config/vllm-routes';
 import type { z } from 'zod';
 import type { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 
 type RuntimeConfigInput = z.input<typeof GatewayRuntimeConfigSchema>;
 
-/**
- * The gateway's run-time settings derived from the kit config: one derivation for the Lambda (via
- * its environment) and the local runner, so both serve the same allow-list the same way.
- */
 /** A self-hosted vLLM service the gateway routes to (its load balancer inside the VPC). */
-export interface VllmRoute {
-  readonly servedName: string;
-  /** The model name callers send (see lib/config/vllm-routes.ts). */
-  readonly alias: string;
-  /** The upstream name in the gateway's routing table and in its usage metrics (servedBy). */
-  readonly routeName: string;
+export interface VllmRoute extends Pick<SelfHostedRoute, 'servedName' | 'alias' | 'routeName'> {
   readonly baseUrl: string;
   readonly apiKeySecretArn: string;
 }
 
+/**
+ * The gateway's run-time settings derived from the kit config: one derivation for the Lambda (via
+ * its environment) and the local runner, so both serve the same allow-list the same way.
+ */
 export function gatewayRuntimeSettings(
   config: KitConfig,
   opts: { credentialSecretId?: string; upstreamTimeoutSeconds: number; vllmRoutes?: readonly VllmRoute[]; providerSecretIds?: Readonly<Record<string, string>> },

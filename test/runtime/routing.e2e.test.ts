@@ -1,7 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import OpenAI from 'openai';
 import { loadConfig } from '../../lib/config/load';
-import { vllmAlias, vllmRouteName } from '../../lib/config/vllm-routes';
+import { selfHostedRoutes } from '../../lib/config/vllm-routes';
 import { gatewayRuntimeSettings } from '../../lib/gateway/runtime-settings';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
 import { createGateway } from '../../runtime/gateway/gateway';
@@ -160,14 +160,9 @@ describe('vLLM on EC2 and on EKS side by side, with the settings the kit derives
     try {
       const kitConfig = loadConfig({ 'stacks.vllmEks': 'true', 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["eks/qwen2.5-1.5b-instruct"]}' });
       const served = kitConfig.models[0].servedName;
-      const route = (platform: 'ec2' | 'eks', url: string, secret: string) => ({
-        servedName: served,
-        alias: vllmAlias(served, platform, true),
-        routeName: vllmRouteName(served, platform),
-        baseUrl: `${url}/v1`,
-        apiKeySecretArn: secret,
-      });
-      const settings = gatewayRuntimeSettings(kitConfig, { upstreamTimeoutSeconds: 10, vllmRoutes: [route('ec2', vllm.url, 'cnllm/vllm-key'), route('eks', eks.url, 'cnllm/eks-key')] });
+      const hosts = { ec2: { baseUrl: `${vllm.url}/v1`, apiKeySecretArn: 'cnllm/vllm-key' }, eks: { baseUrl: `${eks.url}/v1`, apiKeySecretArn: 'cnllm/eks-key' } };
+      const vllmRoutes = selfHostedRoutes([served], { ec2: true, eks: true }).map((r) => ({ ...r, ...hosts[r.platform] }));
+      const settings = gatewayRuntimeSettings(kitConfig, { upstreamTimeoutSeconds: 10, vllmRoutes });
       await gateway.close();
       await start({ ...settings, bedrockEndpoint: bedrock.url, retry: { baseDelayMs: 1, maxDelayMs: 2 } });
 
