@@ -1,7 +1,8 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
+import { CachedSecret } from './cached-secret';
 import { GatewayError, isCredentialRejection } from './errors';
 import { withRetries } from './retry';
 import { GatewayRuntimeConfig } from './runtime-config';
@@ -18,46 +19,33 @@ export interface CredentialSource {
  * the China region (never from the template or environment), cached across invocations.
  */
 export class SecretCredentialSource implements CredentialSource {
-  private cached?: Promise<AwsCredentialIdentity>;
+  private readonly secret: CachedSecret<AwsCredentialIdentity>;
 
-  constructor(
-    private readonly client: SecretsManagerClient,
-    private readonly secretId: string,
-  ) {}
+  constructor(client: SecretsManagerClient, secretId: string) {
+    this.secret = new CachedSecret(client, secretId, 'its Bedrock credential', (text) => {
+      const parsed = safeJson(text);
+      if (typeof parsed?.accessKeyId !== 'string' || typeof parsed?.secretAccessKey !== 'string') {
+        throw new GatewayError(
+          503,
+          'api_error',
+          'The gateway has no Bedrock credential yet: an operator must run `npm run link-credentials` to store the global access key.',
+          'credential_not_linked',
+        );
+      }
+      return { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey };
+    });
+  }
 
   get(): Promise<AwsCredentialIdentity> {
-    this.cached ??= this.load().catch((e) => {
-      this.cached = undefined;
-      throw e;
-    });
-    return this.cached;
+    return this.secret.get();
   }
 
   invalidate(): void {
-    this.cached = undefined;
-  }
-
-  private async load(): Promise<AwsCredentialIdentity> {
-    let text: string | undefined;
-    try {
-      text = (await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }))).SecretString;
-    } catch (e) {
-      throw new GatewayError(500, 'api_error', `The gateway could not read its Bedrock credential from Secrets Manager (${(e as Error).name}).`, 'credential_unavailable');
-    }
-    const parsed = safeJson(text);
-    if (typeof parsed?.accessKeyId !== 'string' || typeof parsed?.secretAccessKey !== 'string') {
-      throw new GatewayError(
-        503,
-        'api_error',
-        'The gateway has no Bedrock credential yet: an operator must run `npm run link-credentials` to store the global access key.',
-        'credential_not_linked',
-      );
-    }
-    return { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey };
+    this.secret.invalidate();
   }
 }
 
-function safeJson(text: string | undefined): Record<string, unknown> | undefined {
+function safeJson(text: string): Record<string, unknown> | undefined {
   try {
     return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   } catch {

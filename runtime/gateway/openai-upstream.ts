@@ -1,4 +1,5 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CachedSecret } from './cached-secret';
 import { GatewayError } from './errors';
 import { GatewayRuntimeConfig } from './runtime-config';
 
@@ -22,18 +23,15 @@ function upstreamError(upstream: UpstreamConfig, status: number, body: string): 
 
 /** An OpenAI-compatible service the gateway forwards to: a vLLM load balancer in the VPC or a domestic provider. */
 export class OpenAiUpstream {
-  private key?: Promise<string | undefined>;
+  private readonly key?: CachedSecret<string>;
 
   constructor(
     readonly config: UpstreamConfig,
-    private readonly secrets?: SecretsManagerClient,
-  ) {}
-
-  private apiKey(): Promise<string | undefined> {
-    const id = this.config.apiKeySecretId;
-    if (!id || !this.secrets) return Promise.resolve(undefined);
-    this.key ??= this.secrets.send(new GetSecretValueCommand({ SecretId: id })).then((r) => {
-      const text = r.SecretString ?? '';
+    secrets?: SecretsManagerClient,
+  ) {
+    const id = config.apiKeySecretId;
+    if (!id || !secrets) return;
+    this.key = new CachedSecret(secrets, id, `the key of ${config.kind} upstream "${config.name}"`, (text) => {
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
@@ -46,17 +44,15 @@ export class OpenAiUpstream {
       throw new GatewayError(
         503,
         'api_error',
-        `The key of ${this.config.kind} upstream "${this.config.name}" is not set: aws secretsmanager put-secret-value --secret-id ${id} --secret-string '{"apiKey":"<key>"}'`,
+        `The key of ${config.kind} upstream "${config.name}" is not set: aws secretsmanager put-secret-value --secret-id ${id} --secret-string '{"apiKey":"<key>"}'`,
         'upstream_key_not_set',
       );
     });
-    this.key.catch(() => (this.key = undefined));
-    return this.key;
   }
 
   /** POST /chat/completions; the Response body is left unread so a stream can be passed on as it comes. */
   async chatCompletions(payload: object, signal?: AbortSignal): Promise<Response> {
-    const key = await this.apiKey();
+    const key = await this.key?.get();
     const timeout = AbortSignal.timeout(this.config.timeoutMs);
     let res: Response;
     try {
@@ -68,7 +64,7 @@ export class OpenAiUpstream {
       });
     } catch (e) {
       if (timeout.aborted) throw new GatewayError(504, 'timeout_error', `${this.config.kind} upstream "${this.config.name}" did not answer in ${this.config.timeoutMs} ms`, 'upstream_timeout', null, true);
-      throw Object.assign(new Error(`connection to ${this.config.name} failed: ${(e as Error).message}`), { code: 'ECONNRESET' });
+      throw new GatewayError(502, 'api_error', `Connection to ${this.config.kind} upstream "${this.config.name}" failed: ${(e as Error).message}`, 'upstream_connection', null, true);
     }
     if (!res.ok) throw upstreamError(this.config, res.status, await res.text());
     return res;

@@ -147,6 +147,16 @@ describe('fallback and residency', () => {
     expect(provider.requests).toHaveLength(0);
   });
 
+  test('an upstream that cannot be reached or whose key cannot be read is named in the error (not reported as Bedrock)', async () => {
+    await gateway.close();
+    await start({ fallbacks: {} });
+    secrets.secrets.delete('cnllm/vllm-key');
+    await expect(ask('qwen-7b')).rejects.toMatchObject({ status: 500, error: { code: 'credential_unavailable', message: expect.stringContaining('could not read the key of vllm upstream "vllm-qwen"') } });
+    secrets.secrets.set('cnllm/vllm-key', 'vllm-key-123');
+    await vllm.stop();
+    await expect(ask('qwen-7b')).rejects.toMatchObject({ status: 502, error: { code: 'upstream_connection', message: expect.stringMatching(/^Connection to vllm upstream "vllm-qwen" failed/) } });
+  });
+
   test('a model that names an unknown route is a startup error, not a runtime surprise', () => {
     const config = GatewayRuntimeConfigSchema.parse({ models: [{ alias: 'x', modelId: 'x', route: 'nowhere' }] });
     expect(() => createGateway({ config, bedrock: new BedrockInvoker(config) })).toThrow('model x names route "nowhere", which is not among the upstreams');
