@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import { ConverseCommand, ConverseStreamCommand, type ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
+import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { BedrockInvoker } from './bedrock';
 import { badRequest, fromUpstream, GatewayError } from './errors';
 import { ChunkTranslator, toChatCompletion } from './from-converse';
@@ -207,7 +207,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
           // the first token, which is when in-stream throttling usually strikes.
           let held: object[] = [];
           for await (const event of res.stream ?? []) {
-            throwIfStreamException(event);
             const chunks = translator.translate(event);
             if (event.messageStart) {
               held = chunks;
@@ -371,17 +370,4 @@ export function createGateway(deps: GatewayDeps): Gateway {
       });
     },
   };
-}
-
-/** ConverseStream can report throttling or model errors inside the stream after HTTP 200. */
-function throwIfStreamException(event: ConverseStreamOutput): void {
-  const names = ['throttlingException', 'internalServerException', 'modelStreamErrorException', 'serviceUnavailableException', 'validationException'] as const;
-  for (const name of names) {
-    const payload = (event as unknown as Record<string, { message?: string } | undefined>)[name];
-    if (payload) {
-      const error = new Error(payload.message ?? name);
-      error.name = name.charAt(0).toUpperCase() + name.slice(1);
-      throw error;
-    }
-  }
 }
