@@ -8,7 +8,7 @@ import { ChatCompletionRequest, ChatCompletionRequestSchema } from './openai-sch
 import { OpenAiUpstream } from './openai-upstream';
 import { withRetries } from './retry';
 import { GatewayRuntimeConfig } from './runtime-config';
-import { toConverse } from './to-converse';
+import { guardrailConfig, toConverse } from './to-converse';
 import { GatewayRequest, ResponseSink } from './types';
 
 export interface GatewayDeps {
@@ -155,21 +155,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return sendJson(sink, 200, completion);
     }
     sink.start(200, SSE_HEADERS);
-    let tail = '';
+    // Usage arrives in the last events (stream_options.include_usage): keep only the last few KB, as
+    // bytes, and decode them once at the end.
+    const tail: Uint8Array[] = [];
+    let tailBytes = 0;
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         sink.write(chunk);
-        // Usage arrives in the last events (stream_options.include_usage): keep only a short tail to find it.
-        tail = (tail + Buffer.from(chunk).toString('utf8')).slice(-4096);
+        tail.push(chunk);
+        tailBytes += chunk.length;
+        while (tailBytes - tail[0].length >= USAGE_TAIL_BYTES) tailBytes -= tail.shift()!.length;
       }
     } catch (error) {
-      const mapped = fromUpstream(error);
-      outcome.error = mapped.code ?? mapped.type;
-      sink.write(`data: ${JSON.stringify(mapped.toBody())}\n\n`);
-      sink.end();
-      return;
+      return endWithSseError(sink, outcome, error);
     }
-    const usage = /"usage":\s*(\{[^}]*\})/.exec(tail);
+    const usage = /"usage":\s*(\{[^}]*\})/.exec(Buffer.concat(tail).toString('utf8'));
     if (usage) {
       const parsed = JSON.parse(usage[1]) as { prompt_tokens?: number; completion_tokens?: number };
       outcome.inputTokens = parsed.prompt_tokens;
@@ -196,7 +196,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     let text = '';
     const send = (data: unknown) => {
       if (!sink.started) sink.start(200, SSE_HEADERS);
-      sink.write(`data: ${JSON.stringify(data)}\n\n`);
+      sink.write(sseData(data));
     };
     try {
       await bedrock.call(
@@ -212,8 +212,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
               held = chunks;
               continue;
             }
-            for (const chunk of [...held, ...chunks]) send(chunk);
-            held = [];
+            if (held.length > 0) {
+              held.forEach(send);
+              held = [];
+            }
+            chunks.forEach(send);
             if (config.logContent && event.contentBlockDelta?.delta?.text) text += event.contentBlockDelta.delta.text;
           }
           held.forEach(send);
@@ -223,12 +226,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       );
     } catch (error) {
       if (!sink.started) throw error;
-      // After HTTP 200 the status cannot change: the error becomes an SSE event OpenAI clients raise.
-      const mapped = fromUpstream(error);
-      outcome.error = mapped.code ?? mapped.type;
-      sink.write(`data: ${JSON.stringify(mapped.toBody())}\n\n`);
-      sink.end();
-      return;
+      return endWithSseError(sink, outcome, error);
     }
     if (!sink.started) sink.start(200, SSE_HEADERS);
     if (body.stream_options?.include_usage) send(translator.usageChunk());
@@ -247,7 +245,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     outcome.stream = stream;
     const body = parseBody(req);
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The Converse request must be a JSON object.');
-    const input = { ...(fromBedrockJson(body) as object), modelId: model.modelId, ...(config.guardrail && { guardrailConfig: { guardrailIdentifier: config.guardrail.id, guardrailVersion: config.guardrail.version } }) };
+    const input = { ...(fromBedrockJson(body) as object), modelId: model.modelId, ...(config.guardrail && { guardrailConfig: guardrailConfig(config.guardrail) }) };
     if (!stream) {
       const res = await bedrock.call((client) => client.send(new ConverseCommand(input as never), { abortSignal: req.signal as never }), { signal: req.signal });
       const { $metadata: _ignored, ...shape } = res;
@@ -370,4 +368,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
       });
     },
   };
+}
+
+/** Bytes of a passthrough stream's end searched for its usage event. */
+const USAGE_TAIL_BYTES = 4096;
+
+const sseData = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
+
+/** After HTTP 200 the status cannot change: the error becomes an SSE event OpenAI clients raise. */
+function endWithSseError(sink: ResponseSink, outcome: Outcome, error: unknown): void {
+  const mapped = fromUpstream(error);
+  outcome.error = mapped.code ?? mapped.type;
+  sink.write(sseData(mapped.toBody()));
+  sink.end();
 }

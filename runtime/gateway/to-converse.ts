@@ -8,6 +8,9 @@ const IMAGE_FORMATS: Record<string, ImageFormat> = { 'image/png': 'png', 'image/
 type Converse = Omit<ConverseRequest, 'modelId'>;
 
 /** OpenAI chat completion request -> Bedrock Converse request (without modelId). */
+/** Bedrock applies the configured guardrail to every call. */
+export const guardrailConfig = (guardrail: { id: string; version: string }) => ({ guardrailIdentifier: guardrail.id, guardrailVersion: guardrail.version });
+
 export function toConverse(req: ChatCompletionRequest, guardrail?: { id: string; version: string }): Converse {
   const system: SystemContentBlock[] = [];
   const messages: Message[] = [];
@@ -42,7 +45,7 @@ export function toConverse(req: ChatCompletionRequest, guardrail?: { id: string;
   const out: Converse = { messages, ...(system.length > 0 && { system }), ...(Object.keys(inferenceConfig).length > 0 && { inferenceConfig }) };
   const toolConfig = toolsOf(req);
   if (toolConfig) out.toolConfig = toolConfig;
-  if (guardrail) out.guardrailConfig = { guardrailIdentifier: guardrail.id, guardrailVersion: guardrail.version };
+  if (guardrail) out.guardrailConfig = guardrailConfig(guardrail);
   return out;
 }
 

@@ -102,6 +102,15 @@ describe('one endpoint, three kinds of route', () => {
     for (let i = 1; i < arrivals.length; i++) expect(arrivals[i] - arrivals[i - 1]).toBeGreaterThanOrEqual(30);
     expect(logs.at(-1)).toEqual(expect.objectContaining({ model: 'qwen-7b', servedBy: 'vllm-qwen', caller: 'local', inputTokens: 7, outputTokens: 4, Model: 'qwen-7b', Caller: 'local' }));
   });
+
+  test('usage is metered from the end of a long stream (many KB, multi-byte text)', async () => {
+    const tokens = Array.from({ length: 500 }, (_, i) => `词${i} `);
+    vllm.push({ kind: 'reply', tokens });
+    let text = '';
+    for await (const chunk of (await ask('qwen-7b', { stream: true, stream_options: { include_usage: true } })) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) text += chunk.choices[0]?.delta?.content ?? '';
+    expect(text).toBe(tokens.join(''));
+    expect(logs.at(-1)).toEqual(expect.objectContaining({ servedBy: 'vllm-qwen', inputTokens: 7, outputTokens: 500 }));
+  });
 });
 
 describe('fallback and residency', () => {
