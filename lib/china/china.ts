@@ -92,6 +92,11 @@ export function findUnreachableHost(text: string): { host: string; what: string 
 }
 
 /** The private ECR registry host of an account in a China region. */
+/** A regional service endpoint in China, e.g. `https://sts.cn-northwest-1.amazonaws.com.cn`. */
+export function chinaServiceEndpoint(service: string, region: string): string {
+  return `https://${service}.${region}.${CHINA_URL_SUFFIX}`;
+}
+
 export function ecrRegistryHost(account: string, region: ChinaRegion): string {
   return `${account}.dkr.ecr.${region}.${CHINA_URL_SUFFIX}`;
 }

@@ -10,12 +10,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { z } from 'zod';
 import { RUNTIME_CONFIG_ENV } from '../../runtime/gateway/runtime-config';
+import { SERVER_CONFIG_ENV, type ServerConfigSchema } from '../../runtime/server/server-config';
+import { chinaServiceEndpoint } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
 import { KitConfig } from '../config/schema';
 import { EncryptedLogGroup } from './encrypted-log-group';
 
-const SERVER_CONFIG_ENV = 'CNLLM_SERVER_CONFIG';
 const PORT = 8080;
 const REPOSITORY_ROOT = path.join(__dirname, '..', '..');
 
@@ -76,6 +78,13 @@ export class StreamingGatewayService extends Construct {
     });
 
     const logGroup = new EncryptedLogGroup(this, 'Logs', { retentionDays: props.logRetentionDays as logs.RetentionDays, purpose: 'streaming gateway container logs', retain: true, key: props.key }).logGroup;
+    const serverConfig: z.input<typeof ServerConfigSchema> = {
+      port: PORT,
+      region: stack.region,
+      ...(useKeys && { apiKeyTable: props.apiKeyTableName, apiKeyCacheSeconds: settings.apiKeyCacheSeconds }),
+      ...(useSts && { sts: { audience: props.stsAudience, allowedAccounts: [...props.stsAllowedAccounts], endpoints: [chinaServiceEndpoint('sts', stack.region)] } }),
+      drainSeconds: settings.drainSeconds,
+    };
     const task = new ecs.FargateTaskDefinition(this, 'Task', {
       cpu: settings.cpu,
       memoryLimitMiB: settings.memoryMiB,
@@ -88,13 +97,7 @@ export class StreamingGatewayService extends Construct {
       portMappings: [{ containerPort: PORT }],
       environment: {
         [RUNTIME_CONFIG_ENV]: JSON.stringify(props.runtimeSettings),
-        [SERVER_CONFIG_ENV]: JSON.stringify({
-          port: PORT,
-          region: stack.region,
-          ...(useKeys && { apiKeyTable: props.apiKeyTableName, apiKeyCacheSeconds: settings.apiKeyCacheSeconds }),
-          ...(useSts && { sts: { audience: props.stsAudience, allowedAccounts: props.stsAllowedAccounts, endpoints: [`https://sts.${stack.region}.amazonaws.com.cn`] } }),
-          drainSeconds: settings.drainSeconds,
-        }),
+        [SERVER_CONFIG_ENV]: JSON.stringify(serverConfig),
         AWS_REGION: stack.region,
       },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'gateway', logGroup }),

@@ -21,29 +21,29 @@ export class GatewayError extends Error {
 export const badRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new GatewayError(400, 'invalid_request_error', message, code, param);
 
+/** Errors that mean the global credential itself was refused (unknown, deleted, expired or mis-signed key). */
+const CREDENTIAL_REJECTIONS: readonly string[] = ['UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException', 'InvalidClientTokenId'];
+
 /** Bedrock and network failures, mapped to what an OpenAI client understands. */
 export function fromUpstream(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   const e = error as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   const name = e.name ?? '';
   const message = e.message ?? String(error);
+  if (name === 'AccessDeniedException' || CREDENTIAL_REJECTIONS.includes(name)) {
+    return new GatewayError(
+      403,
+      'permission_error',
+      `Bedrock refused the gateway's global credential (${name}): ${message}. Check that the gateway user's key in Secrets Manager is current (npm run link-credentials -- --rotate), that the model is allowed in its policy, and that the call leaves China from a NAT IP the policy allows.`,
+      'upstream_access_denied',
+    );
+  }
   switch (name) {
     case 'ThrottlingException':
     case 'TooManyRequestsException':
       return new GatewayError(429, 'rate_limit_error', `Bedrock throttled the request: ${message}`, 'rate_limit_exceeded', null, true);
     case 'ValidationException':
       return new GatewayError(400, 'invalid_request_error', `Bedrock rejected the request: ${message}`, 'bedrock_validation');
-    case 'AccessDeniedException':
-    case 'UnrecognizedClientException':
-    case 'InvalidSignatureException':
-    case 'ExpiredTokenException':
-    case 'InvalidClientTokenId':
-      return new GatewayError(
-        403,
-        'permission_error',
-        `Bedrock refused the gateway's global credential (${name}): ${message}. Check that the gateway user's key in Secrets Manager is current (npm run link-credentials -- --rotate), that the model is allowed in its policy, and that the call leaves China from a NAT IP the policy allows.`,
-        'upstream_access_denied',
-      );
     case 'ResourceNotFoundException':
       return new GatewayError(404, 'invalid_request_error', `Bedrock does not know the model: ${message}`, 'model_not_found');
     case 'ModelTimeoutException':
@@ -72,5 +72,5 @@ export function fromUpstream(error: unknown): GatewayError {
 /** The credential itself was rejected: reload it from Secrets Manager (it may have been rotated) and try once more. */
 export function isCredentialRejection(error: unknown): boolean {
   const name = (error as { name?: string }).name ?? '';
-  return ['UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException', 'InvalidClientTokenId'].includes(name);
+  return CREDENTIAL_REJECTIONS.includes(name);
 }

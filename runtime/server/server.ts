@@ -3,6 +3,7 @@ import { AddressInfo } from 'net';
 import { randomUUID } from 'crypto';
 import { Gateway } from '../gateway/gateway';
 import { abortOnClose, flatHeaders, httpSink, readBody, sendJson } from '../gateway/node-http';
+import { badRequest, GatewayError } from '../gateway/errors';
 
 export interface Authenticator {
   authenticate(bearer: string): Promise<{ caller: string } | undefined>;
@@ -28,9 +29,7 @@ export interface StreamingServer {
   drain(): Promise<void>;
 }
 
-const unauthorized = {
-  error: { message: 'Missing or invalid credentials: send "Authorization: Bearer <gateway API key or STS token>".', type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
-};
+const unauthorized = new GatewayError(401, 'invalid_request_error', 'Missing or invalid credentials: send "Authorization: Bearer <gateway API key or STS token>".', 'invalid_api_key').toBody();
 
 /**
  * The gateway as a long-running HTTP server (the container behind the internal load balancer):
@@ -64,7 +63,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       }
       const body = await readBody(req, options.maxRequestBytes ?? 10 * 1024 * 1024);
       if (body === undefined) {
-        sendJson(res, 413, { error: { message: 'The request body is too large.', type: 'invalid_request_error', param: null, code: 'request_too_large' } });
+        sendJson(res, 413, badRequest('The request body is too large.', null, 'request_too_large').toBody());
         req.destroy();
         return;
       }
@@ -74,7 +73,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       );
     } catch (e) {
       log({ level: 'error', msg: 'unhandled', error: (e as Error).message });
-      if (!res.headersSent) sendJson(res, 500, { error: { message: 'Internal error', type: 'api_error', param: null, code: null } });
+      if (!res.headersSent) sendJson(res, 500, new GatewayError(500, 'api_error', 'Internal error').toBody());
       else res.end();
     } finally {
       inFlight--;
