@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'crypto';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ExpiringCache } from './expiring-cache';
 
 /** What is stored per key: never the key itself, only its SHA-256. */
 export interface ApiKeyRecord {
@@ -10,6 +11,7 @@ export interface ApiKeyRecord {
   readonly revokedAt?: string;
 }
 
+const MAX_CACHED_KEYS = 10_000;
 const KEY_PATTERN = /^cnllm_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
 
@@ -66,24 +68,28 @@ export class ApiKeyTable {
  * `cacheSeconds`, so a revocation takes effect within that time without a redeploy.
  */
 export class ApiKeyAuthenticator {
-  private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
+  /** Lookups in flight or done, so concurrent requests with one key make one DynamoDB call. */
+  private readonly cache: ExpiringCache<Promise<ApiKeyRecord | undefined>>;
 
   constructor(
     private readonly table: Pick<ApiKeyTable, 'get'>,
     private readonly cacheSeconds = 30,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.cache = new ExpiringCache(MAX_CACHED_KEYS, now);
+  }
 
   async authenticate(bearer: string): Promise<{ caller: string } | undefined> {
     const match = KEY_PATTERN.exec(bearer);
     if (!match) return undefined;
     const keyId = match[1];
-    let cached = this.cache.get(keyId);
-    if (!cached || cached.until <= this.now()) {
-      cached = { record: await this.table.get(keyId), until: this.now() + this.cacheSeconds * 1000 };
-      this.cache.set(keyId, cached);
+    let lookup = this.cache.get(keyId);
+    if (!lookup) {
+      lookup = this.table.get(keyId);
+      this.cache.set(keyId, lookup, this.now() + this.cacheSeconds * 1000);
+      lookup.catch(() => this.cache.delete(keyId));
     }
-    const record = cached.record;
+    const record = await lookup;
     if (!record || record.revokedAt) return undefined;
     const presented = Buffer.from(sha256Hex(bearer), 'hex');
     const stored = Buffer.from(record.hash, 'hex');

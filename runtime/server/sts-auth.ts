@@ -1,8 +1,11 @@
+import { ExpiringCache } from './expiring-cache';
+
 /** Tokens are `cnllm-sts-v1.` + base64url(presigned STS GetCallerIdentity URL). */
 export const STS_TOKEN_PREFIX = 'cnllm-sts-v1.';
 /** Signed into the presigned request so a token made for this gateway cannot be replayed elsewhere, and vice versa. */
 export const AUDIENCE_HEADER = 'x-cnllm-gateway';
 const MAX_EXPIRES_SECONDS = 900;
+const MAX_CACHED_TOKENS = 10_000;
 
 export interface StsAuthOptions {
   /** STS origins a token may point at, e.g. `https://sts.cn-northwest-1.amazonaws.com.cn`. Anything else is refused (no SSRF). */
@@ -20,15 +23,17 @@ export interface StsAuthOptions {
  * its bearer token; the gateway asks STS, which answers with the caller's ARN only if the signature holds.
  */
 export class StsPresignedAuthenticator {
-  private readonly verified = new Map<string, { caller: string; until: number }>();
+  private readonly verified: ExpiringCache<string>;
 
-  constructor(private readonly options: StsAuthOptions) {}
+  constructor(private readonly options: StsAuthOptions) {
+    this.verified = new ExpiringCache(MAX_CACHED_TOKENS, () => this.options.now?.() ?? Date.now());
+  }
 
   async authenticate(bearer: string): Promise<{ caller: string } | undefined> {
     if (!bearer.startsWith(STS_TOKEN_PREFIX)) return undefined;
     const now = this.options.now?.() ?? Date.now();
     const cached = this.verified.get(bearer);
-    if (cached && cached.until > now) return { caller: cached.caller };
+    if (cached) return { caller: cached };
 
     let url: URL;
     try {
@@ -62,7 +67,7 @@ export class StsPresignedAuthenticator {
     const account = /<Account>(\d{12})<\/Account>/.exec(body)?.[1];
     if (!arn || !account) return undefined;
     if (this.options.allowedAccounts.length > 0 && !this.options.allowedAccounts.includes(account)) return undefined;
-    this.verified.set(bearer, { caller: arn, until });
+    this.verified.set(bearer, arn, until);
     return { caller: arn };
   }
 }
