@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { RUNTIME_CONFIG_ENV } from '../../runtime/gateway/runtime-config';
+import { CHINA_REGIONS, ChinaRegion } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
 import { GATEWAY_BUNDLE } from '../gateway/bundle';
 import { EncryptedLogGroup } from './encrypted-log-group';
@@ -81,11 +82,11 @@ export class GatewayFunction extends Construct {
       logGroup: this.logGroup,
       environment: { [RUNTIME_CONFIG_ENV]: JSON.stringify(props.runtimeSettings), NODE_OPTIONS: '--enable-source-maps' },
       environmentEncryption: props.key,
-      description: `cn-llm-kit OpenAI-compatible gateway to Bedrock in ${stack.region === 'cn-north-1' ? 'Beijing' : 'Ningxia'}`,
+      description: `cn-llm-kit OpenAI-compatible gateway to Bedrock in ${CHINA_REGIONS[stack.region as ChinaRegion].displayName}`,
       bundling: {
         externalModules: GATEWAY_BUNDLE.external,
         minify: GATEWAY_BUNDLE.minify,
-        sourceMap: true,
+        sourceMap: GATEWAY_BUNDLE.sourceMap,
         format: OutputFormat.CJS,
         target: GATEWAY_BUNDLE.target,
       },

@@ -8,6 +8,8 @@ export const GATEWAY_BUNDLE = {
   entry: path.join(__dirname, '..', '..', 'runtime', 'gateway', 'lambda.ts'),
   target: 'node20',
   minify: true,
+  /** Readable stack traces in the logs (NODE_OPTIONS=--enable-source-maps). */
+  sourceMap: true,
   format: 'cjs' as const,
   external: [] as string[],
 };

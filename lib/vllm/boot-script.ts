@@ -26,9 +26,13 @@ export interface BootValues {
 /** Single-quoted for the shell: nothing inside is expanded. */
 export const shellQuote = (value: string) => `'${value.replace(/'/g, `'"'"'`)}'`;
 
+/** Read once per synth, however many models are served. */
+let bootScript: string | undefined;
+
 /** The boot script as user data: its values assigned (quoted) right after the shebang, then the script unchanged. */
 export function renderBootScript(values: BootValues): string {
-  const [shebang, ...body] = fs.readFileSync(BOOT_SCRIPT, 'utf8').split('\n');
+  bootScript ??= fs.readFileSync(BOOT_SCRIPT, 'utf8');
+  const [shebang, ...body] = bootScript.split('\n');
   const assignments = Object.entries(values).flatMap(([key, value]) => [
     // A "$" in a value (the CloudWatch agent's ${aws:InstanceId}) is meant literally.
     ...(value.replace(/\$\{Token\[[^\]]+\]\}/g, '').includes('$') ? ['# shellcheck disable=SC2016'] : []),
