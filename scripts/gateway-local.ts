@@ -34,8 +34,9 @@ async function main(args: string[]) {
   const iamFlag = flagValue(args, '--iam');
   const iam = iamFlag
     ? (() => {
-        const [accessKeyId, secretAccessKey, arn] = iamFlag.split(':');
-        return { region: config.china.region, callers: [{ accessKeyId, secretAccessKey, arn: arn ? iamFlag.split(':').slice(2).join(':') : `arn:aws-cn:iam::${config.china.account}:user/local` }] };
+        // The ARN itself contains colons: everything after the secret key is the ARN.
+        const [accessKeyId, secretAccessKey, ...arn] = iamFlag.split(':');
+        return { region: config.china.region, callers: [{ accessKeyId, secretAccessKey, arn: arn.length > 0 ? arn.join(':') : `arn:aws-cn:iam::${config.china.account}:user/local` }] };
       })()
     : undefined;
   const server = await startLocalGateway({

@@ -323,7 +323,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       try {
         await route(req, sink, outcome);
       } catch (error) {
-        const mapped = error instanceof GatewayError ? error : fromUpstream(error);
+        const mapped = fromUpstream(error);
         outcome.status = mapped.status;
         outcome.error = mapped.code ?? mapped.type;
         if (!sink.started) {

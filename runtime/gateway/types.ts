@@ -30,7 +30,6 @@ export class BufferedSink implements ResponseSink {
   headers: Record<string, string> = {};
   private readonly chunks: Buffer[] = [];
   started = false;
-  ended = false;
 
   start(status: number, headers: Record<string, string>): void {
     this.status = status;
@@ -43,7 +42,7 @@ export class BufferedSink implements ResponseSink {
   }
 
   end(): void {
-    this.ended = true;
+    // Nothing to flush: the body is read once the handler returns.
   }
 
   get body(): Buffer {
