@@ -1,7 +1,6 @@
 import { App, Stack, Tags } from 'aws-cdk-lib';
 import { applyComplianceChecks } from '../lib/checks/apply-checks';
 import { ComplianceLedger } from '../lib/checks/compliance-ledger';
-import { ConfigError } from '../lib/config/load';
 import { names } from '../lib/config/names';
 import { KitConfig } from '../lib/config/schema';
 import { selfHostedRoutes } from '../lib/config/vllm-routes';
@@ -38,13 +37,13 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     return stack;
   };
 
-  const network = enabled(config.stacks.network, () =>
+  const networkStack = enabled(config.stacks.network, () =>
     new NetworkStack(app, stackName('Network'), {
       config,
       description: 'cn-llm-kit: VPC, NAT egress IPs, flow logs and VPC endpoints in the AWS China region',
     }),
   );
-  const modelStore = enabled(config.stacks.modelStore, () =>
+  const modelStoreStack = enabled(config.stacks.modelStore, () =>
     new ModelStoreStack(app, stackName('ModelStore'), {
       config,
       description: 'cn-llm-kit: KMS key, model weights bucket and private ECR repositories in the AWS China region',
@@ -58,9 +57,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     }),
   );
   const vllmEc2 = enabled(config.stacks.vllmEc2, () => {
-    if (!network || !modelStore) {
-      throw new ConfigError(['stacks.vllmEc2 = true: vLLM on EC2 needs the kit\'s network and model store; enable stacks.network and stacks.modelStore too.']);
-    }
+    const [network, modelStore] = builtOn(networkStack, modelStoreStack);
     return new VllmEc2Stack(app, stackName('VllmEc2'), {
       config,
       vpc: network.vpc,
@@ -75,9 +72,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
   });
 
   const vllmEks = enabled(config.stacks.vllmEks, () => {
-    if (!network || !modelStore) {
-      throw new ConfigError(['stacks.vllmEks = true: vLLM on EKS needs the kit\'s network and model store; enable stacks.network and stacks.modelStore too.']);
-    }
+    const [network, modelStore] = builtOn(networkStack, modelStoreStack);
     return new VllmEksStack(app, stackName('VllmEks'), {
       config,
       vpc: network.vpc,
@@ -106,15 +101,15 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
   };
 
   const gateway = enabled(config.stacks.gateway, () => {
-    if (!network) throw new ConfigError(['stacks.gateway = true: the gateway runs in the kit\'s VPC; enable stacks.network too (it can reuse an existing VPC).']);
+    const [network] = builtOn(networkStack);
     return new GatewayStack(app, stackName('Gateway'), {
       config,
       vpc: network.vpc,
       subnets: network.workloadSubnets,
       executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
       vpcCidr: network.vpcCidr,
-      registryHost: modelStore?.registryHost,
-      accessLogBucket: modelStore?.accessLogBucket,
+      registryHost: modelStoreStack?.registryHost,
+      accessLogBucket: modelStoreStack?.accessLogBucket,
       // Self-hosted services register themselves: nobody copies load balancer URLs by hand.
       vllmRoutes: config.routing.registerVllm ? registeredVllmRoutes() : [],
       description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
@@ -122,5 +117,11 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
   });
 
   applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger });
-  return { network, modelStore, bedrockAccess, gateway, vllmEc2, vllmEks, stacks };
+  return { network: networkStack, modelStore: modelStoreStack, bedrockAccess, gateway, vllmEc2, vllmEks, stacks };
+}
+
+/** The stacks a stack builds on; config validation (lib/config/schema.ts) has already refused a config without them. */
+function builtOn<T extends Stack[]>(...stacks: { [K in keyof T]: T[K] | undefined }): T {
+  if (stacks.some((s) => s === undefined)) throw new Error('cn-llm-kit: a stack was wired without one it builds on, which config validation should have refused');
+  return stacks as T;
 }

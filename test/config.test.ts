@@ -54,17 +54,28 @@ describe('defaults (the embedded demo config)', () => {
   });
 });
 
+describe('stacks that build on others', () => {
+  test('every missing dependency is listed at once, with the value in effect (defaults included) and the fix', () => {
+    expect(problemsOf({ 'stacks.network': 'false', 'stacks.modelStore': 'false', 'stacks.vllmEks': 'true' })).toEqual([
+      "stacks.vllmEc2 = true: vLLM on EC2 needs the kit's network and model store; enable stacks.network and stacks.modelStore too.",
+      "stacks.vllmEks = true: vLLM on EKS needs the kit's network and model store; enable stacks.network and stacks.modelStore too.",
+      "stacks.gateway = true: the gateway runs in the kit's VPC; enable stacks.network too (it can reuse an existing VPC).",
+    ]);
+  });
+});
+
 describe('overrides', () => {
   test('-c keys are dotted paths; strings become booleans, numbers and lists where the schema wants them', () => {
     const config = loadConfig({
       'china.account': '012345678901',
       'stacks.modelStore': 'false',
+      'stacks.vllmEc2': 'false', // it builds on the model store
       'china.availabilityZones': 'cn-northwest-1a, cn-northwest-1b',
       'network.natGateways': '1',
       'modelStore.repositories': '["vllm"]',
     });
     expect(config.china.account).toBe('012345678901'); // leading zero kept
-    expect(config.stacks).toEqual({ network: true, modelStore: false, bedrockAccess: true, gateway: true, vllmEc2: true, vllmEks: false });
+    expect(config.stacks).toEqual({ network: true, modelStore: false, bedrockAccess: true, gateway: true, vllmEc2: false, vllmEks: false });
     expect(config.china.availabilityZones).toEqual(['cn-northwest-1a', 'cn-northwest-1b']);
     expect(config.network.natGateways).toBe(1);
     expect(config.modelStore.repositories).toEqual(['vllm']);

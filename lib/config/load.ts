@@ -72,7 +72,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
       issue.keys.length > 1 ? 'them' : 'it'
     } or check the spelling${known.length ? `; known keys here are ${known.join(', ')}` : ''}.`;
   }
-  const value = valueAt(input, issue.path);
+  // Checks across fields can name a field the user left to its default: show the value in effect.
+  const value = valueAt(input, issue.path) ?? defaultAt(issue.path);
   return `${field} = ${value === undefined ? '(missing)' : show(value)}: ${issue.message.replace(/^Invalid input: /, '')}.`;
 }
 
@@ -168,6 +169,11 @@ function schemaAt(schema: z.ZodType, p: PropertyKey[]): z.ZodType | undefined {
     else return undefined;
   }
   return node;
+}
+
+function defaultAt(p: PropertyKey[]): unknown {
+  const def = (schemaAt(KitConfigSchema, p) as unknown as { def?: { type: string; defaultValue?: unknown } } | undefined)?.def;
+  return def?.type === 'default' ? def.defaultValue : undefined;
 }
 
 function objectShape(schema: z.ZodType | undefined): Record<string, unknown> | undefined {

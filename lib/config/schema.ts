@@ -473,6 +473,16 @@ export const KitConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['models', i, 'servedName'], message: 'is used by another model; served names must be unique' });
       }
     });
+    // Stacks that build on others: every missing one listed at once, before anything is constructed.
+    const needsNetworkAndStore = { vllmEc2: 'vLLM on EC2', vllmEks: 'vLLM on EKS' } as const;
+    for (const [stack, what] of Object.entries(needsNetworkAndStore)) {
+      if (c.stacks?.[stack as keyof typeof needsNetworkAndStore] && !(c.stacks.network && c.stacks.modelStore)) {
+        ctx.addIssue({ code: 'custom', path: ['stacks', stack], message: `${what} needs the kit's network and model store; enable stacks.network and stacks.modelStore too` });
+      }
+    }
+    if (c.stacks?.gateway && !c.stacks.network) {
+      ctx.addIssue({ code: 'custom', path: ['stacks', 'gateway'], message: 'the gateway runs in the kit\'s VPC; enable stacks.network too (it can reuse an existing VPC)' });
+    }
     if (c.stacks?.vllmEc2 && Array.isArray(c.modelStore?.repositories) && !c.modelStore.repositories.includes('vllm')) {
       ctx.addIssue({ code: 'custom', path: ['modelStore', 'repositories'], message: 'must include "vllm" while stacks.vllmEc2 is on: the instances pull the vLLM image from it' });
     }
