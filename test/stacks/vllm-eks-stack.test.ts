@@ -152,6 +152,6 @@ describe('VllmEks options', () => {
     const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'vllmEks.endpointAccess': 'PUBLIC_AND_PRIVATE', 'vllmEks.publicAccessCidrs': '203.0.113.0/24' });
     const [cluster] = resourcesOf(Template.fromStack(kit.vllmEks!), 'AWS::EKS::Cluster');
     expect(cluster.Properties.ResourcesVpcConfig).toEqual(expect.objectContaining({ EndpointPublicAccess: true, PublicAccessCidrs: ['203.0.113.0/24'] }));
-    expect(() => kitApp({ 'stacks.vllmEks': 'true', 'vllmEks.endpointAccess': 'PUBLIC_AND_PRIVATE' })).toThrow(/vllmEks.publicAccessCidrs = \(missing\): must list the CIDRs allowed to reach the public API endpoint/);
+    expect(() => kitApp({ 'stacks.vllmEks': 'true', 'vllmEks.endpointAccess': 'PUBLIC_AND_PRIVATE' })).toThrow(/vllmEks.publicAccessCidrs = \[\]: must list the CIDRs allowed to reach the public API endpoint/);
   });
 });
