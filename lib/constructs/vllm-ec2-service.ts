@@ -16,6 +16,7 @@ import { GPU_INSTANCES } from '../gpu/instances';
 import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
 import { VLLM_PORT } from '../vllm/server';
 import { gpuMetricsAgentConfig, renderBootScript } from '../vllm/boot-script';
+import { grantModelRead } from './grant-model-read';
 
 type ServedModel = KitConfig['models'][number];
 
@@ -63,7 +64,6 @@ export class VllmEc2Service extends Construct {
     const gpu = GPU_INSTANCES[model.instanceType];
     const spec = { ...model, ...model.vllm };
     const s3Uri = `s3://${props.weightsBucketName}/${props.modelPrefix}`;
-    const bucketArn = stack.formatArn({ service: 's3', region: '', account: '', resource: props.weightsBucketName });
 
     this.role = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
@@ -74,11 +74,10 @@ export class VllmEc2Service extends Construct {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
       reason: 'Session Manager is the only way onto the GPU instances (no key pair, no SSH); this is the AWS managed policy its agent needs.',
     });
-    const modelObjects = `${bucketArn}/${props.modelPrefix}*`;
-    this.role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadOwnModel', actions: ['s3:GetObject'], resources: [modelObjects] }));
-    this.role.addToPolicy(new iam.PolicyStatement({ sid: 'ListOwnModel', actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${props.modelPrefix}*`] } } }));
-    Validations.of(this.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${Stack.of(this).resolve(modelObjects)}]`,
+    grantModelRead(this.role, {
+      bucketName: props.weightsBucketName,
+      prefix: props.modelPrefix,
+      sids: { read: 'ReadOwnModel', list: 'ListOwnModel' },
       reason: 'Read access is limited to this model\'s own prefix in the weights bucket; the wildcard covers the files of that one model revision.',
     });
     props.weightsKey.grantDecrypt(this.role);

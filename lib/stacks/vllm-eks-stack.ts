@@ -8,6 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { chinaEc2Principal } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
+import { grantModelRead } from '../constructs/grant-model-read';
 import { names } from '../config/names';
 import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
 import { GPU_TAINT, namespaceOf, NODE_GROUP_LABEL, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
@@ -134,15 +135,9 @@ export class VllmEksStack extends ChinaStack {
       const namespace = namespaceOf(model.servedName);
       const podRole = this.podRole(`PodRole-${model.servedName}`, namespace);
       const modelPrefix = n.modelPrefix(model);
-      const bucketArn = this.formatArn({ service: 's3', region: '', account: '', resource: n.weightsBucket });
-      podRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`${bucketArn}/${modelPrefix}*`] }));
-      podRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${modelPrefix}*`] } } }));
+      grantModelRead(podRole, { bucketName: n.weightsBucket, prefix: modelPrefix, reason: 'Pods read only their own model revision\'s prefix of the weights bucket.' });
       props.weightsKey.grantDecrypt(podRole);
       grantSecretRead(apiKey, apiKeysKey, podRole);
-      Validations.of(podRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${this.resolve(`${bucketArn}/${modelPrefix}*`)}]`,
-        reason: 'Pods read only their own model revision\'s prefix of the weights bucket.',
-      });
 
       const workload = vllmWorkload({
         servedName: model.servedName,
