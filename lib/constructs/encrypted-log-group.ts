@@ -1,9 +1,10 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { cloudWatchLogsPrincipal } from '../china/china';
+import { kitKey } from './kit-key';
 
 export interface EncryptedLogGroupProps {
   readonly retentionDays: logs.RetentionDays;
@@ -25,10 +26,8 @@ export class EncryptedLogGroup extends Construct {
     const removalPolicy = props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     this.key =
       props.key ??
-      new kms.Key(this, 'Key', {
+      kitKey(this, 'Key', {
         description: `Encrypts ${props.purpose} (${stack.stackName})`,
-        enableKeyRotation: true,
-        pendingWindow: Duration.days(30),
         removalPolicy,
       });
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {

@@ -14,6 +14,7 @@ import { names } from '../config/names';
 import { grantSecretRead } from '../china/secret-read';
 import { gatewayRuntimeSettings, VllmRoute } from '../gateway/runtime-settings';
 import { ChinaStack, ChinaStackProps } from './china-stack';
+import { kitKey } from '../constructs/kit-key';
 
 export interface GatewayStackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -49,7 +50,7 @@ export class GatewayStack extends ChinaStack {
     const { config } = props;
     const gw = config.gateway;
 
-    this.key = new kms.Key(this, 'Key', { description: `Encrypts the ${config.prefix} gateway's credential, environment and logs`, enableKeyRotation: true, pendingWindow: Duration.days(30) });
+    this.key = kitKey(this, 'Key', { description: `Encrypts the ${config.prefix} gateway's credential, environment and logs` });
     this.credential = new BedrockCredentialSecret(this, 'BedrockCredential', { key: this.key, secretName: names(config).credentialSecret });
 
     // Domestic providers' keys: secrets the operator fills (aws secretsmanager put-secret-value); never in the template.

@@ -7,6 +7,7 @@ import { ChinaRegion, ecrRegistryHost } from '../china/china';
 import { names } from '../config/names';
 import { ModelStagingProject } from '../constructs/model-staging-project';
 import { ChinaStack, ChinaStackProps } from './china-stack';
+import { kitKey } from '../constructs/kit-key';
 
 export type ModelStoreStackProps = ChinaStackProps;
 
@@ -33,11 +34,9 @@ export class ModelStoreStack extends ChinaStack {
     const store = config.modelStore;
     const removalPolicy = store.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.key = new kms.Key(this, 'Key', {
+    this.key = kitKey(this, 'Key', {
       description: `Encrypts model weights and images of ${config.prefix}`,
       alias: `alias/${config.prefix}/model-store`,
-      enableKeyRotation: true,
-      pendingWindow: Duration.days(30),
       removalPolicy,
     });
 

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { names } from '../config/names';
 import { VllmEc2Service } from '../constructs/vllm-ec2-service';
 import { ChinaStack, ChinaStackProps } from './china-stack';
+import { kitKey } from '../constructs/kit-key';
 
 export interface VllmEc2StackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -37,7 +38,7 @@ export class VllmEc2Stack extends ChinaStack {
     const { config } = props;
     const n = names(config);
 
-    const key = (this.key = new kms.Key(this, 'Key', { description: `Encrypts ${config.prefix} vLLM API keys and notifications`, enableKeyRotation: true, pendingWindow: Duration.days(30) }));
+    const key = (this.key = kitKey(this, 'Key', { description: `Encrypts ${config.prefix} vLLM API keys and notifications` }));
     const notifications = new sns.Topic(this, 'ScalingNotifications', { displayName: `${config.prefix} vLLM scaling events`, masterKey: key, enforceSSL: true });
     // Auto Scaling publishes to the encrypted topic.
     key.grant(new iam.ServicePrincipal('autoscaling.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');

@@ -13,6 +13,7 @@ import { names } from '../config/names';
 import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
 import { GPU_TAINT, namespaceOf, NODE_GROUP_LABEL, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
 import { ChinaStack, ChinaStackProps } from './china-stack';
+import { kitKey } from '../constructs/kit-key';
 
 /**
  * The volume that holds container images and pod storage: the root volume on AL2023, but on
@@ -51,9 +52,9 @@ export class VllmEksStack extends ChinaStack {
     const settings = config.vllmEks;
     const n = names(config);
 
-    const key = new kms.Key(this, 'Key', { description: `Envelope-encrypts ${config.prefix} EKS secrets`, enableKeyRotation: true, pendingWindow: Duration.days(30) });
+    const key = kitKey(this, 'Key', { description: `Envelope-encrypts ${config.prefix} EKS secrets` });
     // A separate key for the API key secrets: pod roles on its policy would otherwise close a cycle (key -> pod role -> OIDC -> cluster -> key).
-    const apiKeysKey = (this.apiKeysKey = new kms.Key(this, 'ApiKeysKey', { description: `Encrypts ${config.prefix} vLLM API keys on EKS`, enableKeyRotation: true, pendingWindow: Duration.days(30) }));
+    const apiKeysKey = (this.apiKeysKey = kitKey(this, 'ApiKeysKey', { description: `Encrypts ${config.prefix} vLLM API keys on EKS` }));
     this.cluster = new eks.Cluster(this, 'Cluster', {
       clusterName: `${config.prefix}-vllm`,
       version: eks.KubernetesVersion.of(settings.kubernetesVersion),
