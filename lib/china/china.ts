@@ -48,14 +48,6 @@ export function isChinaRegion(region: string | undefined): region is ChinaRegion
   return region !== undefined && (CHINA_REGION_NAMES as string[]).includes(region);
 }
 
-/** AWS-owned accounts in China whose images the kit may pull (they are private ECR registries in the region). */
-export const CHINA_AWS_IMAGE_ACCOUNTS = {
-  /** AWS Deep Learning Containers. */
-  deepLearningContainers: '727897471807',
-  /** EKS add-on images for cn-northwest-1. */
-  eksAddonsNorthwest: '961992271922',
-} as const;
-
 /**
  * Registries and hosts that are blocked or unreliable from mainland China. Nothing the kit deploys
  * may fetch from them at deploy or run time: images are mirrored into private ECR, weights into S3.
@@ -103,15 +95,6 @@ export function ecrRegistryHost(account: string, region: ChinaRegion): string {
 
 /** An image reference is private ECR in `region` when its registry host is `<account>.dkr.ecr.<region>.amazonaws.com.cn`. */
 export const PRIVATE_ECR_IMAGE_PATTERN = /^([0-9]{12}|\{[^}]+\})\.dkr\.ecr\.([a-z0-9-]+|\{[^}]+\})\.amazonaws\.com\.cn\/[^\s]+$/;
-
-export function chinaArn(parts: {
-  service: string;
-  region: ChinaRegion | '';
-  account: string;
-  resource: string;
-}): string {
-  return `arn:${CHINA_PARTITION}:${parts.service}:${parts.region}:${parts.account}:${parts.resource}`;
-}
 
 /** An ARN in the global partition: only for resources of the global account (Bedrock side). */
 export function globalArn(parts: { service: string; region: string; account: string; resource: string }): string {

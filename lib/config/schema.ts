@@ -573,4 +573,3 @@ function resolveBedrockModel(entry: string | (Omit<CatalogModel, 'note'> & { ali
 
 /** The validated configuration the stacks receive. */
 export type KitConfig = z.output<typeof KitConfigSchema>;
-export type KitConfigInput = z.input<typeof KitConfigSchema>;

@@ -49,15 +49,16 @@ export class GatewayStack extends ChinaStack {
     super(scope, id, props);
     const { config } = props;
     const gw = config.gateway;
+    const n = names(config);
 
     this.key = kitKey(this, 'Key', { description: `Encrypts the ${config.prefix} gateway's credential, environment and logs` });
-    this.credential = new BedrockCredentialSecret(this, 'BedrockCredential', { key: this.key, secretName: names(config).credentialSecret });
+    this.credential = new BedrockCredentialSecret(this, 'BedrockCredential', { key: this.key, secretName: n.credentialSecret });
 
     // Domestic providers' keys: secrets the operator fills (aws secretsmanager put-secret-value); never in the template.
     const providerSecrets = Object.fromEntries(
       config.routing.providers.map((p) => {
         const secret = new secretsmanager.Secret(this, `Provider-${p.name}`, {
-          secretName: names(config).providerSecret(p.name),
+          secretName: n.providerSecret(p.name),
           description: `API key of the ${p.name} model service: put {"apiKey":"..."} after deploy`,
           encryptionKey: this.key,
           // A placeholder, not a key: the gateway answers 503 upstream_key_not_set until the operator puts one.
@@ -115,7 +116,6 @@ export class GatewayStack extends ChinaStack {
     const door = gw.streamingDoor;
     if (door.enabled) {
       if (!props.registryHost || !props.accessLogBucket) throw new Error('GatewayStack: the streaming door needs the model store (registry and access log bucket)');
-      const n = names(config);
       this.streamingDoor = new StreamingGatewayService(this, 'StreamingDoor', {
         settings: door,
         vpc: props.vpc,

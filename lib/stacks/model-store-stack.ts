@@ -32,6 +32,7 @@ export class ModelStoreStack extends ChinaStack {
     super(scope, id, props);
     const { config } = props;
     const store = config.modelStore;
+    const n = names(config);
     const removalPolicy = store.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     this.key = kitKey(this, 'Key', {
@@ -53,7 +54,7 @@ export class ModelStoreStack extends ChinaStack {
     });
 
     this.weightsBucket = new s3.Bucket(this, 'Weights', {
-      bucketName: names(config).weightsBucket,
+      bucketName: n.weightsBucket,
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.key,
       bucketKeyEnabled: true,
@@ -77,7 +78,7 @@ export class ModelStoreStack extends ChinaStack {
     const registry = ecrRegistryHost(this.account, config.china.region as ChinaRegion);
     this.registryHost = registry;
     for (const name of store.repositories) {
-      const repositoryName = names(config).repository(name);
+      const repositoryName = n.repository(name);
       const repository = new ecr.Repository(this, `Repository-${name}`, {
         repositoryName,
         imageScanOnPush: true,
@@ -101,8 +102,8 @@ export class ModelStoreStack extends ChinaStack {
 
     if (this.repositories.tools) {
       this.staging = new ModelStagingProject(this, 'Staging', {
-        projectName: names(config).stagingProject,
-        weightsBucketName: names(config).weightsBucket,
+        projectName: n.stagingProject,
+        weightsBucketName: n.weightsBucket,
         key: this.key,
         toolsRepository: this.repositories.tools,
         toolsTag: config.images.tools.tag,
