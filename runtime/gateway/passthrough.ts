@@ -1,3 +1,5 @@
+import { GatewayError } from './errors';
+
 /**
  * Passing an OpenAI-compatible upstream's answer on to the caller: the caller must see the model
  * alias it asked for (not the upstream's served name) and the gateway meters the usage it reports.
@@ -225,9 +227,16 @@ export class SsePassthrough {
 }
 
 /** A non-streamed chat completion from an upstream, with the alias as its model. */
-export function passthroughCompletion(body: string, alias: string): { body: string; usage?: UpstreamUsage } {
-  const parsed: unknown = JSON.parse(body);
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('the answer is not a JSON object');
+export function passthroughCompletion(body: string, alias: string, upstream: { kind: string; name: string }): { body: string; usage?: UpstreamUsage } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new GatewayError(502, 'api_error', `${upstream.kind} upstream "${upstream.name}" answered 200 with a body that is not a JSON object: ${body.slice(0, 200)}`, 'upstream_bad_response');
+  }
   return { body: withModel(body, parsed as Record<string, unknown>, alias) ?? body, usage: usageOf((parsed as Record<string, unknown>).usage) };
 }
 
