@@ -6,10 +6,10 @@ import { GatewayRuntimeConfig } from './runtime-config';
 export type UpstreamConfig = GatewayRuntimeConfig['upstreams'][number];
 
 /** Bytes of a non-2xx answer the gateway reads for its message: an upstream cannot make it buffer more. */
-export const MAX_ERROR_BODY_BYTES = 16 * 1024;
+const MAX_ERROR_BODY_BYTES = 16 * 1024;
 
 /** The start of a response body, at most `limit` bytes; the rest is not read (the connection is let go). */
-export async function readBounded(res: Response, limit = MAX_ERROR_BODY_BYTES): Promise<string> {
+async function readBounded(res: Response, limit = MAX_ERROR_BODY_BYTES): Promise<string> {
   if (!res.body) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -35,7 +35,7 @@ export async function readBounded(res: Response, limit = MAX_ERROR_BODY_BYTES): 
  * or the route (the gateway's key, quota, address or model name; the upstream's failures): 5xx,
  * retryable (so the next route in the chain is tried) where another attempt can succeed.
  */
-export function upstreamError(upstream: UpstreamConfig, status: number, body: string, location?: string | null): GatewayError {
+function upstreamError(upstream: UpstreamConfig, status: number, body: string, location?: string | null): GatewayError {
   const error = (() => {
     try {
       const parsed = JSON.parse(body) as { error?: { message?: unknown; code?: unknown; param?: unknown } | string; message?: unknown };

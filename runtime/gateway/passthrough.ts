@@ -52,7 +52,6 @@ interface Line {
  */
 export class SsePassthrough {
   private readonly decoder = new TextDecoder();
-  private readonly encoder = new TextEncoder();
   /** The current line's bytes, not yet terminated. */
   private line: Uint8Array[] = [];
   private lineBytes = 0;
@@ -85,9 +84,13 @@ export class SsePassthrough {
         i = 1;
       }
     }
+    // Native searches: most streams have no CR at all, so its position is looked up once per chunk.
+    let nextLf = -2;
+    let nextCr = -2;
     while (i < chunk.length) {
-      let j = i;
-      while (j < chunk.length && chunk[j] !== LF && chunk[j] !== CR) j++;
+      if (nextLf !== -1 && nextLf < i) nextLf = chunk.indexOf(LF, i);
+      if (nextCr !== -1 && nextCr < i) nextCr = chunk.indexOf(CR, i);
+      const j = nextLf === -1 ? (nextCr === -1 ? chunk.length : nextCr) : nextCr === -1 ? nextLf : Math.min(nextLf, nextCr);
       this.appendToLine(chunk.subarray(i, j), out);
       if (j === chunk.length) break;
       let terminatorEnd = j + 1;
@@ -175,27 +178,12 @@ export class SsePassthrough {
 
   /** One complete event (without its blank line) -> the bytes to send for it. */
   private dispatch(lines: Line[]): Uint8Array {
+    if (lines.length === 1) return this.dispatchLine(lines[0]);
     const original = () => concat(lines.flatMap((l) => [l.content, l.terminator]));
     const fields = lines.map((l) => sseField(this.decoder.decode(l.content)));
     const dataLines = fields.map((f, index) => ({ ...f, index })).filter((f) => f.name === 'data');
     if (dataLines.length === 0) return original();
-    const payload = dataLines.map((d) => d.value).join('\n');
-    if (payload.trim() === '[DONE]') {
-      this.doneSeen = true;
-      return original();
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(payload);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      this.malformedEvents++;
-      return original();
-    }
-    this.observe(parsed as Record<string, unknown>);
-    const rewritten = withModel(payload, parsed as Record<string, unknown>, this.alias);
+    const rewritten = this.payload(dataLines.map((d) => d.value).join('\n'));
     if (rewritten === undefined) return original();
     // The rewrite touches one JSON string (no line break in it): each data line keeps its prefix and terminator.
     const pieces = rewritten.split('\n');
@@ -209,10 +197,39 @@ export class SsePassthrough {
         // (A re-serialised payload is one line: the data lines after the first are folded into it.)
         const text = data === dataLines.at(-1) ? pieces.slice(piece).join('') : pieces[piece];
         piece++;
-        out.push(text === data.value ? line.content : this.encoder.encode(`${data.prefix}${text}`), line.terminator);
+        out.push(text === data.value ? line.content : Buffer.from(`${data.prefix}${text}`, 'utf8'), line.terminator);
       }
     });
     return concat(out);
+  }
+
+  /** The common case, an event of one line: the same as dispatch without the bookkeeping for several. */
+  private dispatchLine(line: Line): Uint8Array {
+    const original = () => concat([line.content, line.terminator]);
+    const field = sseField(this.decoder.decode(line.content));
+    if (field.name !== 'data') return original();
+    const rewritten = this.payload(field.value);
+    return rewritten === undefined ? original() : concat([Buffer.from(`${field.prefix}${rewritten}`, 'utf8'), line.terminator]);
+  }
+
+  /** Reads one event's data (usage, [DONE], errors) and returns it with the alias as model, or undefined when it stays as it is. */
+  private payload(data: string): string | undefined {
+    if (data.trim() === '[DONE]') {
+      this.doneSeen = true;
+      return undefined;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      this.malformedEvents++;
+      return undefined;
+    }
+    this.observe(parsed as Record<string, unknown>);
+    return withModel(data, parsed as Record<string, unknown>, this.alias);
   }
 
   private observe(event: Record<string, unknown>) {
