@@ -1,11 +1,13 @@
 import { randomUUID } from 'crypto';
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { BedrockInvoker } from './bedrock';
+import { CallerDimensions } from './caller';
 import { badRequest, fromUpstream, GatewayError } from './errors';
 import { ChunkTranslator, toChatCompletion } from './from-converse';
 import { fromBedrockJson, toBedrockJson, encodeStreamEvent, EVENT_STREAM_CONTENT_TYPE } from './native-wire';
-import { ChatCompletionRequest, ChatCompletionRequestSchema } from './openai-schema';
+import { bedrockRequest, ChatCompletionRequest, RoutableRequest, RoutableRequestSchema } from './openai-schema';
 import { OpenAiUpstream } from './openai-upstream';
+import { passthroughCompletion, SsePassthrough } from './passthrough';
 import { withRetries } from './retry';
 import { GatewayRuntimeConfig } from './runtime-config';
 import { guardrailConfig, toConverse } from './to-converse';
@@ -32,6 +34,7 @@ interface Outcome {
   stream?: boolean;
   inputTokens?: number;
   outputTokens?: number;
+  cachedTokens?: number;
   error?: string;
   prompt?: unknown;
   completion?: string;
@@ -58,6 +61,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
   const leavesChina = (m: ModelEntry) => (m.route === 'bedrock' ? config.bedrockCrossBorder : upstreams.get(m.route)!.config.crossBorder);
   const routeKind = (m: ModelEntry) => (m.route === 'bedrock' ? 'bedrock' : upstreams.get(m.route)!.config.kind);
+  const callerDimensions = new CallerDimensions();
 
   function resolveModel(name: string, param: string | null) {
     const model = modelsByName.get(name);
@@ -109,8 +113,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   async function chatCompletions(req: GatewayRequest, sink: ResponseSink, outcome: Outcome) {
-    const raw = parseBody(req);
-    const parsed = ChatCompletionRequestSchema.safeParse(raw);
+    const parsed = RoutableRequestSchema.safeParse(parseBody(req));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw badRequest(`Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, issue.path.join('.') || null);
@@ -128,53 +131,59 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (candidates.length === 0) {
       throw new GatewayError(403, 'invalid_request_error', `"${model.alias}" is served outside mainland China and this request must stay in China (residency); choose a model served in China.`, 'residency_violation', 'model');
     }
+    let failure: unknown;
     for (const [i, candidate] of candidates.entries()) {
+      let converse: ChatCompletionRequest | undefined;
+      try {
+        if (candidate.route === 'bedrock') converse = bedrockRequest(body, candidate.alias);
+      } catch (unservable) {
+        // The first route tried answers for the request; a fallback that cannot express it is skipped,
+        // and if none is left the caller gets the failure that made the gateway fall back.
+        if (failure === undefined) throw unservable;
+        continue;
+      }
       try {
         outcome.servedBy = candidate.route;
         outcome.fallbacks = i;
-        if (candidate.route === 'bedrock') return await bedrockChat(req, sink, outcome, body, candidate);
-        return await upstreamChat(req, sink, outcome, body, raw as Record<string, unknown>, candidate, upstreams.get(candidate.route)!);
+        if (converse) return await bedrockChat(req, sink, outcome, converse, candidate);
+        return await upstreamChat(req, sink, outcome, body, candidate, upstreams.get(candidate.route)!);
       } catch (error) {
         // Move on only when nothing reached the caller and the failure is one a retry elsewhere can fix.
-        const mapped = fromUpstream(error);
-        if (i === candidates.length - 1 || sink.started || !mapped.retryable) throw error;
+        if (sink.started || !fromUpstream(error).retryable) throw error;
+        failure = error;
       }
     }
+    throw failure;
   }
 
   /** An OpenAI-compatible upstream: the request goes as sent (model renamed), the answer comes back byte for byte. */
-  async function upstreamChat(req: GatewayRequest, sink: ResponseSink, outcome: Outcome, body: ChatCompletionRequest, raw: Record<string, unknown>, model: ModelEntry, upstream: OpenAiUpstream) {
-    const payload = { ...raw, model: model.modelId };
+  async function upstreamChat(req: GatewayRequest, sink: ResponseSink, outcome: Outcome, body: RoutableRequest, model: ModelEntry, upstream: OpenAiUpstream) {
+    const payload = { ...body, model: model.modelId };
     const res = await withRetries(() => upstream.chatCompletions(payload, req.signal), { ...config.retry, maxAttempts: upstream.config.maxAttempts }, { signal: req.signal, canRetry: () => !sink.started });
     if (!body.stream) {
-      const completion = (await res.json()) as { model?: string; usage?: { prompt_tokens?: number; completion_tokens?: number }; choices?: { message?: { content?: string } }[] };
-      completion.model = body.model;
-      outcome.inputTokens = completion.usage?.prompt_tokens;
-      outcome.outputTokens = completion.usage?.completion_tokens;
-      if (config.logContent) outcome.completion = completion.choices?.[0]?.message?.content;
-      return sendJson(sink, 200, completion);
+      const { body: completion, usage } = passthroughCompletion(await res.text(), body.model, upstream.config);
+      Object.assign(outcome, usage);
+      if (config.logContent) outcome.completion = (JSON.parse(completion) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content;
+      sink.start(200, JSON_HEADERS);
+      sink.write(completion);
+      return sink.end();
     }
     sink.start(200, SSE_HEADERS);
-    // Usage arrives in the last events (stream_options.include_usage): keep only the last few KB, as
-    // bytes, and decode them once at the end.
-    const tail: Uint8Array[] = [];
-    let tailBytes = 0;
+    const passthrough = new SsePassthrough(body.model);
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        sink.write(chunk);
-        tail.push(chunk);
-        tailBytes += chunk.length;
-        while (tailBytes - tail[0].length >= USAGE_TAIL_BYTES) tailBytes -= tail.shift()!.length;
+        const ready = passthrough.feed(chunk);
+        if (ready.length > 0) sink.write(ready);
       }
     } catch (error) {
+      // A cut-off event is dropped: the error event that follows must start on an event boundary.
+      Object.assign(outcome, passthrough.end().usage);
       return endWithSseError(sink, outcome, error);
     }
-    const usage = /"usage":\s*(\{[^}]*\})/.exec(Buffer.concat(tail).toString('utf8'));
-    if (usage) {
-      const parsed = JSON.parse(usage[1]) as { prompt_tokens?: number; completion_tokens?: number };
-      outcome.inputTokens = parsed.prompt_tokens;
-      outcome.outputTokens = parsed.completion_tokens;
-    }
+    const { rest, usage, upstreamError } = passthrough.end();
+    if (rest.length > 0) sink.write(rest);
+    Object.assign(outcome, usage);
+    if (upstreamError) outcome.error = upstreamError.code ?? upstreamError.type ?? 'upstream_stream_error';
     sink.end();
   }
 
@@ -352,6 +361,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
                 { Name: 'LatencyMs', Unit: 'Milliseconds' },
                 { Name: 'InputTokens', Unit: 'Count' },
                 { Name: 'OutputTokens', Unit: 'Count' },
+                { Name: 'CachedInputTokens', Unit: 'Count' },
                 { Name: 'Throttled', Unit: 'Count' },
                 { Name: 'UpstreamErrors', Unit: 'Count' },
               ],
@@ -359,19 +369,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
           ],
         },
         Model: outcome.model ?? 'none',
-        Caller: req.caller,
+        // Stable and capped (sessions of one role are one caller): the full identity is in `caller`.
+        Caller: callerDimensions.of(req.caller),
         LatencyMs: latencyMs,
         InputTokens: outcome.inputTokens ?? 0,
         OutputTokens: outcome.outputTokens ?? 0,
+        CachedInputTokens: outcome.cachedTokens ?? 0,
         Throttled: outcome.status === 429 ? 1 : 0,
         UpstreamErrors: outcome.status >= 500 ? 1 : 0,
       });
     },
   };
 }
-
-/** Bytes of a passthrough stream's end searched for its usage event. */
-const USAGE_TAIL_BYTES = 4096;
 
 const sseData = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
 

@@ -1,6 +1,21 @@
 import { z } from 'zod';
+import { badRequest, GatewayError } from './errors';
 
-/** The subset of OpenAI's chat completion request the gateway maps onto Converse. Unknown fields are ignored, as OpenAI clients send many. */
+/**
+ * What the gateway itself reads from a chat completion request, whatever the route. Everything
+ * else goes to an OpenAI-compatible upstream as sent (n, logprobs, response_format, seed, audio and
+ * video parts, vLLM's guided decoding...): the upstream judges what it supports.
+ */
+export const RoutableRequestSchema = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(z.looseObject({ role: z.string().min(1) })).min(1),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().nullable().optional() }).nullable().optional(),
+});
+
+export type RoutableRequest = z.output<typeof RoutableRequestSchema>;
+
+/** The subset of OpenAI's chat completion request the gateway maps onto Converse (see bedrockRequest for the fields outside it). */
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const imagePart = z.object({
   type: z.literal('image_url'),
@@ -52,3 +67,58 @@ export const ChatCompletionRequestSchema = z.object({
 
 export type ChatCompletionRequest = z.output<typeof ChatCompletionRequestSchema>;
 export type ChatMessage = z.output<typeof MessageSchema>;
+
+/** Fields Converse honours (ChatCompletionRequestSchema maps them). */
+const HONOURED = new Set(['model', 'messages', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'stop', 'stream', 'stream_options', 'tools', 'tool_choice']);
+
+/** Fields that label or route a request without changing its answer: accepted and not forwarded. */
+const NO_EFFECT_ON_ANSWER = new Set(['user', 'metadata', 'prompt_cache_key', 'safety_identifier']);
+
+/** Fields Converse has no equivalent for, accepted only at the value that asks for nothing (null always does). */
+const NEUTRAL_ONLY: Record<string, { neutral: (value: unknown) => boolean; why: string }> = {
+  n: { neutral: (v) => v === 1, why: 'it returns one choice (only n=1 is supported)' },
+  logprobs: { neutral: (v) => v === false, why: 'Converse returns no log probabilities' },
+  top_logprobs: { neutral: (v) => v === 0, why: 'Converse returns no log probabilities' },
+  frequency_penalty: { neutral: (v) => v === 0, why: 'Converse has no frequency penalty' },
+  presence_penalty: { neutral: (v) => v === 0, why: 'Converse has no presence penalty' },
+  logit_bias: { neutral: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0, why: 'Converse has no logit bias' },
+  parallel_tool_calls: { neutral: (v) => v === true, why: 'Converse cannot forbid parallel tool calls' },
+  response_format: { neutral: (v) => (v as { type?: unknown })?.type === 'text', why: 'the gateway does not map structured output onto Converse' },
+  modalities: { neutral: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', why: 'Converse answers in text' },
+  store: { neutral: (v) => v === false, why: 'the gateway stores no completions' },
+  service_tier: { neutral: (v) => v === 'auto' || v === 'default', why: 'Converse has no service tiers' },
+};
+
+const PART_TYPES: Record<string, readonly string[]> = { user: ['text', 'image_url'], system: ['text'], developer: ['text'], assistant: ['text'], tool: ['text'] };
+
+/**
+ * The request as the Bedrock route `alias` can serve it, or a 400 naming the parameter and the
+ * route: a parameter Converse cannot honour is refused, never dropped in silence.
+ */
+export function bedrockRequest(raw: RoutableRequest, alias: string): ChatCompletionRequest {
+  const route = `the Bedrock route of "${alias}"`;
+  for (const [field, value] of Object.entries(raw)) {
+    if (HONOURED.has(field) || NO_EFFECT_ON_ANSWER.has(field) || value === null || value === undefined) continue;
+    const rule = NEUTRAL_ONLY[field];
+    if (!rule) throw new GatewayError(400, 'invalid_request_error', `"${field}" is not supported on ${route}; remove it or choose a model served by vLLM or a provider.`, 'unsupported_parameter', field);
+    if (!rule.neutral(value)) throw new GatewayError(400, 'invalid_request_error', `"${field}": ${JSON.stringify(value)} cannot be honoured on ${route}: ${rule.why}.`, 'unsupported_value', field);
+  }
+  raw.messages.forEach((message, i) => {
+    if (!Array.isArray(message.content)) return;
+    const allowed = PART_TYPES[message.role] ?? [];
+    (message.content as unknown[]).forEach((part, j) => {
+      const type = (part as { type?: unknown } | null)?.type;
+      if (typeof type === 'string' && !allowed.includes(type)) {
+        throw badRequest(`"${type}" parts in ${message.role} messages are not supported on ${route} (it takes ${allowed.join(' and ')}).`, `messages[${i}].content[${j}]`, 'unsupported_value');
+      }
+    });
+  });
+  // null asks for OpenAI's default, as leaving the field out does.
+  const parsed = ChatCompletionRequestSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null)));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const param = issue.path.join('.') || null;
+    throw badRequest(`Invalid request for ${route}: ${param ?? 'body'}: ${issue.message}`, param);
+  }
+  return parsed.data;
+}

@@ -1,12 +1,21 @@
 import * as http from 'http';
 import { LoopbackServer } from './loopback-server';
 
-export type UpstreamBehaviour = { kind: 'reply'; tokens?: string[]; delayMs?: number } | { kind: 'status'; status: number } | { kind: 'reset' };
+export type UpstreamBehaviour =
+  /** A chat completion (streamed when asked) with `n` choices; `usage` replaces the plain counts (nested details, as DashScope or DeepSeek send). */
+  | { kind: 'reply'; tokens?: string[]; delayMs?: number; usage?: Record<string, unknown> }
+  /** An SSE body written piece by piece as given (events split anywhere, malformed ones, CRLF...). */
+  | { kind: 'sse'; pieces: (string | Buffer)[]; delayMs?: number }
+  /** A non-2xx answer: an OpenAI error body, or `body` as given, or a body that never ends. */
+  | { kind: 'status'; status: number; body?: string; endless?: boolean; headers?: Record<string, string> }
+  | { kind: 'reset' };
 
 /** A loopback OpenAI-compatible server (vLLM's or a provider's /v1/chat/completions), with a bearer key. */
 export class OpenAiUpstreamFake extends LoopbackServer {
   readonly requests: { body: any; authorization?: string }[] = [];
   private readonly queue: UpstreamBehaviour[] = [];
+  /** Bytes of endless error bodies written before the gateway let go of them. */
+  endlessBytesWritten = 0;
 
   constructor(
     readonly name: string,
@@ -33,27 +42,61 @@ export class OpenAiUpstreamFake extends LoopbackServer {
     // An empty key means the upstream is open (the benchmark); otherwise the bearer key must match.
     if (this.apiKey && req.headers.authorization !== `Bearer ${this.apiKey}`) return json(401, { error: { message: 'invalid api key' } });
     const behaviour = this.queue.shift() ?? { kind: 'reply' };
-    if (behaviour.kind === 'status') return json(behaviour.status, { error: { message: `${this.name} says ${behaviour.status}` } });
+    if (behaviour.kind === 'status') return this.fail(res, behaviour);
     if (behaviour.kind === 'reset') {
       req.socket.destroy();
       return;
     }
+    if (behaviour.kind === 'sse') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const piece of behaviour.pieces) {
+        res.write(piece);
+        if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+      }
+      res.end();
+      return;
+    }
     const lastUser = [...body.messages].reverse().find((m: any) => m.role === 'user')?.content;
     const tokens = behaviour.tokens ?? [`${this.name}: `, String(lastUser)];
-    const usage = { prompt_tokens: 7, completion_tokens: tokens.length, total_tokens: 7 + tokens.length };
+    const usage = behaviour.usage ?? { prompt_tokens: 7, completion_tokens: tokens.length, total_tokens: 7 + tokens.length };
+    const choices = Array.from({ length: body.n ?? 1 }, (_, index) => index);
+    // The upstream names its own model (vLLM: the served path), not the gateway's alias.
     const base = { id: `cmpl-${this.name}`, created: 1, model: body.model };
     if (!body.stream) {
-      return json(200, { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: tokens.join('') }, finish_reason: 'stop' }], usage });
+      return json(200, { ...base, object: 'chat.completion', choices: choices.map((index) => ({ index, message: { role: 'assistant', content: tokens.join('') }, finish_reason: 'stop' })), usage });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const send = (o: object) => res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', ...o })}\n\n`);
-    send({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+    send({ choices: choices.map((index) => ({ index, delta: { role: 'assistant', content: '' }, finish_reason: null })) });
     for (const token of tokens) {
       if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
-      send({ choices: [{ index: 0, delta: { content: token }, finish_reason: null }] });
+      send({ choices: choices.map((index) => ({ index, delta: { content: token }, finish_reason: null })) });
     }
-    send({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+    send({ choices: choices.map((index) => ({ index, delta: {}, finish_reason: 'stop' })) });
     if (body.stream_options?.include_usage) send({ choices: [], usage });
     res.end('data: [DONE]\n\n');
+  }
+
+  private async fail(res: http.ServerResponse, behaviour: Extract<UpstreamBehaviour, { kind: 'status' }>) {
+    res.writeHead(behaviour.status, { 'content-type': 'application/json', ...behaviour.headers });
+    if (!behaviour.endless) {
+      res.end(behaviour.body ?? JSON.stringify({ error: { message: `${this.name} says ${behaviour.status}` } }));
+      return;
+    }
+    // Writes until the reader goes away (with backpressure), the way a misbehaving proxy might.
+    const piece = Buffer.alloc(64 * 1024, 'x');
+    res.write(`{"error":{"message":"${this.name} says ${behaviour.status} `);
+    while (!res.destroyed && this.endlessBytesWritten < 1024 ** 3) {
+      this.endlessBytesWritten += piece.length;
+      if (!res.write(piece)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off('drain', go).off('close', go);
+            resolve();
+          };
+          res.on('drain', go).on('close', go);
+        });
+      }
+    }
   }
 }
