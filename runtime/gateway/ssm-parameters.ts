@@ -1,6 +1,6 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { createHash, createHmac, Hash, Hmac } from 'crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
 
 export interface SsmParameter {
   readonly name: string;
@@ -21,6 +21,31 @@ export class SsmError extends Error {
   ) {
     super(`${code}: ${message}`);
   }
+}
+
+/** SigV4's hash on node:crypto: @aws-crypto/sha256-js (and the tslib it brings) would add 20 KB to the Lambda bundle. */
+class NodeSha256 implements Checksum {
+  private hash: Hash | Hmac;
+  constructor(private readonly secret?: SourceData) {
+    this.hash = this.create();
+  }
+  update(data: SourceData): void {
+    this.hash.update(toBytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+  reset(): void {
+    this.hash = this.create();
+  }
+  private create(): Hash | Hmac {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(this.secret));
+  }
+}
+
+function toBytes(data: SourceData): Buffer | string {
+  if (typeof data === 'string') return data;
+  return ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
 }
 
 /** Largest page GetParametersByPath returns. */
@@ -45,7 +70,7 @@ export class SsmParameterReader {
       readonly timeoutMs?: number;
     },
   ) {
-    this.signer = new SignatureV4({ credentials: opts.credentials, region: opts.region, service: 'ssm', sha256: Sha256 });
+    this.signer = new SignatureV4({ credentials: opts.credentials, region: opts.region, service: 'ssm', sha256: NodeSha256 });
     this.endpoint = new URL(opts.endpoint ?? ssmEndpoint(opts.region));
   }
 

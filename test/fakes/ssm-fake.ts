@@ -1,10 +1,12 @@
 import * as http from 'http';
+import { LocalIamCaller, verifySigV4 } from '../../runtime/local/sigv4-verifier';
 import { LoopbackServer } from './loopback-server';
 
 /**
  * A loopback stand-in for Parameter Store speaking its AWS JSON 1.1 protocol (X-Amz-Target
  * `AmazonSSM.<Operation>`): GetParametersByPath with Recursive and NextToken pagination (at most
- * MaxResults, 10, per page, as the service). Requests must be SigV4-signed for `ssm` in `region`.
+ * MaxResults, 10, per page, as the service). Requests must carry a valid SigV4 signature for `ssm`
+ * in `region` by one of `callers`.
  */
 export class SsmFake extends LoopbackServer {
   /** Parameter name -> value (String parameters). */
@@ -13,7 +15,10 @@ export class SsmFake extends LoopbackServer {
   /** While set, every call fails this way (an SSM or VPC endpoint outage). */
   outage?: 'error' | 'reset';
 
-  constructor(readonly region = 'cn-northwest-1') {
+  constructor(
+    readonly callers: readonly LocalIamCaller[],
+    readonly region = 'cn-northwest-1',
+  ) {
     super();
   }
 
@@ -25,12 +30,15 @@ export class SsmFake extends LoopbackServer {
       res.end(JSON.stringify(body));
     };
     const operation = String(req.headers['x-amz-target'] ?? '').replace(/^AmazonSSM\./, '');
-    const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+    const body = Buffer.concat(chunks).toString('utf8');
+    const input = JSON.parse(body || '{}') as Record<string, unknown>;
     const credentialScope = /Credential=[^/]+\/\d{8}\/([^,]+),/.exec(req.headers.authorization ?? '')?.[1];
     this.calls.push({ operation, input, credentialScope });
     if (this.outage === 'reset') return void req.socket.destroy();
     if (this.outage === 'error') return json(500, { __type: 'InternalServerError', message: 'stand-in outage' });
-    if (credentialScope !== `${this.region}/ssm/aws4_request`) return json(400, { __type: 'InvalidSignatureException', message: `credential scope ${credentialScope} is not ${this.region}/ssm` });
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+    const verdict = await verifySigV4({ method: req.method ?? 'POST', path: (req.url ?? '/').split('?')[0], query: {}, headers, body }, this.callers, this.region, 'ssm');
+    if (!verdict.ok) return json(400, { __type: 'InvalidSignatureException', message: verdict.message });
     if (req.headers['content-type'] !== 'application/x-amz-json-1.1') return json(400, { __type: 'SerializationException', message: 'content-type' });
     if (operation !== 'GetParametersByPath') return json(400, { __type: 'com.amazonaws.ssm#InvalidAction', message: `unsupported ${operation}` });
 

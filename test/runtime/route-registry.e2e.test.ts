@@ -9,6 +9,7 @@ import { gatewayFromEnv } from '../../runtime/gateway/from-env';
 import { RUNTIME_CONFIG_ENV } from '../../runtime/gateway/runtime-config';
 import { LocalGateway, startLocalGateway } from '../../runtime/local/local-gateway';
 import { startStreamingServer } from '../../runtime/server/server';
+import { SsmParameterReader, ssmEndpoint } from '../../runtime/gateway/ssm-parameters';
 import { AwsPartitionFake } from '../fakes/aws-partition-fake';
 import { BedrockFake } from '../fakes/bedrock-fake';
 import { OpenAiUpstreamFake } from '../fakes/openai-upstream-fake';
@@ -43,7 +44,7 @@ beforeEach(async () => {
   bedrock = await new BedrockFake().start();
   vllm = await new OpenAiUpstreamFake('vllm', 'vllm-key-123').start();
   secrets = await new AwsPartitionFake('aws-cn', '111122223333').addKey('AKIACHINA', 'gateway').start();
-  ssm = await new SsmFake('cn-northwest-1').start();
+  ssm = await new SsmFake([{ accessKeyId: 'AKIACHINA', secretAccessKey: 's', arn: 'arn:aws-cn:iam::111122223333:role/gateway' }]).start();
   secrets.secrets.set('cnllm/vllm/ec2/qwen2.5-1.5b-instruct', 'vllm-key-123');
   logs = [];
   clock = 1_000_000;
@@ -236,6 +237,27 @@ describe('routes registered in Parameter Store', () => {
     } finally {
       await server.drain();
     }
+  });
+});
+
+describe('the Parameter Store reader', () => {
+  const reader = (secretAccessKey: string) => new SsmParameterReader({ region: 'cn-northwest-1', endpoint: ssm.url, credentials: async () => ({ accessKeyId: 'AKIACHINA', secretAccessKey }) });
+
+  test('reads every parameter under the path, page by page, with a valid SigV4 signature', async () => {
+    for (let i = 0; i < 23; i++) ssm.parameters.set(`/cnllm/routes/m${String(i).padStart(2, '0')}`, `v${i}`);
+    ssm.parameters.set('/cnllm/routes/eks/deep', 'nested');
+    ssm.parameters.set('/other/routes/x', 'not ours');
+    const found = await reader('s').getByPath('/cnllm/routes');
+    expect(found).toHaveLength(24);
+    expect(found).toContainEqual({ name: '/cnllm/routes/eks/deep', value: 'nested' });
+    expect(ssm.calls.map((c) => c.input.NextToken)).toEqual([undefined, '10', '20']);
+  });
+
+  test('a refused or failed call is an SsmError naming the service\'s error type', async () => {
+    await expect(reader('wrong').getByPath('/cnllm/routes')).rejects.toMatchObject({ name: 'SsmError', code: 'InvalidSignatureException' });
+    ssm.outage = 'error';
+    await expect(reader('s').getByPath('/cnllm/routes')).rejects.toMatchObject({ code: 'InternalServerError' });
+    expect(ssmEndpoint('cn-northwest-1')).toBe('https://ssm.cn-northwest-1.amazonaws.com.cn');
   });
 });
 
