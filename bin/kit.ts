@@ -3,7 +3,6 @@ import { applyComplianceChecks } from '../lib/checks/apply-checks';
 import { ComplianceLedger } from '../lib/checks/compliance-ledger';
 import { names } from '../lib/config/names';
 import { KitConfig } from '../lib/config/schema';
-import { selfHostedRoutes } from '../lib/config/vllm-routes';
 import { BedrockAccessStack } from '../lib/stacks/bedrock-access-stack';
 import { GatewayStack } from '../lib/stacks/gateway-stack';
 import { ModelStoreStack } from '../lib/stacks/model-store-stack';
@@ -56,6 +55,22 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       description: 'cn-llm-kit: global-partition IAM user that lets the China gateway call allow-listed Bedrock models',
     }),
   );
+  const gateway = enabled(config.stacks.gateway, () => {
+    const [network] = builtOn(networkStack);
+    return new GatewayStack(app, stackName('Gateway'), {
+      config,
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
+      vpcCidr: network.vpcCidr,
+      registryHost: modelStoreStack?.registryHost,
+      accessLogBucket: modelStoreStack?.accessLogBucket,
+      description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
+    });
+  });
+
+  // The vLLM stacks register their routes in Parameter Store, which the gateway reads at run time: no
+  // reference either way, so deploying the gateway never starts GPUs and a model deployed later is routable.
   const vllmEc2 = enabled(config.stacks.vllmEc2, () => {
     const [network, modelStore] = builtOn(networkStack, modelStoreStack);
     return new VllmEc2Stack(app, stackName('VllmEc2'), {
@@ -80,39 +95,6 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       registryHost: modelStore.registryHost,
       weightsKey: modelStore.key,
       description: 'cn-llm-kit: open models served by vLLM on EKS GPU node groups',
-    });
-  });
-
-  const registeredVllmRoutes = () => {
-    const hosts = {
-      ec2: vllmEc2 && { services: vllmEc2.services, apiKeys: vllmEc2.apiKeys, key: vllmEc2.key },
-      eks: vllmEks && { services: vllmEks.services, apiKeys: vllmEks.apiKeys, key: vllmEks.apiKeysKey },
-    };
-    return selfHostedRoutes(config.models.map((m) => m.servedName), { ec2: !!hosts.ec2, eks: !!hosts.eks }).map((route) => {
-      const host = hosts[route.platform]!;
-      return {
-        ...route,
-        baseUrl: host.services[route.servedName].baseUrl,
-        apiKeySecretArn: host.apiKeys[route.servedName].secretArn,
-        apiKeySecret: host.apiKeys[route.servedName],
-        apiKeyKey: host.key,
-      };
-    });
-  };
-
-  const gateway = enabled(config.stacks.gateway, () => {
-    const [network] = builtOn(networkStack);
-    return new GatewayStack(app, stackName('Gateway'), {
-      config,
-      vpc: network.vpc,
-      subnets: network.workloadSubnets,
-      executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
-      vpcCidr: network.vpcCidr,
-      registryHost: modelStoreStack?.registryHost,
-      accessLogBucket: modelStoreStack?.accessLogBucket,
-      // Self-hosted services register themselves: nobody copies load balancer URLs by hand.
-      vllmRoutes: config.routing.registerVllm ? registeredVllmRoutes() : [],
-      description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
     });
   });
 

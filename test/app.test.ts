@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { buildStackReports, writeStackReports } from '../lib/checks/compliance-report';
 import { checkChinaPartition } from './helpers/partition';
 import { kitApp } from './helpers/kit-app';
+import { referencedStacks } from './helpers/template';
 
 describe('the app with the embedded default config', () => {
   const { app, kit, ledger } = kitApp();
@@ -17,7 +18,7 @@ describe('the app with the embedded default config', () => {
   const chinaStacks = ['cnllm-Network', 'cnllm-ModelStore', 'cnllm-Gateway', 'cnllm-VllmEc2'];
 
   test('synthesizes every enabled stack offline: China stacks in cn-northwest-1, Bedrock access in the global account', () => {
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-VllmEc2', 'cnllm-Gateway']);
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-Gateway', 'cnllm-VllmEc2']);
     for (const stack of assembly.stacks) {
       const expected = chinaStacks.includes(stack.stackName) ? { account: '111122223333', region: 'cn-northwest-1' } : { account: '444455556666', region: 'us-east-1' };
       expect(stack.environment).toEqual(expect.objectContaining(expected));
@@ -39,7 +40,7 @@ describe('the app with the embedded default config', () => {
   test('acknowledgements only where a China or AWS constraint leaves no fix, each with its reason', () => {
     const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
     expect(reports.map((r) => [r.stackName, r.unacknowledged])).toEqual(kit.stacks.map((s) => [s.stackName, 0]));
-    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-ModelStore', 'cnllm-VllmEc2', 'cnllm-Gateway']);
+    expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-ModelStore', 'cnllm-Gateway', 'cnllm-VllmEc2']);
     const acksOf = (stackName: string) => ledger.evaluations.filter((e) => e.stackName === stackName && e.outcome === 'acknowledged');
     expect(acksOf('cnllm-ModelStore').map((e) => `${e.ruleId}[${e.finding ?? ''}]`).sort()).toEqual([
       'AwsSolutions-CB5[]',
@@ -48,7 +49,7 @@ describe('the app with the embedded default config', () => {
     ]);
     const gatewayAcks = acksOf('cnllm-Gateway');
     expect([...new Set(gatewayAcks.map((e) => e.ruleId))].sort()).toEqual(['AwsSolutions-COG4', 'AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1', 'AwsSolutions-SMG4']);
-    for (const ack of gatewayAcks) expect(ack.reason).toMatch(/China|partition|EC2 supports no resource-level|API Gateway names itself/);
+    for (const ack of gatewayAcks) expect(ack.reason).toMatch(/China|partition|EC2 supports no resource-level|API Gateway names itself|by the name prefix cnllm\/vllm\/ they all use/);
     const vllmAcks = acksOf('cnllm-VllmEc2');
     expect(vllmAcks.map((e) => `${e.ruleId}[${e.finding ?? ''}]`).sort()).toEqual([
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
@@ -102,6 +103,31 @@ describe('the app with the embedded default config', () => {
   });
 });
 
+describe('deploying one stack deploys only that stack: the gateway and the vLLM stacks never reference each other', () => {
+  /** Every way a stack can wait for another: CDK's dependencies (cdk deploy <stack> deploys these first) and values read from its template. */
+  const ties = (stack: Stack, template: object) => [...stack.dependencies.map((d) => d.stackName), ...referencedStacks(template)];
+
+  test.each([
+    ['the default config', {}],
+    ['EKS on too', { 'stacks.vllmEks': 'true' }],
+    ['EKS alone, with the streaming door', { 'stacks.vllmEc2': 'false', 'stacks.vllmEks': 'true', 'gateway.streamingDoor.enabled': 'true' }],
+  ])('%s', (_, context) => {
+    const { app, kit } = kitApp(context);
+    const assembly = app.synth();
+    const vllmStacks: Stack[] = [kit.vllmEc2, kit.vllmEks].filter((s) => s !== undefined);
+    expect(vllmStacks.length).toBeGreaterThan(0);
+    const gatewayTies = ties(kit.gateway!, assembly.getStackByName('cnllm-Gateway').template);
+    expect(gatewayTies.filter((t) => /Vllm/.test(t))).toEqual([]);
+    expect(JSON.stringify(assembly.getStackByName('cnllm-Gateway').template)).not.toMatch(/cnllm-Vllm|VllmEc2|VllmEks/);
+    for (const stack of vllmStacks) {
+      expect(ties(stack, assembly.getStackByName(stack.stackName).template).filter((t) => /Gateway/.test(t))).toEqual([]);
+      // The manifest the CLI orders deploys by agrees.
+      expect(assembly.getStackByName(stack.stackName).dependencies.map((d) => d.id)).not.toContain('cnllm-Gateway');
+    }
+    expect(assembly.getStackByName('cnllm-Gateway').dependencies.map((d) => d.id).filter((id) => /Vllm/.test(id))).toEqual([]);
+  });
+});
+
 describe('acknowledgements', () => {
   test('an acknowledged finding passes synth and is reported with its resource, finding and reason', () => {
     const { app, kit, ledger } = kitApp();
@@ -135,7 +161,7 @@ describe('stack switches', () => {
 
   test('the prefix names stacks and exports', () => {
     const { kit } = kitApp({ prefix: 'team-a' });
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore', 'team-a-BedrockAccess', 'team-a-VllmEc2', 'team-a-Gateway']);
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['team-a-Network', 'team-a-ModelStore', 'team-a-BedrockAccess', 'team-a-Gateway', 'team-a-VllmEc2']);
   });
 });
 

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ConfigError, loadConfig } from '../lib/config/load';
+import { gatewayRuntimeSettings } from '../lib/gateway/runtime-settings';
 
 function problemsOf(context: Record<string, unknown>, cwd?: string): string[] {
   try {
@@ -240,6 +241,12 @@ describe('routing configuration', () => {
     expect(problemsOf({ 'routing.fallbacks': '{"nova-pro":["qwen2.5-1.5b-instruct"]}', 'stacks.vllmEc2': 'false', 'routing.registerVllm': 'false' })).toEqual([
       expect.stringMatching(/names "qwen2\.5-1\.5b-instruct", which no route serves; routed models are nova-micro, nova-lite, nova-pro, nova-2-lite\.$/),
     ]);
+  });
+
+  test('routing.registryRefreshSeconds: 60 by default, reaches the gateway, bounded', () => {
+    expect(loadConfig({}).routing.registryRefreshSeconds).toBe(60);
+    expect(gatewayRuntimeSettings(loadConfig({ 'routing.registryRefreshSeconds': '15' }), { upstreamTimeoutSeconds: 10 }).routeRegistry).toEqual(expect.objectContaining({ parameterPath: '/cnllm/routes', refreshSeconds: 15 }));
+    expect(problemsOf({ 'routing.registryRefreshSeconds': '1' })).toEqual([expect.stringMatching(/^routing\.registryRefreshSeconds = "1": must be at least 5/)]);
   });
 
   test('vllmEks.loadBalancerWaitMinutes stays within what the kubectl handler can wait', () => {

@@ -1,3 +1,4 @@
+import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -19,4 +20,37 @@ export function grantSecretRead(secret: secretsmanager.ISecret, key: kms.IKey, g
       conditions: { StringEquals: { 'kms:EncryptionContext:SecretARN': secret.secretArn } },
     }),
   );
+}
+
+/**
+ * Read access to every secret of this account and region whose name starts with `namePrefix`, for
+ * secrets another stack owns and may create after the reader deploys (the vLLM services' API keys):
+ * no reference to their stacks, so neither stack waits for or pins the other.
+ * - Secret ARNs end in `-` and six random characters: the name prefix plus `*` covers them.
+ * - kms:Decrypt on the account's keys, but only as Secrets Manager decrypting one of those secrets
+ *   (encryption context SecretARN) on the reader's behalf (kms:ViaService). The ViaService value is
+ *   listed in both forms, `secretsmanager.<region>.amazonaws.com` and `...amazonaws.com.cn`, because
+ *   which one KMS reports in aws-cn is unconfirmed: both name Secrets Manager in this region only.
+ * The keys keep the default policy that lets IAM policies of the account grant their use.
+ */
+export function grantSecretsReadByNamePrefix(role: iam.IRole, namePrefix: string, reason: string): void {
+  const stack = Stack.of(role);
+  const secrets = stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${namePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [secrets] }));
+  const keys = stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [keys],
+      conditions: {
+        StringLike: { 'kms:EncryptionContext:SecretARN': secrets },
+        StringEquals: { 'kms:ViaService': [`secretsmanager.${stack.region}.amazonaws.com`, `secretsmanager.${stack.region}.amazonaws.com.cn`] },
+      },
+    }),
+  );
+  Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${secrets}]`, reason });
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${keys}]`,
+    reason: `${reason} Decrypt is limited to Secrets Manager (kms:ViaService) decrypting those secrets (encryption context SecretARN).`,
+  });
 }

@@ -15,6 +15,12 @@ export const names = (config: KitConfig) => ({
   modelPrefix: (model: { id: string; revision: string }) => `models/${model.id}/${model.revision}/`,
   /** Secret holding a domestic provider's API key (the operator puts the value). */
   providerSecret: (provider: string) => `${config.prefix}/provider/${provider}`,
+  /** Parameter Store hierarchy of the self-hosted routes: the vLLM stacks write one parameter per alias, the gateway reads them all. */
+  routeParameterPath: `/${config.prefix}/routes`,
+  routeParameter: (alias: string) => `/${config.prefix}/routes/${alias}`,
+  /** Secret holding a vLLM service's --api-key; the gateway may read the secrets under this prefix only. */
+  vllmApiKeySecret: (platform: 'ec2' | 'eks', servedName: string) => `${config.prefix}/vllm/${platform}/${servedName}`,
+  vllmApiKeySecretPrefix: `${config.prefix}/vllm/`,
   /** DynamoDB table of the streaming door's caller API keys (hashes only). */
   apiKeyTable: `${config.prefix}-api-keys`,
   /** The CodeBuild project npm run stage-model starts. */

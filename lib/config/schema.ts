@@ -311,8 +311,14 @@ export const KitConfigSchema = z
               .strict(),
           )
           .default([]),
-        /** Self-hosted vLLM services (EC2) register their routes: alias = served model name. */
+        /**
+         * Self-hosted vLLM services (EC2, EKS) register their routes in Parameter Store
+         * (`/<prefix>/routes/<alias>`, alias = served model name) and the gateway reads them at run time.
+         * false: the vLLM stacks write nothing and the gateway reads no registry.
+         */
         registerVllm: flag(true),
+        /** Seconds the gateway reuses a read of the route registry: a route registered or removed is served or dropped at most this much later. @default 60 */
+        registryRefreshSeconds: int(5, 3600, 'seconds between reads of the route registry').default(60),
         /** alias -> aliases tried next on retryable errors before the first byte, e.g. {"qwen2.5-7b-instruct": ["qwen-max", "nova-pro"]}. */
         fallbacks: z.record(z.string(), list(z.string())).default({}),
         /** china-only: no request leaves mainland China (cross-border routes are refused). */

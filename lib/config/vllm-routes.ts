@@ -26,3 +26,21 @@ export function selfHostedRoutes(servedNames: readonly string[], on: Readonly<Re
     })),
   );
 }
+
+/** The config fields routing depends on (a type-only view of KitConfig: the schema imports this module). */
+interface RoutingConfig {
+  readonly models: readonly { readonly servedName: string }[];
+  readonly stacks: Readonly<Record<'vllmEc2' | 'vllmEks', boolean>>;
+  readonly routing: { readonly registerVllm: boolean };
+}
+
+/** The routes one platform's stack registers, as the config names them (empty when registration is off). */
+export function registeredRoutes(config: RoutingConfig, platform: VllmPlatform): SelfHostedRoute[] {
+  if (!config.routing.registerVllm) return [];
+  return selfHostedRoutes(config.models.map((m) => m.servedName), { ec2: config.stacks.vllmEc2, eks: config.stacks.vllmEks }).filter((r) => r.platform === platform);
+}
+
+/** The gateway reads the route registry when some vLLM platform of the config registers into it. */
+export function routeRegistryEnabled(config: RoutingConfig): boolean {
+  return config.routing.registerVllm && (config.stacks.vllmEc2 || config.stacks.vllmEks);
+}

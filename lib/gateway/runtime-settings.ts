@@ -1,16 +1,11 @@
 import { invocationId } from '../bedrock/catalog';
+import { names } from '../config/names';
 import { KitConfig } from '../config/schema';
-import type { SelfHostedRoute } from '../config/vllm-routes';
+import { routeRegistryEnabled } from '../config/vllm-routes';
 import type { z } from 'zod';
 import type { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 
 type RuntimeConfigInput = z.input<typeof GatewayRuntimeConfigSchema>;
-
-/** A self-hosted vLLM service the gateway routes to (its load balancer inside the VPC). */
-export interface VllmRoute extends Pick<SelfHostedRoute, 'servedName' | 'alias' | 'routeName'> {
-  readonly baseUrl: string;
-  readonly apiKeySecretArn: string;
-}
 
 /**
  * The gateway's run-time settings derived from the kit config: one derivation for the Lambda (via
@@ -18,9 +13,8 @@ export interface VllmRoute extends Pick<SelfHostedRoute, 'servedName' | 'alias' 
  */
 export function gatewayRuntimeSettings(
   config: KitConfig,
-  opts: { credentialSecretId?: string; upstreamTimeoutSeconds: number; vllmRoutes?: readonly VllmRoute[]; providerSecretIds?: Readonly<Record<string, string>> },
+  opts: { credentialSecretId?: string; upstreamTimeoutSeconds: number; providerSecretIds?: Readonly<Record<string, string>> },
 ): RuntimeConfigInput {
-  const vllm = opts.vllmRoutes ?? [];
   const providers = config.routing.providers;
   return {
     bedrockRegion: config.global.region,
@@ -28,11 +22,9 @@ export function gatewayRuntimeSettings(
     ...(opts.credentialSecretId && { credentialSecretId: opts.credentialSecretId }),
     models: [
       ...config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0, route: 'bedrock' })),
-      ...vllm.map((v) => ({ alias: v.alias, modelId: v.servedName, created: 0, route: v.routeName })),
       ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name }))),
     ],
     upstreams: [
-      ...vllm.map((v) => ({ name: v.routeName, kind: 'vllm' as const, baseUrl: v.baseUrl, apiKeySecretId: v.apiKeySecretArn, crossBorder: false, timeoutMs: opts.upstreamTimeoutSeconds * 1000, maxAttempts: 2 })),
       ...providers.map((p) => ({
         name: p.name,
         kind: 'provider' as const,
@@ -43,6 +35,16 @@ export function gatewayRuntimeSettings(
         maxAttempts: p.maxAttempts,
       })),
     ],
+    // Self-hosted routes are read at run time, not fixed here: the vLLM stacks may deploy before or after the gateway.
+    ...(routeRegistryEnabled(config) && {
+      routeRegistry: {
+        parameterPath: names(config).routeParameterPath,
+        region: config.china.region,
+        refreshSeconds: config.routing.registryRefreshSeconds,
+        timeoutMs: opts.upstreamTimeoutSeconds * 1000,
+        maxAttempts: 2,
+      },
+    }),
     fallbacks: config.routing.fallbacks,
     residency: config.routing.residency,
     ...(config.bedrock.guardrail && { guardrail: config.bedrock.guardrail }),

@@ -12,7 +12,9 @@ import { OpenAiRestApi } from '../constructs/openai-rest-api';
 import { StreamingGatewayService } from '../constructs/streaming-gateway-service';
 import { names } from '../config/names';
 import { grantSecretRead } from '../china/secret-read';
-import { gatewayRuntimeSettings, VllmRoute } from '../gateway/runtime-settings';
+import { routeRegistryEnabled } from '../config/vllm-routes';
+import { grantRouteRegistryRead } from '../constructs/route-registry';
+import { gatewayRuntimeSettings } from '../gateway/runtime-settings';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
 
@@ -25,8 +27,6 @@ export interface GatewayStackProps extends ChinaStackProps {
   readonly vpcCidr: string;
   readonly registryHost?: string;
   readonly accessLogBucket?: s3.IBucket;
-  /** Self-hosted vLLM services the gateway routes to (registered by their stacks). */
-  readonly vllmRoutes?: readonly (VllmRoute & { readonly apiKeySecret: secretsmanager.ISecret; readonly apiKeyKey: kms.IKey })[];
 }
 
 /** Seconds the Lambda keeps working for the caller: API Gateway gives up at the integration timeout, a stream can run up to 15 minutes. */
@@ -68,8 +68,7 @@ export class GatewayStack extends ChinaStack {
         return [p.name, secret];
       }),
     );
-    const vllmRoutes = props.vllmRoutes ?? [];
-    const routing = { vllmRoutes, providerSecretIds: Object.fromEntries(Object.entries(providerSecrets).map(([name, secret]) => [name, secret.secretArn])) };
+    const routing = { providerSecretIds: Object.fromEntries(Object.entries(providerSecrets).map(([name, secret]) => [name, secret.secretArn])) };
 
     const timeoutSeconds = lambdaTimeoutSeconds(gw.streaming, gw.integrationTimeoutSeconds);
     this.gatewayFunction = new GatewayFunction(this, 'Gateway', {
@@ -106,12 +105,14 @@ export class GatewayStack extends ChinaStack {
     this.addUsageDashboard();
 
     // Every gateway host reads the upstream keys and reaches the vLLM load balancers inside the VPC.
-    const connectToUpstreams = (grantee: iam.IGrantable, securityGroup: ec2.SecurityGroup) => {
-      for (const secret of Object.values(providerSecrets)) grantSecretRead(secret, this.key, grantee);
-      for (const route of vllmRoutes) grantSecretRead(route.apiKeySecret, route.apiKeyKey, grantee);
-      if (vllmRoutes.length > 0) securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(80), 'HTTP to vLLM load balancers inside the VPC');
+    // Self-hosted routes come from the route registry at run time: the vLLM stacks may deploy later.
+    const connectToUpstreams = (role: iam.IRole, securityGroup: ec2.SecurityGroup) => {
+      for (const secret of Object.values(providerSecrets)) grantSecretRead(secret, this.key, role);
+      if (!routeRegistryEnabled(config)) return;
+      grantRouteRegistryRead(role, config);
+      securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(80), 'HTTP to vLLM load balancers inside the VPC');
     };
-    connectToUpstreams(this.gatewayFunction.function, this.gatewayFunction.securityGroup);
+    connectToUpstreams(this.gatewayFunction.function.role!, this.gatewayFunction.securityGroup);
 
     const door = gw.streamingDoor;
     if (door.enabled) {

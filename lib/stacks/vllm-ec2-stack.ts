@@ -10,6 +10,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { names } from '../config/names';
+import { registeredRoutes } from '../config/vllm-routes';
+import { VllmRouteRegistration } from '../constructs/route-registry';
 import { VllmEc2Service } from '../constructs/vllm-ec2-service';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
@@ -46,8 +48,11 @@ export class VllmEc2Stack extends ChinaStack {
     const imageRef = n.pinnedImage(props.registryHost, 'vllm');
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${config.prefix}-vllm` });
 
+    const routes = registeredRoutes(config, 'ec2');
     for (const model of config.models) {
       const apiKey = new secretsmanager.Secret(this, `ApiKey-${model.servedName}`, {
+        // Under the prefix the gateway may read: it finds this secret through the route registry, not by reference.
+        secretName: n.vllmApiKeySecret('ec2', model.servedName),
         description: `vLLM --api-key for ${model.servedName} (callers send it as a Bearer token)`,
         encryptionKey: key,
         generateSecretString: { passwordLength: 48, excludePunctuation: true },
@@ -77,6 +82,8 @@ export class VllmEc2Stack extends ChinaStack {
         metricNamespace: VLLM_METRIC_NAMESPACE,
       });
       this.services[model.servedName] = service;
+      const route = routes.find((r) => r.servedName === model.servedName);
+      if (route) new VllmRouteRegistration(this, `Route-${model.servedName}`, { config, route, baseUrl: service.baseUrl, apiKeySecretArn: apiKey.secretArn });
 
       const lb = service.loadBalancer.metrics;
       const gpuMetric = (name: string, label: string) =>

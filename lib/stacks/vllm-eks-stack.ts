@@ -10,6 +10,8 @@ import { chinaEc2Principal } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
 import { grantModelRead } from '../constructs/grant-model-read';
 import { names } from '../config/names';
+import { registeredRoutes } from '../config/vllm-routes';
+import { VllmRouteRegistration } from '../constructs/route-registry';
 import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
 import { GPU_TAINT, namespaceOf, NODE_GROUP_LABEL, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
 import { ChinaStack, ChinaStackProps } from './china-stack';
@@ -103,6 +105,7 @@ export class VllmEksStack extends ChinaStack {
     const image = (name: 'vllm' | 'awscli' | 'deviceplugin') => n.pinnedImage(props.registryHost, name);
     if (settings.gpuAmi === 'AL2023') this.cluster.addManifest('NvidiaDevicePlugin', nvidiaDevicePlugin(image('deviceplugin')));
 
+    const routes = registeredRoutes(config, 'eks');
     for (const model of config.models) {
       const nodeGroup = `gpu-${namespaceOf(model.servedName).slice('vllm-'.length)}`.slice(0, 63);
       const spec = { ...model, ...model.vllm };
@@ -127,6 +130,8 @@ export class VllmEksStack extends ChinaStack {
       });
 
       const apiKey = new secretsmanager.Secret(this, `ApiKey-${model.servedName}`, {
+        // Under the prefix the gateway may read: it finds this secret through the route registry, not by reference.
+        secretName: n.vllmApiKeySecret('eks', model.servedName),
         description: `vLLM --api-key for ${model.servedName} on EKS`,
         encryptionKey: apiKeysKey,
         generateSecretString: { passwordLength: 48, excludePunctuation: true },
@@ -162,7 +167,7 @@ export class VllmEksStack extends ChinaStack {
       });
       const manifest = this.cluster.addManifest(`Vllm-${model.servedName}`, ...workload);
       // Kubernetes names the NLB only after the Service exists: the deploy waits for its hostname (it
-      // comes within a minute or two, long before the model is loaded) so the gateway can route to it.
+      // comes within a minute or two, long before the model is loaded) and registers it for the gateway.
       const loadBalancer = new eks.KubernetesObjectValue(this, `LoadBalancer-${model.servedName}`, {
         cluster: this.cluster,
         objectType: 'service',
@@ -174,6 +179,8 @@ export class VllmEksStack extends ChinaStack {
       loadBalancer.node.addDependency(manifest);
       this.services[model.servedName] = { baseUrl: `http://${loadBalancer.value}/v1` };
       this.apiKeys[model.servedName] = apiKey;
+      const route = routes.find((r) => r.servedName === model.servedName);
+      if (route) new VllmRouteRegistration(this, `Route-${model.servedName}`, { config, route, baseUrl: this.services[model.servedName].baseUrl, apiKeySecretArn: apiKey.secretArn });
       new CfnOutput(this, `BaseUrl-${model.servedName}`, { value: this.services[model.servedName].baseUrl, description: `OpenAI base URL of ${model.servedName} (internal NLB, inside the VPC)` });
       new CfnOutput(this, `ServedModelName-${model.servedName}`, { value: model.servedName });
       new CfnOutput(this, `ApiKeySecretArn-${model.servedName}`, { value: apiKey.secretArn });

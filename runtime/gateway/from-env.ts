@@ -1,13 +1,42 @@
 import { BedrockInvoker, SecretCredentialSource, secretsClient } from './bedrock';
 import { createGateway, Gateway } from './gateway';
-import { OpenAiUpstream } from './openai-upstream';
-import { runtimeConfigFromEnv } from './runtime-config';
+import { OpenAiUpstream, UpstreamConfig } from './openai-upstream';
+import { registryGateway, RouteRegistry } from './route-registry';
+import { GatewayRuntimeConfig, runtimeConfigFromEnv } from './runtime-config';
+import { SsmParameterReader } from './ssm-parameters';
 
-/** The gateway as every AWS host builds it: settings from the environment, keys (Bedrock, upstreams) from Secrets Manager. */
-export function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env): Gateway {
+export interface GatewayHostOptions {
+  /** Clock of the route registry's refresh interval and of the request logs. */
+  readonly now?: () => number;
+  /** One JSON line per request or registry event (default: stdout, which Lambda and ECS forward). */
+  readonly log?: (line: Record<string, unknown>) => void;
+}
+
+/**
+ * The gateway as every AWS host builds it (the Lambda and the streaming door): settings from the
+ * environment, keys (Bedrock, upstreams) from Secrets Manager, and, when the stack turned the route
+ * registry on, the self-hosted routes the vLLM stacks registered in Parameter Store.
+ */
+export function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env, options: GatewayHostOptions = {}): Gateway {
   const config = runtimeConfigFromEnv(env);
+  const log = options.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
   const secrets = secretsClient(config);
   const credentials = config.credentialSecretId ? new SecretCredentialSource(secrets, config.credentialSecretId) : undefined;
-  const upstreams = new Map(config.upstreams.map((u) => [u.name, new OpenAiUpstream(u, secrets)]));
-  return createGateway({ config, bedrock: new BedrockInvoker(config, credentials), upstreams });
+  const bedrock = new BedrockInvoker(config, credentials);
+
+  // Kept across rebuilds while their settings are unchanged: each holds its key, read once from Secrets Manager.
+  let pool = new Map<string, OpenAiUpstream>();
+  const upstreamsOf = (configs: readonly UpstreamConfig[]) => {
+    const next = new Map(configs.map((u) => [JSON.stringify(u), pool.get(JSON.stringify(u)) ?? new OpenAiUpstream(u, secrets)]));
+    pool = next;
+    return new Map([...next.values()].map((u) => [u.config.name, u]));
+  };
+  const build = (c: GatewayRuntimeConfig) => createGateway({ config: c, bedrock, upstreams: upstreamsOf(c.upstreams), log, now: options.now });
+
+  const settings = config.routeRegistry;
+  if (!settings) return build(config);
+  // Parameter Store is signed with the same credentials the SDK clients resolve (the Lambda's or the task's role).
+  const parameters = new SsmParameterReader({ region: settings.region, endpoint: settings.endpoint, credentials: secrets.config.credentials });
+  const registry = new RouteRegistry({ path: settings.parameterPath, read: (path) => parameters.getByPath(path), refreshMs: settings.refreshSeconds * 1000, now: options.now ?? Date.now, log });
+  return registryGateway(config, registry, build, log);
 }

@@ -45,6 +45,25 @@ export const GatewayRuntimeConfigSchema = z.object({
       }),
     )
     .default([]),
+  /**
+   * Self-hosted routes the vLLM stacks register at run time (Parameter Store, one parameter per
+   * alias under `parameterPath`), merged with `models` and `upstreams`. Unset: static routes only.
+   */
+  routeRegistry: z
+    .object({
+      /** The hierarchy the vLLM stacks write, e.g. `/cnllm/routes`. */
+      parameterPath: z.string().regex(/^\/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.-]$/),
+      /** Region of the parameters (the China region the gateway runs in). */
+      region: z.string(),
+      /** Overrides the Parameter Store endpoint (loopback stand-ins). */
+      endpoint: z.string().url().optional(),
+      /** A read is reused this long: a newly written route is served at most this many seconds later, a removed one stops being served. */
+      refreshSeconds: z.number().int().min(1).max(3600).default(60),
+      /** Upstream settings of registered routes (the host's time budget). */
+      timeoutMs: z.number().int().min(1000).default(300000),
+      maxAttempts: z.number().int().min(1).max(10).default(2),
+    })
+    .optional(),
   /** Bedrock in the global region is outside China. */
   bedrockCrossBorder: z.boolean().default(true),
   /** alias -> aliases tried next, only on errors safe to retry and only before the first byte reached the caller. */

@@ -1,8 +1,5 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import OpenAI from 'openai';
-import { loadConfig } from '../../lib/config/load';
-import { selfHostedRoutes } from '../../lib/config/vllm-routes';
-import { gatewayRuntimeSettings } from '../../lib/gateway/runtime-settings';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
 import { createGateway, Gateway } from '../../runtime/gateway/gateway';
 import { OpenAiUpstream } from '../../runtime/gateway/openai-upstream';
@@ -170,33 +167,6 @@ describe('fallback and residency', () => {
   test('a model that names an unknown route is a startup error, not a runtime surprise', () => {
     const config = GatewayRuntimeConfigSchema.parse({ models: [{ alias: 'x', modelId: 'x', route: 'nowhere' }] });
     expect(() => createGateway({ config, bedrock: new BedrockInvoker(config) })).toThrow('model x names route "nowhere", which is not among the upstreams');
-  });
-});
-
-describe('vLLM on EC2 and on EKS side by side, with the settings the kit derives', () => {
-  test('eks/<name> reaches the EKS service with its own key, and the EC2 name falls back to it on a 503', async () => {
-    const eks = await new OpenAiUpstreamFake('eks', 'eks-key-789').start();
-    secrets.secrets.set('cnllm/eks-key', 'eks-key-789');
-    try {
-      const kitConfig = loadConfig({ 'stacks.vllmEks': 'true', 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["eks/qwen2.5-1.5b-instruct"]}' });
-      const served = kitConfig.models[0].servedName;
-      const hosts = { ec2: { baseUrl: `${vllm.url}/v1`, apiKeySecretArn: 'cnllm/vllm-key' }, eks: { baseUrl: `${eks.url}/v1`, apiKeySecretArn: 'cnllm/eks-key' } };
-      const vllmRoutes = selfHostedRoutes([served], { ec2: true, eks: true }).map((r) => ({ ...r, ...hosts[r.platform] }));
-      const settings = gatewayRuntimeSettings(kitConfig, { upstreamTimeoutSeconds: 10, vllmRoutes });
-      await gateway.close();
-      await start({ ...settings, bedrockEndpoint: bedrock.url, retry: { baseDelayMs: 1, maxDelayMs: 2 } });
-
-      expect((await ask(`eks/${served}`)).choices[0].message.content).toBe('eks: hi');
-      expect(eks.requests.at(-1)).toEqual({ body: expect.objectContaining({ model: served }), authorization: 'Bearer eks-key-789' });
-      expect(logs.at(-1)).toEqual(expect.objectContaining({ model: `eks/${served}`, servedBy: `vllm-eks-${served}` }));
-
-      expect((await ask(served)).choices[0].message.content).toBe('vllm: hi');
-      vllm.push({ kind: 'status', status: 503 }, { kind: 'status', status: 503 });
-      expect((await ask(served)).choices[0].message.content).toBe('eks: hi');
-      expect(logs.at(-1)).toEqual(expect.objectContaining({ servedBy: `vllm-eks-${served}`, fallbacks: 1 }));
-    } finally {
-      await eks.stop();
-    }
   });
 });
 

@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { BedrockFake } from '../fakes/bedrock-fake';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
-import { resourcesOf } from '../helpers/template';
+import { referencedStacks, resourcesOf } from '../helpers/template';
 
 /** The gateway Lambda's run-time settings (its environment); tokens (ARNs, imported values) read as `placeholder`. */
 function gatewaySettingsOf(template: Template, placeholder = 'TOKEN') {
@@ -15,6 +15,24 @@ function gatewaySettingsOf(template: Template, placeholder = 'TOKEN') {
   return { settings: JSON.parse(parts.map((p) => (typeof p === 'string' ? p : placeholder)).join('')), tokens: parts.filter((p) => typeof p !== 'string').map((p) => JSON.stringify(p)) };
 }
 import { chinaFindings, nagFindings } from '../helpers/nag';
+
+const ROUTE_PATH = 'arn:aws-cn:ssm:cn-northwest-1:111122223333:parameter/cnllm/routes';
+const VLLM_KEYS = 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm/*';
+
+/** The route registry read, granted by literal China ARNs: the kit's route hierarchy, its vLLM keys, decrypted only through Secrets Manager. */
+function expectRegistryRead(statements: any[]) {
+  expect(statements).toContainEqual({ Action: 'ssm:GetParametersByPath', Effect: 'Allow', Resource: ROUTE_PATH });
+  expect(statements.find((s) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue')).Resource).toContain(VLLM_KEYS);
+  expect(statements).toContainEqual({
+    Action: 'kms:Decrypt',
+    Effect: 'Allow',
+    Resource: 'arn:aws-cn:kms:cn-northwest-1:111122223333:key/*',
+    Condition: {
+      StringLike: { 'kms:EncryptionContext:SecretARN': VLLM_KEYS },
+      StringEquals: { 'kms:ViaService': ['secretsmanager.cn-northwest-1.amazonaws.com', 'secretsmanager.cn-northwest-1.amazonaws.com.cn'] },
+    },
+  });
+}
 
 
 describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
@@ -89,16 +107,17 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
           { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0', created: 0, route: 'bedrock' },
           { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0, route: 'bedrock' },
           { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0, route: 'bedrock' },
-          { alias: 'qwen2.5-1.5b-instruct', modelId: 'qwen2.5-1.5b-instruct', created: 0, route: 'vllm-qwen2.5-1.5b-instruct' },
         ],
-        upstreams: [{ name: 'vllm-qwen2.5-1.5b-instruct', kind: 'vllm', baseUrl: 'http://ARN/v1', apiKeySecretId: 'ARN', crossBorder: false, timeoutMs: 28000, maxAttempts: 2 }],
+        // Self-hosted routes are read from Parameter Store at run time, not fixed in the environment.
+        upstreams: [],
+        routeRegistry: { parameterPath: '/cnllm/routes', region: 'cn-northwest-1', refreshSeconds: 60, timeoutMs: 28000, maxAttempts: 2 },
         residency: 'any',
         timeouts: { connectMs: 3000, requestMs: 28000 },
       }),
     );
   });
 
-  test('the Lambda role reads only its secrets (the Bedrock credential, the registered vLLM key) and writes only its log group; no AWS managed policies', () => {
+  test('the Lambda role reads only its secrets (the Bedrock credential, its kit\'s vLLM keys) and route parameters, and writes only its log group; no AWS managed policies', () => {
     const role = resourcesOf(template, 'AWS::IAM::Role').find((r) => r.Properties.Description === 'cn-llm-kit gateway Lambda')!.Properties;
     expect(role.ManagedPolicyArns).toBeUndefined();
     const policy = resourcesOf(template, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('GatewayRole'))!.Properties.PolicyDocument;
@@ -108,7 +127,10 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
     expect(secretReads[0].Resource).toHaveLength(2);
     const resources = secretReads[0].Resource.map((r: unknown) => JSON.stringify(r));
     expect(resources.filter((r: string) => /BedrockCredentialSecret/.test(r))).toHaveLength(1);
-    expect(resources.filter((r: string) => /cnllm-VllmEc2/.test(r))).toHaveLength(1);
+    expectRegistryRead(policy.Statement);
+    // Values come from the network only: the vLLM stacks may deploy before, after or never.
+    expect(referencedStacks(json)).toEqual(['cnllm-Network']);
+    expect(JSON.stringify(json)).not.toMatch(/VllmEc2|VllmEks/);
   });
 
   test('alarms on 5xx rate, Bedrock throttles and p99 latency', () => {
@@ -272,8 +294,8 @@ describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
       SSESpecification: Match.objectLike({ SSEEnabled: true, SSEType: 'KMS' }),
     });
     const policy = resourcesOf(t, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('TaskTaskRole'))!.Properties.PolicyDocument;
-    // Its secrets (the Bedrock credential, the registered vLLM key), each decryptable only by its encryption context,
-    // and key lookups in the KMS-encrypted table (grant() alone adds no kms:Decrypt).
+    // Its secrets (the Bedrock credential, its kit's vLLM keys), each decryptable only by its encryption context,
+    // the route registry, and key lookups in the KMS-encrypted table (grant() alone adds no kms:Decrypt).
     expect(policy.Statement.map((s: any) => s.Action).flat().sort()).toEqual([
       'dynamodb:GetItem',
       'kms:Decrypt',
@@ -281,12 +303,19 @@ describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
       'kms:Decrypt',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+      'ssm:GetParametersByPath',
     ]);
-    // CDK merges the two secret reads into one statement naming both secrets.
+    // CDK merges the two secret reads into one statement: the credential and the vLLM key prefix.
     expect(policy.Statement.find((s: any) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue')).Resource).toHaveLength(2);
     const decrypts = policy.Statement.filter((s: any) => s.Action === 'kms:Decrypt');
     expect(decrypts.filter((s: any) => s.Condition === undefined)).toHaveLength(1);
-    expect(decrypts.filter((s: any) => s.Condition?.StringEquals?.['kms:EncryptionContext:SecretARN'])).toHaveLength(2);
+    expect(decrypts.filter((s: any) => s.Condition?.StringEquals?.['kms:EncryptionContext:SecretARN'])).toHaveLength(1);
+    expectRegistryRead(policy.Statement);
+    // The door's tasks reach the vLLM load balancers too (HTTP inside the VPC).
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: 'Streaming gateway tasks: from their load balancer only',
+      SecurityGroupEgress: Match.arrayWith([Match.objectLike({ CidrIp: '10.80.0.0/16', FromPort: 80, ToPort: 80 })]),
+    });
   });
 
   test('scales on CPU and requests per task; outputs the base URL and the key table', () => {
@@ -323,19 +352,18 @@ describe('unified routing in the Gateway stack', () => {
   const { kit } = kitApp({ 'routing.providers': providers, 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["qwen-max","nova-pro"]}', 'routing.residency': 'china-only' });
   const t = Template.fromStack(kit.gateway!);
 
-  test('every route kind reaches the runtime: Bedrock models, the registered vLLM service, each provider, fallbacks and residency', () => {
+  test('every route kind reaches the runtime: Bedrock models, the route registry (vLLM), each provider, fallbacks and residency', () => {
     const { settings } = gatewaySettingsOf(t);
     expect(settings.models.map((m: any) => `${m.alias}->${m.route}`)).toEqual([
       'nova-micro->bedrock',
       'nova-lite->bedrock',
       'nova-pro->bedrock',
       'nova-2-lite->bedrock',
-      'qwen2.5-1.5b-instruct->vllm-qwen2.5-1.5b-instruct',
       'qwen-max->dashscope',
       'deepseek-chat->deepseek',
     ]);
+    expect(settings.routeRegistry).toEqual(expect.objectContaining({ parameterPath: '/cnllm/routes', timeoutMs: 28000 }));
     expect(settings.upstreams.map((u: any) => [u.name, u.kind, u.crossBorder, u.timeoutMs])).toEqual([
-      ['vllm-qwen2.5-1.5b-instruct', 'vllm', false, 28000],
       ['dashscope', 'provider', false, 28000],
       ['deepseek', 'provider', false, 28000],
     ]);
@@ -364,51 +392,34 @@ describe('unified routing in the Gateway stack', () => {
   });
 });
 
-describe('vLLM on EKS registers its routes in the Gateway stack', () => {
-  test('EKS alone: the served name routes to the NLB the EKS deploy waited for, with the EKS API key', () => {
+describe('vLLM on EKS registers its routes in Parameter Store, not in the Gateway stack', () => {
+  test('EKS alone: the gateway reads the registry; no reference either way, so the gateway deploys first without starting GPUs', () => {
     const { app, kit } = kitApp({ 'stacks.vllmEc2': 'false', 'stacks.vllmEks': 'true' });
-    // The gateway consumes the EKS stack's outputs, so EKS deploys first (and no cycle stops synth).
-    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-VllmEks', 'cnllm-Gateway']);
+    expect(kit.stacks.map((s) => s.stackName)).toEqual(['cnllm-Network', 'cnllm-ModelStore', 'cnllm-BedrockAccess', 'cnllm-Gateway', 'cnllm-VllmEks']);
     app.synth();
-    expect(kit.gateway!.dependencies).toContain(kit.vllmEks!);
+    expect(kit.gateway!.dependencies).not.toContain(kit.vllmEks!);
+    expect(kit.vllmEks!.dependencies).not.toContain(kit.gateway!);
     const t = Template.fromStack(kit.gateway!);
+    expect(referencedStacks(t.toJSON())).toEqual(['cnllm-Network']);
+    expect(JSON.stringify(t.toJSON())).not.toMatch(/VllmEks/);
     const { settings, tokens } = gatewaySettingsOf(t);
-    expect(settings.models.filter((m: any) => m.route !== 'bedrock')).toEqual([{ alias: 'qwen2.5-1.5b-instruct', modelId: 'qwen2.5-1.5b-instruct', created: 0, route: 'vllm-eks-qwen2.5-1.5b-instruct' }]);
-    expect(settings.upstreams).toEqual([{ name: 'vllm-eks-qwen2.5-1.5b-instruct', kind: 'vllm', baseUrl: 'http://TOKEN/v1', apiKeySecretId: 'TOKEN', crossBorder: false, timeoutMs: 28000, maxAttempts: 2 }]);
-    // Both tokens are the EKS stack's: the NLB hostname (KubernetesObjectValue) and its API key secret.
-    const fromEks = (output: RegExp) => expect.stringMatching(new RegExp(`"StackName":"cnllm-VllmEks".*"OutputName":"${output.source}`));
-    expect(tokens).toEqual([expect.stringContaining('BedrockCredentialSecret'), fromEks(/PublishOutputFnGetAttLoadBalancerqwen/), fromEks(/PublishOutputRefApiKeyqwen/)]);
+    expect(settings.models.filter((m: any) => m.route !== 'bedrock')).toEqual([]);
+    expect(settings.routeRegistry).toEqual({ parameterPath: '/cnllm/routes', region: 'cn-northwest-1', refreshSeconds: 60, timeoutMs: 28000, maxAttempts: 2 });
+    expect(tokens).toEqual([expect.stringContaining('BedrockCredentialSecret')]);
 
     const policy = resourcesOf(t, 'AWS::IAM::Policy').find((p) => JSON.stringify(p.Properties.Roles).includes('GatewayRole'))!.Properties.PolicyDocument;
-    const eksApiKey = { 'Fn::GetStackOutput': { StackName: 'cnllm-VllmEks', Region: 'cn-northwest-1', OutputName: expect.stringMatching(/^PublishOutputRefApiKeyqwen/) } };
-    expect(policy.Statement).toContainEqual({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Effect: 'Allow', Resource: expect.arrayContaining([eksApiKey]) });
-    expect(policy.Statement).toContainEqual({
-      Action: 'kms:Decrypt',
-      Effect: 'Allow',
-      Resource: { 'Fn::GetStackOutput': expect.objectContaining({ StackName: 'cnllm-VllmEks', OutputName: expect.stringMatching(/^PublishOutputFnGetAttApiKeysKey/) }) },
-      Condition: { StringEquals: { 'kms:EncryptionContext:SecretARN': eksApiKey } },
-    });
+    expectRegistryRead(policy.Statement);
     t.hasResourceProperties('AWS::EC2::SecurityGroup', { SecurityGroupEgress: Match.arrayWith([Match.objectLike({ FromPort: 80, ToPort: 80, Description: 'HTTP to vLLM load balancers inside the VPC' })]) });
     expect(nagFindings(kit.gateway!).filter((f) => f.severity === 'error')).toEqual([]);
     expect(chinaFindings(kit.gateway!)).toEqual([]);
   });
 
-  test('EC2 and EKS together: EC2 keeps the served name, EKS answers as eks/<name>, and a fallback can join them', () => {
-    const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'routing.fallbacks': '{"qwen2.5-1.5b-instruct":["eks/qwen2.5-1.5b-instruct"]}' });
-    const { settings } = gatewaySettingsOf(Template.fromStack(kit.gateway!));
-    expect(settings.models.filter((m: any) => m.route !== 'bedrock').map((m: any) => `${m.alias}->${m.route}`)).toEqual([
-      'qwen2.5-1.5b-instruct->vllm-qwen2.5-1.5b-instruct',
-      'eks/qwen2.5-1.5b-instruct->vllm-eks-qwen2.5-1.5b-instruct',
-    ]);
-    expect(settings.upstreams.map((u: any) => u.name)).toEqual(['vllm-qwen2.5-1.5b-instruct', 'vllm-eks-qwen2.5-1.5b-instruct']);
-    expect(settings.fallbacks).toEqual({ 'qwen2.5-1.5b-instruct': ['eks/qwen2.5-1.5b-instruct'] });
-  });
-
-  test('routing.registerVllm false: neither platform registers', () => {
-    const { app, kit } = kitApp({ 'stacks.vllmEks': 'true', 'routing.registerVllm': 'false' });
-    app.synth();
-    const { settings } = gatewaySettingsOf(Template.fromStack(kit.gateway!));
+  test('routing.registerVllm false: the gateway reads no registry and gets no access to it', () => {
+    const { kit } = kitApp({ 'stacks.vllmEks': 'true', 'routing.registerVllm': 'false' });
+    const t = Template.fromStack(kit.gateway!);
+    const { settings } = gatewaySettingsOf(t);
+    expect(settings.routeRegistry).toBeUndefined();
     expect(settings.upstreams).toEqual([]);
-    expect(kit.gateway!.dependencies).not.toContain(kit.vllmEks!);
+    expect(JSON.stringify(t.toJSON())).not.toMatch(/ssm:GetParametersByPath|cnllm\/vllm\//);
   });
 });

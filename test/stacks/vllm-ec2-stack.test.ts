@@ -6,7 +6,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { renderBootScript } from '../../lib/vllm/boot-script';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
-import { resourcesOf } from '../helpers/template';
+import { referencedStacks, resourcesOf } from '../helpers/template';
+import { RouteEntrySchema } from '../../runtime/gateway/route-registry';
 import { chinaFindings, nagFindings } from '../helpers/nag';
 
 
@@ -132,6 +133,28 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
     expect(json.Outputs.ServedModelNameqwen2515binstruct.Value).toBe('qwen2.5-1.5b-instruct');
   });
 
+  test('registers its route in Parameter Store for the gateway: alias, base URL, API key secret under the gateway-readable prefix', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'cnllm/vllm/ec2/qwen2.5-1.5b-instruct' });
+    const [parameter] = resourcesOf(template, 'AWS::SSM::Parameter').map((p) => p.Properties);
+    expect(parameter).toEqual(expect.objectContaining({ Name: '/cnllm/routes/qwen2.5-1.5b-instruct', Type: 'String', Tier: 'Standard' }));
+    // The value is the entry the gateway parses (RouteEntrySchema), with the load balancer and the secret filled in at deploy.
+    const parts: unknown[] = parameter.Value['Fn::Join'][1];
+    const entry = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p).includes('LoadBalancer') ? 'internal-lb.example' : 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm/ec2/x-AbCdEf')).join(''));
+    expect(RouteEntrySchema.parse(entry)).toEqual({
+      alias: 'qwen2.5-1.5b-instruct',
+      platform: 'ec2',
+      servedName: 'qwen2.5-1.5b-instruct',
+      routeName: 'vllm-qwen2.5-1.5b-instruct',
+      baseUrl: 'http://internal-lb.example/v1',
+      apiKeySecretArn: 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm/ec2/x-AbCdEf',
+      kind: 'vllm',
+      crossBorder: false,
+    });
+    expect(parts.filter((p) => typeof p !== 'string')).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/LoadBalancer/), 'DNSName'] }, { Ref: expect.stringMatching(/^ApiKeyqwen/) }]);
+    // It writes; it reads nothing of the gateway's.
+    expect(referencedStacks(json)).toEqual(['cnllm-ModelStore', 'cnllm-Network']);
+  });
+
   test('every ARN is arn:aws-cn:, zero unacknowledged findings, ChinaRegion clean', () => {
     expect(checkChinaPartition(json, { region: 'cn-northwest-1', account: '111122223333' }).wrong).toEqual([]);
     expect(nagFindings(stack).filter((f) => f.severity === 'error')).toEqual([]);
@@ -190,6 +213,18 @@ describe('VllmEc2 options', () => {
     const t = Template.fromStack(kitApp({ models: two }).kit.vllmEc2!);
     t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2);
     t.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 2);
+  });
+});
+
+describe('route registration', () => {
+  test('routing.registerVllm false: no route parameter', () => {
+    const { kit } = kitApp({ 'routing.registerVllm': 'false' });
+    Template.fromStack(kit.vllmEc2!).resourceCountIs('AWS::SSM::Parameter', 0);
+  });
+
+  test('with EKS on too, EC2 keeps the served name as its alias', () => {
+    const { kit } = kitApp({ 'stacks.vllmEks': 'true' });
+    Template.fromStack(kit.vllmEc2!).hasResourceProperties('AWS::SSM::Parameter', { Name: '/cnllm/routes/qwen2.5-1.5b-instruct' });
   });
 });
 

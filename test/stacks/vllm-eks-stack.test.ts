@@ -2,7 +2,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { loadConfig } from '../../lib/config/load';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
-import { resourcesOf } from '../helpers/template';
+import { referencedStacks, resourcesOf } from '../helpers/template';
+import { RouteEntrySchema } from '../../runtime/gateway/route-registry';
 import { chinaFindings, nagFindings } from '../helpers/nag';
 
 
@@ -95,6 +96,13 @@ describe('VllmEks stack (enabled; default Bottlerocket NVIDIA GPU nodes)', () =>
     expect(stack.resolve(stack.services['qwen2.5-1.5b-instruct'].baseUrl)).toEqual(outputs.BaseUrlqwen2515binstruct.Value);
   });
 
+  test('registers the NLB the deploy waited for in Parameter Store, as eks/<name> while EC2 serves the plain name', () => {
+    registersRoute(t, '/cnllm/routes/eks/qwen2.5-1.5b-instruct', 'eks/qwen2.5-1.5b-instruct');
+    t.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'cnllm/vllm/eks/qwen2.5-1.5b-instruct' });
+    // It writes; it reads nothing of the gateway's.
+    expect(referencedStacks(t.toJSON())).toEqual(['cnllm-ModelStore', 'cnllm-Network']);
+  });
+
   test('outputs the kubeconfig command', () => {
     const kubeconfig = JSON.stringify(t.toJSON().Outputs.KubeconfigCommand.Value);
     expect(kubeconfig).toContain('aws eks update-kubeconfig --region cn-northwest-1 --name ');
@@ -110,6 +118,27 @@ describe('VllmEks stack (enabled; default Bottlerocket NVIDIA GPU nodes)', () =>
     expect(chinaFindings(stack)).toEqual([]);
     expect(nagFindings(stack).filter((f) => f.severity === 'error')).toEqual([]);
     expect(checkChinaPartition(t.toJSON(), { region: 'cn-northwest-1', account: '111122223333' }).wrong).toEqual([]);
+  });
+});
+
+/** The route parameter holds the registry entry with the NLB hostname (KubernetesObjectValue) and the API key secret. */
+function registersRoute(t: Template, name: string, alias: string) {
+  const [id] = Object.keys(t.findResources('Custom::AWSCDK-EKS-KubernetesObjectValue'));
+  const parameter = resourcesOf(t, 'AWS::SSM::Parameter').find((p) => p.Properties.Name === name)!.Properties;
+  const parts: unknown[] = parameter.Value['Fn::Join'][1];
+  expect(parts.filter((p) => typeof p !== 'string')).toEqual([{ 'Fn::GetAtt': [id, 'Value'] }, { Ref: expect.stringMatching(/^ApiKeyqwen/) }]);
+  const entry = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p).includes('Value') ? 'k8s-nlb.elb.cn-northwest-1.amazonaws.com.cn' : 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm/eks/x-AbCdEf')).join(''));
+  expect(RouteEntrySchema.parse(entry)).toEqual(
+    expect.objectContaining({ alias, platform: 'eks', servedName: 'qwen2.5-1.5b-instruct', routeName: 'vllm-eks-qwen2.5-1.5b-instruct', baseUrl: 'http://k8s-nlb.elb.cn-northwest-1.amazonaws.com.cn/v1', kind: 'vllm', crossBorder: false }),
+  );
+}
+
+describe('VllmEks alone', () => {
+  test('registers the served name itself; nothing with routing.registerVllm false', () => {
+    registersRoute(Template.fromStack(kitApp({ 'stacks.vllmEc2': 'false', 'stacks.vllmEks': 'true' }).kit.vllmEks!), '/cnllm/routes/qwen2.5-1.5b-instruct', 'qwen2.5-1.5b-instruct');
+    const unregistered = Template.fromStack(kitApp({ 'stacks.vllmEc2': 'false', 'stacks.vllmEks': 'true', 'routing.registerVllm': 'false' }).kit.vllmEks!);
+    // CDK's kubectl provider keeps a parameter of its own; no route parameter.
+    expect(resourcesOf(unregistered, 'AWS::SSM::Parameter').map((p) => p.Properties.Name).filter((n) => String(n).startsWith('/cnllm/routes'))).toEqual([]);
   });
 });
 
