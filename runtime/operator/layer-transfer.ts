@@ -22,6 +22,8 @@ export interface LayerTransferOptions {
   readonly partSize?: number;
   readonly progress?: TransferProgress;
   readonly log?: (line: string) => void;
+  /** A download that receives nothing for this long counts as dropped and resumes. @default 60000 */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface LayerTransferStats {
@@ -46,16 +48,18 @@ export async function availableLayers(ecr: ECRClient, repositoryName: string, di
  * Reads a blob from a registry in parts of `partSize` bytes (the last may be shorter). A dropped or
  * stalled connection is resumed with an HTTP Range request from the first byte not yet received, so
  * no byte crosses twice; the digest is checked before the last part is handed out, so a corrupt
- * blob is never completed at the destination.
+ * blob is never completed at the destination. The idle clock runs only while waiting for data, not
+ * while the consumer holds a part (an upload across the border can take longer than the timeout).
  */
 export async function* resumableBlobParts(
   source: RegistryClient,
   repository: string,
   blob: { digest: string; size: number },
   partSize: number,
-  options: { retry?: RetryPolicy; stats?: LayerTransferStats; log?: (line: string) => void } = {},
+  options: { retry?: RetryPolicy; stats?: LayerTransferStats; log?: (line: string) => void; idleTimeoutMs?: number } = {},
 ): AsyncGenerator<Buffer> {
   const retry = options.retry ?? DEFAULT_RETRY_POLICY;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const hash = createHash('sha256');
   let received = 0;
   let pending: Buffer[] = [];
@@ -70,8 +74,11 @@ export async function* resumableBlobParts(
 
   while (received < blob.size) {
     const startedAt = received;
+    const stalled = new AbortController();
+    const watchIdle = () => setTimeout(() => stalled.abort(new TransientError(`GET blob ${blob.digest}: no data for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+    let idle = watchIdle();
     try {
-      const res = await source.request(`/v2/${repository}/blobs/${blob.digest}`, received > 0 ? { headers: { range: `bytes=${received}-` } } : {});
+      const res = await source.request(`/v2/${repository}/blobs/${blob.digest}`, { signal: stalled.signal, ...(received > 0 && { headers: { range: `bytes=${received}-` } }) });
       if (res.status >= 500 || res.status === 429) throw new TransientError(`GET blob ${blob.digest}: ${res.status}`);
       if (!(res.status === 200 || res.status === 206) || !res.body) throw new OperatorError(`GET blob ${blob.digest} from ${repository}: ${res.status} ${await res.text()}`);
       // A server that ignores Range answers 200 with the whole blob: skip what we already have.
@@ -96,7 +103,9 @@ export async function* resumableBlobParts(
         failuresWithoutProgress = 0;
         pending.push(bytes);
         pendingBytes += bytes.length;
+        clearTimeout(idle);
         while (pendingBytes >= partSize && received < blob.size) yield takePart(partSize);
+        idle = watchIdle();
       }
       if (received < blob.size) throw new TransientError(`GET blob ${blob.digest}: the connection ended after ${received} of ${blob.size} bytes`);
     } catch (e) {
@@ -107,6 +116,8 @@ export async function* resumableBlobParts(
       if (options.stats) options.stats.retries++;
       options.log?.(`download of ${blob.digest.slice(0, 19)}... interrupted at byte ${received} of ${blob.size} (${describeError(e)}); resuming`);
       await retry.sleep(backoffMs(retry, failuresWithoutProgress));
+    } finally {
+      clearTimeout(idle);
     }
   }
   const digest = `sha256:${hash.digest('hex')}`;
@@ -147,7 +158,7 @@ export async function copyBlobToEcr(
     throw new OperatorError(`${blob.digest} is ${blob.size} bytes: more than ECR's ${ECR_LAYER_PART.maxParts} parts of ${partSize} bytes per layer`);
   }
 
-  const parts = resumableBlobParts(source, sourceRepository, blob, partSize, { retry, stats, log: options.log });
+  const parts = resumableBlobParts(source, sourceRepository, blob, partSize, { retry, stats, log: options.log, idleTimeoutMs: options.idleTimeoutMs });
   let offset = 0;
   try {
     let next = parts.next();

@@ -128,6 +128,8 @@ export async function mirrorImage(opts: {
   retry?: RetryPolicy;
   /** Part size instead of the one ECR asks for (tests). @default ECR's InitiateLayerUpload answer */
   partSize?: number;
+  /** A source download silent for this long counts as dropped and resumes. @default 60000 */
+  idleTimeoutMs?: number;
 }): Promise<MirrorResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const ref = parseImageReference(opts.source);
@@ -161,12 +163,13 @@ export async function mirrorImage(opts: {
   const missing = blobs.filter((b) => !present.has(b.digest));
   const missingBytes = missing.reduce((sum, b) => sum + b.size, 0);
   const progress = new TransferProgress(destination, missingBytes, opts.progress);
+  const logAbove = progress.above(log);
   let resentBytes = 0;
   for (const blob of missing) {
     progress.relabel(`${destination} ${blob.digest.slice(0, 19)}...`);
-    const stats = await copyBlobToEcr(opts.sourceClient, ref.repository, opts.destinationEcr, opts.destinationRepository, blob, { retry, progress, log, partSize: opts.partSize });
+    const stats = await copyBlobToEcr(opts.sourceClient, ref.repository, opts.destinationEcr, opts.destinationRepository, blob, { retry, progress, log: logAbove, partSize: opts.partSize, idleTimeoutMs: opts.idleTimeoutMs });
     resentBytes += stats.resentBytes;
-    log(`copied ${blob.digest.slice(0, 19)}... (${formatBytes(blob.size)}${stats.retries ? `, ${stats.retries} retries` : ''})`);
+    logAbove(`copied ${blob.digest.slice(0, 19)}... (${formatBytes(blob.size)}${stats.retries ? `, ${stats.retries} retries` : ''})`);
   }
   progress.finish();
   const copied = missing.length;

@@ -129,16 +129,17 @@ async function uploadDirectory(s3: S3Client, target: StageTarget, dir: string, o
   if (files.length === 0) throw new OperatorError(`--from-dir ${dir} holds no files`);
   const totalBytes = files.reduce((sum, file) => sum + fs.statSync(file).size, 0);
   const progress = new TransferProgress(`s3://${target.bucket}/${target.prefix}`, totalBytes, options.progress);
+  const log = progress.above(options.log);
   const entries: Manifest['files'] = [];
   for (const [index, file] of files.entries()) {
     const relative = path.relative(dir, file).split(path.sep).join('/');
     progress.relabel(`${relative} (file ${index + 1} of ${files.length})`);
     const hashed = await hashFile(file, options.partSize);
     const result = await attempt(`upload ${relative}`, () =>
-      uploadFileResumable(s3, target.bucket, `${target.prefix}${relative}`, hashed, { retry: options.retry, concurrency: options.concurrency, progress, log: options.log }),
+      uploadFileResumable(s3, target.bucket, `${target.prefix}${relative}`, hashed, { retry: options.retry, concurrency: options.concurrency, progress, log }),
     );
     entries.push({ path: relative, size: hashed.size, sha256: hashed.sha256Hex });
-    options.log(
+    log(
       result.alreadyThere
         ? `kept ${relative} (${hashed.size} bytes, already in S3 with the same checksum)`
         : `uploaded ${relative} (${hashed.size} bytes${result.reusedParts ? `, ${result.reusedParts} parts from the interrupted run kept` : ''})`,

@@ -192,6 +192,14 @@ export class TransferProgress {
     this.print(`${this.line()} ${formatBytes(Math.round(rate))}/s`);
   }
 
+  /** Wraps a log so that its lines on a terminal replace the progress line instead of landing at its end. */
+  above(log: (line: string) => void): (line: string) => void {
+    return (line) => {
+      if (this.stream?.isTTY && this.printed) this.stream.write('\r\x1b[K');
+      log(line);
+    };
+  }
+
   /** Ends a rewritten terminal line so the next log line starts on its own. */
   finish(): void {
     if (!this.stream || !this.printed || !this.stream.isTTY) return;

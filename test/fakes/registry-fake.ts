@@ -15,7 +15,7 @@ export type LayerPartFault = 'cut-request' | 'lose-answer' | undefined;
  * CompleteLayerUpload) with ECR's rules: parts in order, 5 MiB at least but the last.
  *
  * Faults play a link that drops: `blobDownloadCuts` cuts GET blob answers at these byte offsets of
- * the blob (one per answer); `layerPartFaults` cuts the n-th UploadLayerPart request mid-body, or
+ * the blob (one per answer), `blobDownloadStalls` stops sending there and leaves the connection open; `layerPartFaults` cuts the n-th UploadLayerPart request mid-body, or
  * stores the part and then cuts the connection instead of answering.
  */
 export class RegistryFake extends LoopbackServer {
@@ -23,6 +23,8 @@ export class RegistryFake extends LoopbackServer {
   readonly manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
   readonly blobUploads: string[] = [];
   readonly blobDownloadCuts: number[] = [];
+  /** Like cuts, but the connection stays open and silent, as a link that stalls. */
+  readonly blobDownloadStalls: number[] = [];
   readonly layerPartFaults: LayerPartFault[] = [];
   /** Range headers of blob GETs, in order. */
   readonly blobRanges: (string | undefined)[] = [];
@@ -130,6 +132,12 @@ export class RegistryFake extends LoopbackServer {
       this.blobBytesServed += cut - start;
       // Flush what was sent, then drop the connection as a broken link would.
       res.write(blob.subarray(start, cut), () => setTimeout(() => req.socket.destroy(), 20));
+      return;
+    }
+    const stall = this.blobDownloadStalls.shift();
+    if (stall !== undefined && stall > start && stall < blob.length) {
+      this.blobBytesServed += stall - start;
+      res.write(blob.subarray(start, stall));
       return;
     }
     this.blobBytesServed += blob.length - start;

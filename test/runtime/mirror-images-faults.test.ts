@@ -28,7 +28,7 @@ const layerContent = randomBytes(12 * MiB);
 const layerBytes = Buffer.concat([Buffer.from('amd64:'), layerContent]);
 const layerDigest = `sha256:${createHash('sha256').update(layerBytes).digest('hex')}`;
 
-function mirror(log: string[] = [], retry = noWait) {
+function mirror(log: string[] = [], retry = noWait, idleTimeoutMs?: number) {
   return mirrorImage({
     source: 'vllm/vllm-openai:v0.9.2',
     sourceClient: new RegistryClient(source.url),
@@ -37,6 +37,7 @@ function mirror(log: string[] = [], retry = noWait) {
     destinationRepository: 'cnllm/vllm',
     tag: 'v0.9.2',
     retry,
+    idleTimeoutMs,
     log: (line) => log.push(line),
   });
 }
@@ -66,6 +67,16 @@ describe('mirror-images over a link that drops', () => {
       expect.stringMatching(new RegExp(`^download of ${layerDigest.slice(0, 19)}\\.\\.\\. interrupted at byte ${3 * MiB + 17} of ${layerBytes.length}`)),
       expect.stringMatching(new RegExp(`interrupted at byte ${8 * MiB} of`)),
     ]);
+  });
+
+  test('a download that stalls (connection open, no data) is given up after the idle timeout and resumed where it stopped', async () => {
+    const digest = source.addImage('vllm/vllm-openai', 'v0.9.2', [layerContent]);
+    source.blobDownloadStalls.push(0, 7 * MiB);
+    const log: string[] = [];
+    expect(await mirror(log, noWait, 300)).toEqual(expect.objectContaining({ digest, copiedBlobs: 2 }));
+    expect(source.blobRanges).toEqual([undefined, undefined, `bytes=${7 * MiB}-`]);
+    expect(ecr.blobs.get(layerDigest)!.equals(layerBytes)).toBe(true);
+    expect(log.find((l) => l.includes('interrupted'))).toMatch(/interrupted at byte 7340032 of 12582918 \(TransientError: GET blob sha256:[0-9a-f]{64}: no data for 300 ms\); resuming/);
   });
 
   test('a part cut mid-upload is sent again; a part whose answer was lost is not stored twice', async () => {

@@ -70,11 +70,16 @@ describe('progress', () => {
     progress.add(10 * MiB);
     now = 1500;
     progress.add(30 * MiB);
+    const lines: string[] = [];
+    progress.above((line) => lines.push(line))('copied sha256:0123456789ab...');
     now = 3000;
     progress.add(10 * MiB);
     progress.finish();
+    expect(lines).toEqual(['copied sha256:0123456789ab...']);
     expect(writes).toEqual([
       '\rcnllm/vllm:v0.9.2: 20.0 MiB / 100.0 MiB (20%) 20.0 MiB/s\x1b[K',
+      // A log line replaces the progress line, which comes back at the next update.
+      '\r\x1b[K',
       '\rcnllm/vllm:v0.9.2: 60.0 MiB / 100.0 MiB (60%) 20.0 MiB/s\x1b[K',
       '\rcnllm/vllm:v0.9.2: 60.0 MiB / 100.0 MiB (60%) 20.0 MiB/s average\x1b[K',
       '\n',
