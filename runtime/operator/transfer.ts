@@ -228,9 +228,9 @@ export class TransferProgress {
  * layer (SDK retries on top would multiply the attempts and hide a dead link for minutes), and a
  * connection that goes silent for a minute counts as dropped instead of hanging the run.
  */
-export function transferClientSettings() {
+export function transferClientSettings(timeouts: { connectMs?: number; idleMs?: number } = {}) {
   return {
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 15_000, socketTimeout: 60_000 }),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: timeouts.connectMs ?? 15_000, socketTimeout: timeouts.idleMs ?? 60_000 }),
   };
 }

@@ -5,7 +5,7 @@ import { LoopbackServer } from './loopback-server';
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /** What the fake does to the next UploadLayerPart call. */
-export type LayerPartFault = 'cut-request' | 'lose-answer' | undefined;
+export type LayerPartFault = 'cut-request' | 'lose-answer' | 'stall' | undefined;
 
 /**
  * A loopback OCI distribution registry. `bearer` plays a public source (anonymous token flow, as
@@ -16,7 +16,7 @@ export type LayerPartFault = 'cut-request' | 'lose-answer' | undefined;
  *
  * Faults play a link that drops: `blobDownloadCuts` cuts GET blob answers at these byte offsets of
  * the blob (one per answer), `blobDownloadStalls` stops sending there and leaves the connection open; `layerPartFaults` cuts the n-th UploadLayerPart request mid-body, or
- * stores the part and then cuts the connection instead of answering.
+ * stores the part and then cuts the connection instead of answering, or reads it and never answers.
  */
 export class RegistryFake extends LoopbackServer {
   readonly blobs = new Map<string, Buffer>();
@@ -31,7 +31,7 @@ export class RegistryFake extends LoopbackServer {
   /** Blob bytes written to the network by GET blob answers. */
   blobBytesServed = 0;
   /** Every UploadLayerPart request that reached the API: its range and what became of it. */
-  readonly layerParts: { first: number; last: number; outcome: 'stored' | 'cut' | 'stored, answer lost' | 'refused' }[] = [];
+  readonly layerParts: { first: number; last: number; outcome: 'stored' | 'cut' | 'stored, answer lost' | 'refused' | 'stalled' }[] = [];
   /** The part size InitiateLayerUpload asks for. */
   layerPartSize = 10 * 1024 * 1024;
   minimumLayerPartSize = 5 * 1024 * 1024;
@@ -88,6 +88,11 @@ export class RegistryFake extends LoopbackServer {
     if (target === 'GetAuthorizationToken') {
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
       res.end(JSON.stringify({ authorizationData: [{ authorizationToken: Buffer.from(`AWS:${this.password}`).toString('base64'), proxyEndpoint: this.url, expiresAt: Date.now() / 1000 + 3600 }] }));
+      return;
+    }
+    if (fault === 'stall') {
+      const part = JSON.parse(body.toString('utf8'));
+      this.layerParts.push({ first: part.partFirstByte, last: part.partLastByte, outcome: 'stalled' });
       return;
     }
     if (target) return this.layerApi(res, target, JSON.parse(body.toString('utf8')), fault);

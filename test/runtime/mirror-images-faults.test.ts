@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'crypto';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { RegistryClient, mirrorImage } from '../../runtime/operator/mirror-images';
 import { OperatorError } from '../../runtime/operator/operator-error';
-import { DEFAULT_RETRY_POLICY, MiB } from '../../runtime/operator/transfer';
+import { DEFAULT_RETRY_POLICY, MiB, transferClientSettings } from '../../runtime/operator/transfer';
 import { RegistryFake } from '../fakes/registry-fake';
 
 /**
@@ -28,12 +28,14 @@ const layerContent = randomBytes(12 * MiB);
 const layerBytes = Buffer.concat([Buffer.from('amd64:'), layerContent]);
 const layerDigest = `sha256:${createHash('sha256').update(layerBytes).digest('hex')}`;
 
-function mirror(log: string[] = [], retry = noWait, idleTimeoutMs?: number) {
+const ecrApi = { region: 'cn-northwest-1', endpoint: '', credentials: { accessKeyId: 'AKIACHINA', secretAccessKey: 's' } };
+
+function mirror(log: string[] = [], retry = noWait, idleTimeoutMs?: number, destinationEcr = new ECRClient({ ...ecrApi, endpoint: ecr.url, maxAttempts: 1 })) {
   return mirrorImage({
     source: 'vllm/vllm-openai:v0.9.2',
     sourceClient: new RegistryClient(source.url),
     destination: new RegistryClient(ecr.url, Buffer.from('AWS:ecr-password').toString('base64')),
-    destinationEcr: new ECRClient({ region: 'cn-northwest-1', endpoint: ecr.url, credentials: { accessKeyId: 'AKIACHINA', secretAccessKey: 's' }, maxAttempts: 1 }),
+    destinationEcr,
     destinationRepository: 'cnllm/vllm',
     tag: 'v0.9.2',
     retry,
@@ -73,10 +75,10 @@ describe('mirror-images over a link that drops', () => {
     const digest = source.addImage('vllm/vllm-openai', 'v0.9.2', [layerContent]);
     source.blobDownloadStalls.push(0, 7 * MiB);
     const log: string[] = [];
-    expect(await mirror(log, noWait, 300)).toEqual(expect.objectContaining({ digest, copiedBlobs: 2 }));
+    expect(await mirror(log, noWait, 2000)).toEqual(expect.objectContaining({ digest, copiedBlobs: 2 }));
     expect(source.blobRanges).toEqual([undefined, undefined, `bytes=${7 * MiB}-`]);
     expect(ecr.blobs.get(layerDigest)!.equals(layerBytes)).toBe(true);
-    expect(log.find((l) => l.includes('interrupted'))).toMatch(/interrupted at byte 7340032 of 12582918 \(TransientError: GET blob sha256:[0-9a-f]{64}: no data for 300 ms\); resuming/);
+    expect(log.find((l) => l.includes('interrupted'))).toMatch(/interrupted at byte 7340032 of 12582918 \(TransientError: GET blob sha256:[0-9a-f]{64}: no data for 2000 ms\); resuming/);
   });
 
   test('a part cut mid-upload is sent again; a part whose answer was lost is not stored twice', async () => {
@@ -99,6 +101,19 @@ describe('mirror-images over a link that drops', () => {
     expect(result.resentBytes).toBe(5 * MiB + (layerBytes.length - 10 * MiB));
     expect(ecr.blobs.get(layerDigest)!.equals(layerBytes)).toBe(true);
     expect(ecr.manifests.has('cnllm/vllm:v0.9.2')).toBe(true);
+  });
+
+  test('a part upload that gets no answer times out and is sent again', async () => {
+    source.addImage('vllm/vllm-openai', 'v0.9.2', [layerContent]);
+    ecr.layerPartFaults.push(undefined, undefined, 'stall');
+    const log: string[] = [];
+    // The ECR client as the CLI builds it (one attempt per request), with a shorter idle timeout than its 60 s.
+    await mirror(log, noWait, undefined, new ECRClient({ ...ecrApi, endpoint: ecr.url, ...transferClientSettings({ idleMs: 3000 }) }));
+    const second = layerParts().filter((p) => p.first === 5 * MiB).map((p) => p.outcome);
+    expect(second[0]).toBe('stalled');
+    expect(second).toContain('stored');
+    expect(log).toContainEqual(expect.stringMatching(/^part 5242880-10485759 to cnllm\/vllm failed \(attempt 1: .*TimeoutError.*\); retrying$/));
+    expect(ecr.blobs.get(layerDigest)!.equals(layerBytes)).toBe(true);
   });
 
   test('a run that gives up says to run again; the next run skips the blobs ECR already has', async () => {
