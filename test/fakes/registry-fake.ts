@@ -32,6 +32,8 @@ export class RegistryFake extends LoopbackServer {
   blobBytesServed = 0;
   /** Every UploadLayerPart request that reached the API: its range and what became of it. */
   readonly layerParts: { first: number; last: number; outcome: 'stored' | 'cut' | 'stored, answer lost' | 'refused' | 'stalled' }[] = [];
+  /** Plays a server that ignores Range: every GET blob answers 200 with the whole blob. */
+  ignoresRange = false;
   /** The part size InitiateLayerUpload asks for. */
   layerPartSize = 10 * 1024 * 1024;
   minimumLayerPartSize = 5 * 1024 * 1024;
@@ -130,7 +132,7 @@ export class RegistryFake extends LoopbackServer {
       return;
     }
     this.blobRanges.push(req.headers.range);
-    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+    const start = this.ignoresRange ? 0 : Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
     res.writeHead(start > 0 ? 206 : 200, { 'content-length': blob.length - start, 'docker-content-digest': rest, ...(start > 0 && { 'content-range': `bytes ${start}-${blob.length - 1}/${blob.length}` }) });
     const cut = this.blobDownloadCuts.shift();
     if (cut !== undefined && cut > start && cut < blob.length) {

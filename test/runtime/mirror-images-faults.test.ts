@@ -71,6 +71,16 @@ describe('mirror-images over a link that drops', () => {
     ]);
   });
 
+  test('a source that ignores Range sends the whole blob again: the bytes already received are skipped, not stored twice', async () => {
+    const digest = source.addImage('vllm/vllm-openai', 'v0.9.2', [layerContent]);
+    source.ignoresRange = true;
+    source.blobDownloadCuts.push(0, 6 * MiB);
+    expect(await mirror()).toEqual(expect.objectContaining({ digest, copiedBlobs: 2 }));
+    expect(source.blobRanges[2]).toBe(`bytes=${6 * MiB}-`);
+    expect(ecr.blobs.get(layerDigest)!.equals(layerBytes)).toBe(true);
+    expect(layerParts().map((p) => p.outcome)).toEqual(['stored', 'stored', 'stored']);
+  });
+
   test('a download that stalls (connection open, no data) is given up after the idle timeout and resumed where it stopped', async () => {
     const digest = source.addImage('vllm/vllm-openai', 'v0.9.2', [layerContent]);
     source.blobDownloadStalls.push(0, 7 * MiB);
