@@ -100,7 +100,6 @@ export async function* resumableBlobParts(
         if (received + bytes.length > blob.size) throw new OperatorError(`GET blob ${blob.digest}: more than the ${blob.size} bytes its manifest declares`);
         hash.update(bytes);
         received += bytes.length;
-        failuresWithoutProgress = 0;
         pending.push(bytes);
         pendingBytes += bytes.length;
         clearTimeout(idle);

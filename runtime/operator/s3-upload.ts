@@ -142,34 +142,42 @@ export async function uploadFileResumable(s3: S3Client, bucket: string, key: str
     if (resumed) options.log?.(`resuming the upload of ${key}: ${reusedParts} of ${parts} parts already in S3`);
 
     const handle = await fs.promises.open(file.path, 'r');
-    try {
-      const worker = async () => {
-        for (let n = missing.shift(); n !== undefined; n = missing.shift()) {
-          const partNumber = n;
-          const body = Buffer.alloc(partLength(file, partNumber));
-          await handle.read(body, 0, body.length, (partNumber - 1) * file.partSize);
-          checkUnchanged(file, partNumber - 1, body);
-          const checksum = file.partChecksums[partNumber - 1];
-          const answer = await withRetries(
-            `uploading part ${partNumber} of ${parts} of ${key}`,
-            async (attempt) => {
-              // After a failed attempt the part may have arrived all the same (only the answer was lost): ask before sending it again.
-              const arrived = attempt > 1 ? await listedPart(s3, bucket, key, uploadId, partNumber) : undefined;
-              if (arrived?.Size === body.length && arrived.ChecksumSHA256 === checksum) return { ETag: arrived.ETag };
-              if (attempt > 1) resentBytes += body.length;
-              return s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ChecksumAlgorithm: 'SHA256', ChecksumSHA256: checksum }));
-            },
-            retry,
-            onRetry(`part ${partNumber} of ${parts} of ${key}`),
-          );
-          completed.push({ PartNumber: partNumber, ETag: answer.ETag, ChecksumSHA256: checksum });
-          options.progress?.add(body.length);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, Math.max(1, missing.length)) }, worker));
-    } finally {
-      await handle.close();
-    }
+    let failed = false;
+    const worker = async () => {
+      for (let n = missing.shift(); n !== undefined && !failed; n = missing.shift()) {
+        const partNumber = n;
+        const body = Buffer.alloc(partLength(file, partNumber));
+        await handle.read(body, 0, body.length, (partNumber - 1) * file.partSize);
+        checkUnchanged(file, partNumber - 1, body);
+        const checksum = file.partChecksums[partNumber - 1];
+        const answer = await withRetries(
+          `uploading part ${partNumber} of ${parts} of ${key}`,
+          async (attempt) => {
+            // After a failed attempt the part may have arrived all the same (only the answer was lost): ask before sending it again.
+            const arrived = attempt > 1 ? await listedPart(s3, bucket, key, uploadId, partNumber) : undefined;
+            if (arrived?.Size === body.length && arrived.ChecksumSHA256 === checksum) return { ETag: arrived.ETag };
+            if (attempt > 1) resentBytes += body.length;
+            return s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ChecksumAlgorithm: 'SHA256', ChecksumSHA256: checksum }));
+          },
+          retry,
+          onRetry(`part ${partNumber} of ${parts} of ${key}`),
+        );
+        completed.push({ PartNumber: partNumber, ETag: answer.ETag, ChecksumSHA256: checksum });
+        options.progress?.add(body.length);
+      }
+    };
+    // One part failing for good stops the others taking new parts; the file stays open until all have stopped.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: Math.min(options.concurrency ?? 4, Math.max(1, missing.length)) }, () =>
+        worker().catch((e) => {
+          failed = true;
+          throw e;
+        }),
+      ),
+    );
+    await handle.close();
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
 
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
     await withRetries(
