@@ -3,6 +3,7 @@ import { ecrRegistryHost, ChinaRegion } from '../lib/china/china';
 import { names } from '../lib/config/names';
 import { OperatorError } from '../runtime/operator/operator-error';
 import { RegistryClient, mirrorImage, parseImageReference, registryBaseUrl } from '../runtime/operator/mirror-images';
+import { transferClientSettings } from '../runtime/operator/transfer';
 import { configFromArgs, flagValue, profileClientConfig, runCli } from './cli-config';
 
 const USAGE = `Usage: npm run mirror-images -- [--only vllm|tools] [--china-profile NAME] [--registry-endpoint HOST=URL ...] [--config FILE] [-c key=value ...]
@@ -11,6 +12,9 @@ Copies the images pinned in config (images.vllm, images.tools) from their source
 kit's private ECR repositories in China (<account>.dkr.ecr.<region>.amazonaws.com.cn/<prefix>/<name>),
 linux/amd64 only, and verifies the pushed digest. Run it from a machine that reaches the source
 registry and AWS China. Then pin the printed digests in config (images.<name>.digest).
+Layers move in parts (ECR's layer-part API, the size ECR asks for: 5-10 MiB) with up to 8 attempts
+per part (backoff with jitter); a dropped download resumes with a Range request. Progress goes to
+stderr. Interrupted for good? Run it again: layers ECR already has are skipped.
   --registry-endpoint  reach a source registry at another URL, e.g. docker.io=https://mirror.example.com`;
 
 async function main(args: string[]) {
@@ -29,6 +33,7 @@ async function main(args: string[]) {
   // ECR answers on the region's .amazonaws.com.cn registry host; a test endpoint answers on its own.
   const ecrUrl = client.endpoint ?? `https://${ecrRegistryHost(config.china.account, config.china.region as ChinaRegion)}`;
   const destination = new RegistryClient(ecrUrl, auth.authorizationToken);
+  const destinationEcr = new ECRClient({ ...client, ...transferClientSettings() });
 
   const only = flagValue(args, '--only');
   const results = [];
@@ -37,7 +42,7 @@ async function main(args: string[]) {
     if ((only && only !== name) || !config.modelStore.repositories.includes(name)) continue;
     const ref = parseImageReference(image.source);
     const source = new RegistryClient(overrides.get(ref.registry) ?? registryBaseUrl(ref.registry));
-    results.push({ name, ...(await mirrorImage({ source: image.source, sourceClient: source, destination, destinationRepository: names(config).repository(name), tag: image.tag, pinnedDigest: image.digest })) });
+    results.push({ name, ...(await mirrorImage({ source: image.source, sourceClient: source, destination, destinationEcr, destinationRepository: names(config).repository(name), tag: image.tag, pinnedDigest: image.digest, progress: process.stderr })) });
   }
   console.log('\nPin these digests in your config so instances pull exactly what was verified:');
   for (const r of results) console.log(`  images.${r.name}.digest = ${r.digest}`);

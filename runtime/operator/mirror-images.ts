@@ -1,5 +1,8 @@
 import { createHash } from 'crypto';
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import { availableLayers, copyBlobToEcr } from './layer-transfer';
 import { OperatorError } from './operator-error';
+import { DEFAULT_RETRY_POLICY, ProgressStream, RetryPolicy, TransferProgress, formatBytes } from './transfer';
 
 /** A parsed image reference: `docker.io/vllm/vllm-openai:v0.9.2`. */
 export interface ImageReference {
@@ -87,9 +90,6 @@ export class RegistryClient {
     return { bytes, mediaType: (res.headers.get('content-type') ?? '').split(';')[0], digest: sha256(bytes) };
   }
 
-  async hasBlob(repository: string, digest: string): Promise<boolean> {
-    return (await this.request(`/v2/${repository}/blobs/${digest}`, { method: 'HEAD' })).ok;
-  }
 }
 
 export interface MirrorResult {
@@ -99,21 +99,37 @@ export interface MirrorResult {
   readonly copiedBlobs: number;
   readonly skippedBlobs: number;
   readonly alreadyMirrored: boolean;
+  /** Bytes of the blobs copied (each counted once, however often a part was retried). */
+  readonly copiedBytes: number;
+  /** Bytes of parts sent to ECR again after a failed attempt. */
+  readonly resentBytes: number;
 }
 
 /**
  * Copies one image (the linux/amd64 manifest of a multi-arch index) into a private ECR repository
  * under a tag, blob by blob, skipping blobs already there; then checks the pushed manifest digest
  * against the bytes sent, the registry's answer and the digest pinned in config.
+ *
+ * Blobs move in parts with retries (see copyBlobToEcr): a dropped connection on either side resumes
+ * where it stopped. Manifests, small, go through the registry API (`destination`).
  */
 export async function mirrorImage(opts: {
   source: string;
   sourceClient: RegistryClient;
   destination: RegistryClient;
+  /** ECR API client of the destination account and region: layer checks and part uploads. */
+  destinationEcr: ECRClient;
   destinationRepository: string;
   tag: string;
   pinnedDigest?: string;
   log?: (line: string) => void;
+  /** Where the progress of large blobs goes (the CLI passes stderr). @default none */
+  progress?: ProgressStream;
+  retry?: RetryPolicy;
+  /** Part size instead of the one ECR asks for (tests). @default ECR's InitiateLayerUpload answer */
+  partSize?: number;
+  /** A source download silent for this long counts as dropped and resumes. @default 60000 */
+  idleTimeoutMs?: number;
 }): Promise<MirrorResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const ref = parseImageReference(opts.source);
@@ -137,21 +153,27 @@ export async function mirrorImage(opts: {
       throw new OperatorError(`${destination} already holds ${existing.digest}, not ${manifest.digest}; tags are immutable in the kit's repositories: use a new tag.`);
     }
     log(`${destination} already holds ${manifest.digest}`);
-    return { image: opts.source, destination, digest: manifest.digest, copiedBlobs: 0, skippedBlobs: 0, alreadyMirrored: true };
+    return { image: opts.source, destination, digest: manifest.digest, copiedBlobs: 0, skippedBlobs: 0, alreadyMirrored: true, copiedBytes: 0, resentBytes: 0 };
   }
 
-  const body = JSON.parse(Buffer.from(manifest.bytes).toString('utf8')) as { config: { digest: string }; layers: { digest: string; size: number }[] };
-  let copied = 0;
-  let skipped = 0;
-  for (const blob of [body.config, ...body.layers]) {
-    if (await opts.destination.hasBlob(opts.destinationRepository, blob.digest)) {
-      skipped++;
-      continue;
-    }
-    await copyBlob(opts.sourceClient, ref.repository, opts.destination, opts.destinationRepository, blob.digest);
-    copied++;
-    log(`copied ${blob.digest.slice(0, 19)}...`);
+  const body = JSON.parse(Buffer.from(manifest.bytes).toString('utf8')) as { config: { digest: string; size: number }; layers: { digest: string; size: number }[] };
+  const blobs = [body.config, ...body.layers];
+  const retry = opts.retry ?? DEFAULT_RETRY_POLICY;
+  const present = await availableLayers(opts.destinationEcr, opts.destinationRepository, blobs.map((b) => b.digest), retry);
+  const missing = blobs.filter((b) => !present.has(b.digest));
+  const missingBytes = missing.reduce((sum, b) => sum + b.size, 0);
+  const progress = new TransferProgress(destination, missingBytes, opts.progress);
+  const logAbove = progress.above(log);
+  let resentBytes = 0;
+  for (const blob of missing) {
+    progress.relabel(`${destination} ${blob.digest.slice(0, 19)}...`);
+    const stats = await copyBlobToEcr(opts.sourceClient, ref.repository, opts.destinationEcr, opts.destinationRepository, blob, { retry, progress, log: logAbove, partSize: opts.partSize, idleTimeoutMs: opts.idleTimeoutMs });
+    resentBytes += stats.resentBytes;
+    logAbove(`copied ${blob.digest.slice(0, 19)}... (${formatBytes(blob.size)}${stats.retries ? `, ${stats.retries} retries` : ''})`);
   }
+  progress.finish();
+  const copied = missing.length;
+  const skipped = blobs.length - copied;
 
   const put = await opts.destination.request(`/v2/${opts.destinationRepository}/manifests/${opts.tag}`, {
     method: 'PUT',
@@ -165,24 +187,5 @@ export async function mirrorImage(opts: {
     throw new OperatorError(`${destination} does not verify: sent ${manifest.digest}, registry reported ${reported}, and now serves ${check?.digest}`);
   }
   log(`${destination} = ${manifest.digest} (${copied} blobs copied, ${skipped} already there)`);
-  return { image: opts.source, destination, digest: manifest.digest, copiedBlobs: copied, skippedBlobs: skipped, alreadyMirrored: false };
-}
-
-/** Streams one blob from source to destination (monolithic upload); the registry checks the digest. */
-async function copyBlob(source: RegistryClient, sourceRepository: string, destination: RegistryClient, destinationRepository: string, digest: string) {
-  const res = await source.request(`/v2/${sourceRepository}/blobs/${digest}`);
-  if (!res.ok || !res.body) throw new OperatorError(`GET blob ${digest}: ${res.status}`);
-  const start = await destination.request(`/v2/${destinationRepository}/blobs/uploads/`, { method: 'POST' });
-  const location = start.headers.get('location');
-  if (start.status !== 202 || !location) throw new OperatorError(`starting an upload to ${destinationRepository}: ${start.status} ${await start.text()}`);
-  const url = new URL(location, 'http://placeholder');
-  url.searchParams.set('digest', digest);
-  const target = location.startsWith('http') ? url.toString() : `${url.pathname}${url.search}`;
-  const length = res.headers.get('content-length');
-  const put = await destination.request(target, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', ...(length && { 'content-length': length }) },
-    body: res.body,
-  });
-  if (put.status !== 201) throw new OperatorError(`uploading ${digest} to ${destinationRepository}: ${put.status} ${await put.text()}`);
+  return { image: opts.source, destination, digest: manifest.digest, copiedBlobs: copied, skippedBlobs: skipped, alreadyMirrored: false, copiedBytes: missingBytes, resentBytes };
 }

@@ -1,10 +1,10 @@
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { OperatorError, attempt } from './operator-error';
+import { hashFile, uploadFileResumable } from './s3-upload';
+import { DEFAULT_RETRY_POLICY, ProgressStream, RetryPolicy, TransferProgress, withRetries } from './transfer';
 
 export interface StageTarget {
   readonly modelId: string;
@@ -22,6 +22,14 @@ export interface StageOptions {
   readonly pollMs?: number;
   readonly log?: (line: string) => void;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Where the progress of --from-dir uploads goes (the CLI passes stderr). @default none */
+  readonly progress?: ProgressStream;
+  /** Retries of each S3 request and part. @default DEFAULT_RETRY_POLICY (8 attempts, backoff with full jitter) */
+  readonly retry?: RetryPolicy;
+  /** Parts of one file in flight at once. @default 4 */
+  readonly concurrency?: number;
+  /** Multipart part size (S3: 5 MiB at least). @default s3PartSize(file size): 16 MiB, more past 156 GiB */
+  readonly partSize?: number;
 }
 
 export interface Manifest {
@@ -45,13 +53,14 @@ export async function stageModel(target: StageTarget, clients: { s3: S3Client; c
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const destination = `s3://${target.bucket}/${target.prefix}`;
 
-  if (await manifestExists(clients.s3, target)) {
+  const retry = options.retry ?? DEFAULT_RETRY_POLICY;
+  if (await manifestExists(clients.s3, target, retry)) {
     log(`already staged: ${destination}manifest.json exists; nothing to do`);
     return { skipped: true as const };
   }
 
   if (options.fromDir) {
-    const manifest = await uploadDirectory(clients.s3, target, options.fromDir, log);
+    const manifest = await uploadDirectory(clients.s3, target, options.fromDir, { ...options, log, retry });
     log(`staged ${target.modelId}@${target.revision} from ${options.fromDir}: ${manifest.files.length} files, ${manifest.totalBytes} bytes`);
     return { skipped: false as const, manifest };
   }
@@ -83,16 +92,16 @@ export async function stageModel(target: StageTarget, clients: { s3: S3Client; c
     }
     await sleep(options.pollMs ?? 15000);
   }
-  if (!(await manifestExists(clients.s3, target))) {
+  if (!(await manifestExists(clients.s3, target, retry))) {
     throw new OperatorError(`Build ${buildId} succeeded but ${destination}manifest.json is missing; the revision is not staged.`);
   }
   log(`staged ${target.modelId}@${target.revision} at ${destination}`);
   return { skipped: false as const, buildId };
 }
 
-async function manifestExists(s3: S3Client, target: StageTarget): Promise<boolean> {
+async function manifestExists(s3: S3Client, target: StageTarget, retry: RetryPolicy): Promise<boolean> {
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}manifest.json` }));
+    await withRetries('check for manifest.json', () => s3.send(new HeadObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}manifest.json` })), retry);
     return true;
   } catch (e) {
     const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -109,25 +118,34 @@ function listFiles(dir: string): string[] {
   });
 }
 
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-async function uploadDirectory(s3: S3Client, target: StageTarget, dir: string, log: (line: string) => void): Promise<Manifest> {
+/**
+ * Uploads every file (see uploadFileResumable: parts of 16 MiB, retried, resumed by the next run),
+ * then the manifest. A run that stopped part-way is continued by running the same command again:
+ * complete files are kept, unfinished multipart uploads resumed.
+ */
+async function uploadDirectory(s3: S3Client, target: StageTarget, dir: string, options: StageOptions & { log: (line: string) => void; retry: RetryPolicy }): Promise<Manifest> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new OperatorError(`--from-dir ${dir} is not a directory`);
   const files = listFiles(dir).sort();
   if (files.length === 0) throw new OperatorError(`--from-dir ${dir} holds no files`);
+  const totalBytes = files.reduce((sum, file) => sum + fs.statSync(file).size, 0);
+  const progress = new TransferProgress(`s3://${target.bucket}/${target.prefix}`, totalBytes, options.progress);
+  const log = progress.above(options.log);
   const entries: Manifest['files'] = [];
-  for (const file of files) {
+  for (const [index, file] of files.entries()) {
     const relative = path.relative(dir, file).split(path.sep).join('/');
-    const entry = { path: relative, size: fs.statSync(file).size, sha256: await sha256(file) };
-    // Multipart with parallel parts for large safetensors shards; a single PUT for small files.
-    await attempt(`upload ${relative}`, () => new Upload({ client: s3, params: { Bucket: target.bucket, Key: `${target.prefix}${relative}`, Body: fs.createReadStream(file) }, queueSize: 8 }).done());
-    entries.push(entry);
-    log(`uploaded ${relative} (${entry.size} bytes)`);
+    progress.relabel(`${relative} (file ${index + 1} of ${files.length})`);
+    const hashed = await hashFile(file, options.partSize);
+    const result = await attempt(`upload ${relative}`, () =>
+      uploadFileResumable(s3, target.bucket, `${target.prefix}${relative}`, hashed, { retry: options.retry, concurrency: options.concurrency, progress, log }),
+    );
+    entries.push({ path: relative, size: hashed.size, sha256: hashed.sha256Hex });
+    log(
+      result.alreadyThere
+        ? `kept ${relative} (${hashed.size} bytes, already in S3 with the same checksum)`
+        : `uploaded ${relative} (${hashed.size} bytes${result.reusedParts ? `, ${result.reusedParts} parts from the interrupted run kept` : ''})`,
+    );
   }
+  progress.finish();
   const manifest: Manifest = {
     modelId: target.modelId,
     revision: target.revision,
@@ -137,7 +155,7 @@ async function uploadDirectory(s3: S3Client, target: StageTarget, dir: string, l
     stagedAt: new Date().toISOString(),
   };
   await attempt('write manifest.json', () =>
-    s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}manifest.json`, Body: JSON.stringify(manifest, null, 1), ContentType: 'application/json' })),
+    withRetries('write manifest.json', () => s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: `${target.prefix}manifest.json`, Body: JSON.stringify(manifest, null, 1), ContentType: 'application/json' })), options.retry),
   );
   return manifest;
 }

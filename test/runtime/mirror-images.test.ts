@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { RegistryClient, mirrorImage, parseImageReference } from '../../runtime/operator/mirror-images';
 import { OperatorError } from '../../runtime/operator/operator-error';
 import { RegistryFake } from '../fakes/registry-fake';
@@ -19,6 +20,11 @@ afterEach(async () => {
 });
 
 const ecrClient = () => new RegistryClient(ecr.url, Buffer.from('AWS:ecr-password').toString('base64'));
+/** The registry API for manifests and the ECR API (one attempt per call, as the CLI sets it) for layers. */
+const ecrDestination = () => ({
+  destination: ecrClient(),
+  destinationEcr: new ECRClient({ region: 'cn-northwest-1', endpoint: ecr.url, credentials: { accessKeyId: 'AKIACHINA', secretAccessKey: 's' }, maxAttempts: 1 }),
+});
 const quiet = () => undefined;
 
 describe('image references', () => {
@@ -34,7 +40,7 @@ describe('image references', () => {
 describe('mirror-images', () => {
   test('copies the linux/amd64 image of a multi-arch tag with the anonymous token flow, and verifies the digest', async () => {
     const amd64 = source.addImage('vllm/vllm-openai', 'v0.9.2', ['cuda', 'python', 'vllm'], true);
-    const result = await mirrorImage({ source: 'docker.io/vllm/vllm-openai:v0.9.2', sourceClient: new RegistryClient(source.url), destination: ecrClient(), destinationRepository: 'cnllm/vllm', tag: 'v0.9.2', log: quiet });
+    const result = await mirrorImage({ source: 'docker.io/vllm/vllm-openai:v0.9.2', sourceClient: new RegistryClient(source.url), ...ecrDestination(), destinationRepository: 'cnllm/vllm', tag: 'v0.9.2', log: quiet });
     expect(result).toEqual(expect.objectContaining({ digest: amd64, copiedBlobs: 4, skippedBlobs: 0, alreadyMirrored: false, destination: 'cnllm/vllm:v0.9.2' }));
     expect(ecr.manifests.get('cnllm/vllm:v0.9.2')!.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
     // Only amd64 layers crossed over.
@@ -45,7 +51,7 @@ describe('mirror-images', () => {
 
   test('is idempotent, copies only missing blobs, and refuses to move an immutable tag', async () => {
     const digest = source.addImage('library/python', '3.12-slim', ['base', 'python']);
-    const run = (tag: string) => mirrorImage({ source: 'python:3.12-slim', sourceClient: new RegistryClient(source.url), destination: ecrClient(), destinationRepository: 'cnllm/tools', tag, log: quiet });
+    const run = (tag: string) => mirrorImage({ source: 'python:3.12-slim', sourceClient: new RegistryClient(source.url), ...ecrDestination(), destinationRepository: 'cnllm/tools', tag, log: quiet });
     await run('3.12-slim');
     expect(await run('3.12-slim')).toEqual(expect.objectContaining({ alreadyMirrored: true, digest }));
     const uploadsBefore = ecr.blobUploads.length;
@@ -59,13 +65,13 @@ describe('mirror-images', () => {
   test('a pinned digest that no longer matches the source tag stops the copy', async () => {
     source.addImage('vllm/vllm-openai', 'v0.9.2', ['l1']);
     await expect(
-      mirrorImage({ source: 'vllm/vllm-openai:v0.9.2', sourceClient: new RegistryClient(source.url), destination: ecrClient(), destinationRepository: 'cnllm/vllm', tag: 'v0.9.2', pinnedDigest: `sha256:${'0'.repeat(64)}`, log: quiet }),
+      mirrorImage({ source: 'vllm/vllm-openai:v0.9.2', sourceClient: new RegistryClient(source.url), ...ecrDestination(), destinationRepository: 'cnllm/vllm', tag: 'v0.9.2', pinnedDigest: `sha256:${'0'.repeat(64)}`, log: quiet }),
     ).rejects.toThrow(OperatorError);
     expect(ecr.manifests.size).toBe(0);
   });
 
   test('a source image that does not exist is a clear error', async () => {
-    await expect(mirrorImage({ source: 'vllm/missing:1', sourceClient: new RegistryClient(source.url), destination: ecrClient(), destinationRepository: 'cnllm/vllm', tag: '1', log: quiet })).rejects.toThrow('vllm/missing:1 was not found in its registry');
+    await expect(mirrorImage({ source: 'vllm/missing:1', sourceClient: new RegistryClient(source.url), ...ecrDestination(), destinationRepository: 'cnllm/vllm', tag: '1', log: quiet })).rejects.toThrow('vllm/missing:1 was not found in its registry');
   });
 });
 
