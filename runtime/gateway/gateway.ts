@@ -1,9 +1,9 @@
 import { BedrockInvoker } from './bedrock';
-import { fromUpstream } from './errors';
 import { GatewayContext } from './handler-context';
 import { ModelCatalog } from './models';
 import { OpenAiUpstream } from './openai-upstream';
-import { Outcome, requestLogLine } from './request-log';
+import { Outcome, recordError, requestLogLine } from './request-log';
+import { ResidencyGate } from './residency';
 import { sendJson } from './responses';
 import { route } from './router';
 import { GatewayRuntimeConfig } from './runtime-config';
@@ -28,18 +28,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // One raw JSON line on stdout: Lambda forwards it as is, so CloudWatch reads the embedded metrics.
   const log = deps.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
   const upstreams = deps.upstreams ?? new Map(config.upstreams.map((u) => [u.name, new OpenAiUpstream(u)]));
-  const ctx: GatewayContext = { config, bedrock, models: new ModelCatalog(config, upstreams), now };
+  const models = new ModelCatalog(config, upstreams);
+  const ctx: GatewayContext = { config, bedrock, models, residency: new ResidencyGate(config, models), now };
 
   return {
     async handle(req, sink) {
       const started = now();
       const outcome: Outcome = { route: 'unknown', status: 200 };
+      // The earlier of the host's deadline (a Lambda's remaining time) and the integration timeout in front of it.
+      const limits = [req.deadline, config.integrationTimeoutMs !== undefined ? started + config.integrationTimeoutMs : undefined].filter((d): d is number => d !== undefined);
+      const deadline = limits.length > 0 ? Math.min(...limits) : undefined;
       try {
-        await route(ctx, { req, sink, outcome });
+        await route(ctx, { req, sink, outcome, deadline });
       } catch (error) {
-        const mapped = fromUpstream(error);
+        const mapped = recordError(outcome, error);
         outcome.status = mapped.status;
-        outcome.error = mapped.code ?? mapped.type;
         if (!sink.started) {
           sendJson(sink, mapped.status, mapped.toBody());
         } else {

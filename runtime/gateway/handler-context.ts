@@ -1,6 +1,8 @@
+import { AttemptLimits } from './attempt-guard';
 import { BedrockInvoker } from './bedrock';
 import { ModelCatalog } from './models';
 import { Outcome } from './request-log';
+import { ResidencyGate } from './residency';
 import { GatewayRuntimeConfig } from './runtime-config';
 import { GatewayRequest, ResponseSink } from './types';
 
@@ -8,7 +10,10 @@ import { GatewayRequest, ResponseSink } from './types';
 export interface GatewayContext {
   readonly config: GatewayRuntimeConfig;
   readonly bedrock: BedrockInvoker;
+  /** The allow-list, for describing models (GET /v1/models). */
   readonly models: ModelCatalog;
+  /** The only way to a model a handler may call: it resolves the name and applies data residency. */
+  readonly residency: ResidencyGate;
   readonly now: () => number;
 }
 
@@ -17,4 +22,11 @@ export interface Call {
   readonly req: GatewayRequest;
   readonly sink: ResponseSink;
   readonly outcome: Outcome;
+  /** Epoch ms the answer must be complete by: the earlier of the host's deadline and the integration timeout. */
+  readonly deadline?: number;
+}
+
+/** The limits every upstream attempt of this call runs under. */
+export function attemptLimits(ctx: GatewayContext, call: Call): AttemptLimits {
+  return { deadline: call.deadline, now: ctx.now, callerSignal: call.req.signal, streamIdleMs: ctx.config.timeouts.streamIdleMs };
 }

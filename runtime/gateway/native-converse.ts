@@ -1,23 +1,29 @@
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
-import { badRequest, fromUpstream } from './errors';
-import { Call, GatewayContext } from './handler-context';
-import { encodeStreamEvent, EVENT_STREAM_CONTENT_TYPE, fromBedrockJson, toBedrockJson } from './native-wire';
+import { guarded, streamTruncated } from './attempt-guard';
+import { badRequest, fromUpstream, GatewayError } from './errors';
+import { attemptLimits, Call, GatewayContext } from './handler-context';
+import { nativeConverseInput } from './native-request';
+import { encodeStreamEvent, EVENT_STREAM_CONTENT_TYPE, toBedrockJson } from './native-wire';
 import { parseJsonBody } from './request-body';
+import { recordError } from './request-log';
 import { sendJson } from './responses';
 import { guardrailConfig } from './to-converse';
 
 /** Bedrock's own request and response shapes, for callers that already speak Converse. */
-export async function nativeConverse(ctx: GatewayContext, { req, sink, outcome }: Call, modelName: string, stream: boolean) {
+export async function nativeConverse(ctx: GatewayContext, call: Call, modelName: string, stream: boolean) {
   const { config, bedrock } = ctx;
-  const model = ctx.models.resolve(decodeURIComponent(modelName), 'modelId');
+  const { req, sink, outcome } = call;
+  outcome.model = ctx.models.resolve(modelName, 'modelId').alias;
+  // Data residency: Bedrock is a cross-border route unless configured otherwise; the gate decides.
+  const [model] = ctx.residency.clear(req, modelName, 'modelId', { fallbacks: false });
   if (model.route !== 'bedrock') throw badRequest(`"${model.alias}" is not served by Bedrock; call it through /v1/chat/completions.`, 'modelId', 'not_a_bedrock_model');
-  outcome.model = model.alias;
   outcome.stream = stream;
   const body = parseJsonBody(req, config.maxBodyBytes);
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The Converse request must be a JSON object.');
-  const input = { ...(fromBedrockJson(body) as object), modelId: model.modelId, ...(config.guardrail && { guardrailConfig: guardrailConfig(config.guardrail) }) };
+  const input = { ...nativeConverseInput(body), modelId: model.modelId, ...(config.guardrail && { guardrailConfig: guardrailConfig(config.guardrail) }) };
+  const limits = attemptLimits(ctx, call);
+  const retry = { model, signal: req.signal, deadline: call.deadline, now: ctx.now };
   if (!stream) {
-    const res = await bedrock.call((client) => client.send(new ConverseCommand(input as never), { abortSignal: req.signal as never }), { signal: req.signal });
+    const res = await bedrock.call((client) => guarded(limits, (guard) => client.send(new ConverseCommand(input as never), { abortSignal: guard.signal as never })), retry);
     const { $metadata: _ignored, ...shape } = res;
     outcome.inputTokens = res.usage?.inputTokens;
     outcome.outputTokens = res.usage?.outputTokens;
@@ -25,33 +31,47 @@ export async function nativeConverse(ctx: GatewayContext, { req, sink, outcome }
   }
   try {
     await bedrock.call(
-      async (client) => {
-        const res = await client.send(new ConverseStreamCommand(input as never), { abortSignal: req.signal as never });
-        let held: Uint8Array | undefined;
-        for await (const event of res.stream ?? []) {
-          if (event.messageStart) {
-            held = encodeStreamEvent(event);
-            continue;
+      (client) =>
+        guarded(limits, async (guard) => {
+          const res = await client.send(new ConverseStreamCommand(input as never), { abortSignal: guard.signal as never });
+          let held: Uint8Array | undefined;
+          let stopped = false;
+          for await (const event of guard.idle(res.stream ?? [])) {
+            if (event.messageStart) {
+              held = encodeStreamEvent(event);
+              continue;
+            }
+            if (!sink.started) sink.start(200, { 'content-type': EVENT_STREAM_CONTENT_TYPE });
+            if (held) sink.write(held);
+            held = undefined;
+            sink.write(encodeStreamEvent(event));
+            if (event.messageStop) stopped = true;
+            if (event.metadata) {
+              outcome.inputTokens = event.metadata.usage?.inputTokens;
+              outcome.outputTokens = event.metadata.usage?.outputTokens;
+            }
           }
-          if (!sink.started) sink.start(200, { 'content-type': EVENT_STREAM_CONTENT_TYPE });
-          if (held) sink.write(held);
-          held = undefined;
-          sink.write(encodeStreamEvent(event));
-          if (event.metadata) {
-            outcome.inputTokens = event.metadata.usage?.inputTokens;
-            outcome.outputTokens = event.metadata.usage?.outputTokens;
-          }
-        }
-      },
-      { signal: req.signal, canRetry: () => !sink.started },
+          if (!stopped) throw streamTruncated('Bedrock');
+        }),
+      { ...retry, canRetry: () => !sink.started },
     );
   } catch (error) {
     if (!sink.started) throw error;
-    outcome.error = fromUpstream(error).code ?? 'upstream_error';
-    sink.write(encodeStreamEvent(error));
+    recordError(outcome, error);
+    sink.write(encodeStreamEvent(asStreamException(error)));
     sink.end();
     return;
   }
-  if (!sink.started) sink.start(200, { 'content-type': EVENT_STREAM_CONTENT_TYPE });
   sink.end();
+}
+
+/**
+ * After the 200 the error goes in-band as an event stream exception. Bedrock's own exceptions pass
+ * as they came; the gateway's (idle, truncated, deadline) become a modelStreamErrorException, a
+ * type every Converse client raises, with the gateway's code in the message.
+ */
+function asStreamException(error: unknown): Error {
+  if (!(error instanceof GatewayError) && error instanceof Error && /Exception$/.test(error.name)) return error;
+  const mapped = fromUpstream(error);
+  return Object.assign(new Error(`[${mapped.code ?? mapped.type}] ${mapped.message}`), { name: 'ModelStreamErrorException' });
 }

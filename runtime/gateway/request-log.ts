@@ -1,3 +1,4 @@
+import { fromUpstream, isUpstreamFailure } from './errors';
 import { GatewayRequest } from './types';
 
 /** What one request did, for the structured log line and the metrics in it. */
@@ -11,15 +12,29 @@ export interface Outcome {
   stream?: boolean;
   inputTokens?: number;
   outputTokens?: number;
+  /** The error's code; also set when a stream that started with 200 ended with an error event. */
   error?: string;
+  /** Its message (never request content), so an operator reads what happened without reproducing it. */
+  errorMessage?: string;
+  /** The failure came from an upstream (not bad input, not the gateway): it counts towards the upstream alarms. */
+  upstreamFailure?: boolean;
   prompt?: unknown;
   completion?: string;
+}
+
+/** Notes the error that ended (or failed) the request. */
+export function recordError(outcome: Outcome, error: unknown): ReturnType<typeof fromUpstream> {
+  const mapped = fromUpstream(error);
+  outcome.error = mapped.code ?? mapped.type;
+  outcome.errorMessage = mapped.message;
+  outcome.upstreamFailure = isUpstreamFailure(mapped);
+  return mapped;
 }
 
 /** One JSON line per request: the access log, and (CloudWatch embedded metric format) its metrics. */
 export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs: number, timestamp: number): Record<string, unknown> {
   return {
-    level: outcome.status >= 500 ? 'error' : outcome.status >= 400 ? 'warn' : 'info',
+    level: outcome.status >= 500 || outcome.upstreamFailure || outcome.error === 'deadline_exceeded' ? 'error' : outcome.status >= 400 || outcome.error ? 'warn' : 'info',
     msg: 'request',
     requestId: req.requestId,
     caller: req.caller,
@@ -39,6 +54,7 @@ export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs:
             { Name: 'OutputTokens', Unit: 'Count' },
             { Name: 'Throttled', Unit: 'Count' },
             { Name: 'UpstreamErrors', Unit: 'Count' },
+            { Name: 'DeadlineExceeded', Unit: 'Count' },
           ],
         },
       ],
@@ -49,6 +65,8 @@ export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs:
     InputTokens: outcome.inputTokens ?? 0,
     OutputTokens: outcome.outputTokens ?? 0,
     Throttled: outcome.status === 429 ? 1 : 0,
-    UpstreamErrors: outcome.status >= 500 ? 1 : 0,
+    // Only failures that came from an upstream: bad input and the gateway's own faults must not trip the upstream alarms.
+    UpstreamErrors: outcome.upstreamFailure ? 1 : 0,
+    DeadlineExceeded: outcome.error === 'deadline_exceeded' ? 1 : 0,
   };
 }

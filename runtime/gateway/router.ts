@@ -2,6 +2,7 @@ import { chatCompletions } from './chat-completions';
 import { GatewayError } from './errors';
 import { Call, GatewayContext } from './handler-context';
 import { nativeConverse } from './native-converse';
+import { decodePathSegment } from './request-body';
 import { sendJson } from './responses';
 
 /** Path and method -> handler. */
@@ -21,7 +22,7 @@ export async function route(ctx: GatewayContext, call: Call): Promise<void> {
   if ((m = /^\/v1\/models\/(.+)$/.exec(path))) {
     outcome.route = 'models';
     allow('GET');
-    return listModels(ctx, call, decodeURIComponent(m[1]));
+    return listModels(ctx, call, decodePathSegment(m[1], 'model'));
   }
   if (path === '/v1/chat/completions') {
     outcome.route = 'chat.completions';
@@ -31,7 +32,7 @@ export async function route(ctx: GatewayContext, call: Call): Promise<void> {
   if ((m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(path))) {
     outcome.route = m[2];
     allow('POST');
-    return nativeConverse(ctx, call, m[1], m[2] === 'converse-stream');
+    return nativeConverse(ctx, call, decodePathSegment(m[1], 'modelId'), m[2] === 'converse-stream');
   }
   throw new GatewayError(404, 'invalid_request_error', `Unknown path ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /model/{modelId}/converse, POST /model/{modelId}/converse-stream.`, 'unknown_url');
 }
