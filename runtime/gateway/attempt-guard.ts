@@ -1,4 +1,4 @@
-import { GatewayError } from './errors';
+import { fromUpstream, GatewayError } from './errors';
 
 /**
  * Time kept back from the host's deadline to answer the caller (status, body, log line) before the
@@ -17,6 +17,16 @@ export const streamIdle = (idleMs: number) =>
 export const streamTruncated = (what: string) =>
   // Retryable: before the first byte reached the caller another attempt is safe; after it, nothing retries.
   new GatewayError(502, 'api_error', `${what} ended the stream before the answer was complete; the answer is incomplete.`, 'upstream_truncated', null, true);
+
+/**
+ * Whatever a stream's reader throws came from the upstream: a decoding failure (a bad event-stream
+ * checksum, a cut message) is the upstream's fault, not the gateway's, and safe to retry before the
+ * first byte. Modelled errors (the SDK's exceptions, network codes) pass as they are.
+ */
+function unreadableStream(error: unknown): unknown {
+  if (fromUpstream(error).code !== 'internal_error') return error;
+  return new GatewayError(502, 'api_error', `The upstream sent a stream the gateway could not read: ${(error as Error)?.message ?? String(error)}`, 'upstream_error', null, true);
+}
 
 /** Milliseconds an attempt may still use, or Infinity without a deadline. */
 export function timeLeft(deadline: number | undefined, now: () => number): number {
@@ -75,7 +85,8 @@ export class AttemptGuard {
       try {
         next = await Promise.race([Promise.resolve(iterator.next()), silence]);
       } catch (error) {
-        throw this.explain(error);
+        const explained = this.explain(error);
+        throw explained === error ? unreadableStream(error) : explained;
       } finally {
         clearTimeout(timer);
       }

@@ -67,6 +67,8 @@ export class BedrockFake extends LoopbackServer {
   }
 
   private async cut(res: http.ServerResponse, behaviour: Extract<Behaviour, { kind: 'cut' }>) {
+    // A moment first: the events already written reach the caller before the stream breaks.
+    await sleep(50);
     if (behaviour.how === 'end') return void res.end();
     if (behaviour.how === 'reset') return void res.socket?.destroy();
     // Silent until the caller gives up (closes the connection) or the stall is over.
@@ -125,6 +127,7 @@ export class BedrockFake extends LoopbackServer {
       if (behaviour.kind === 'badChecksum' && i === behaviour.afterTokens) {
         const event = Buffer.from(encodeStreamEvent({ contentBlockDelta: { contentBlockIndex: 0, delta: { text: token } } }));
         event[event.length - 6] ^= 0xff; // a payload byte: the message CRC no longer matches
+        await sleep(50);
         res.end(event);
         return;
       }
