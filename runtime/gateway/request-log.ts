@@ -14,7 +14,11 @@ export interface Outcome {
   outputTokens?: number;
   /** The error's code; also set when a stream that started with 200 ended with an error event. */
   error?: string;
-  /** Its message (never request content), so an operator reads what happened without reproducing it. */
+  /**
+   * Its message, for failures the gateway or an upstream caused (5xx, in-stream errors), so an
+   * operator reads what happened. Not for 4xx: their messages may quote the request (a JSON parser's
+   * excerpt), which is customer content.
+   */
   errorMessage?: string;
   /** The failure came from an upstream (not bad input, not the gateway): it counts towards the upstream alarms. */
   upstreamFailure?: boolean;
@@ -26,7 +30,7 @@ export interface Outcome {
 export function recordError(outcome: Outcome, error: unknown): ReturnType<typeof fromUpstream> {
   const mapped = fromUpstream(error);
   outcome.error = mapped.code ?? mapped.type;
-  outcome.errorMessage = mapped.message;
+  if (mapped.status >= 500) outcome.errorMessage = mapped.message;
   outcome.upstreamFailure = isUpstreamFailure(mapped);
   return mapped;
 }

@@ -46,7 +46,7 @@ export async function upstreamChat(ctx: GatewayContext, call: Call, body: ChatCo
     const tail: Uint8Array[] = [];
     let tailBytes = 0;
     try {
-      for await (const chunk of guard!.idle(res.body as unknown as AsyncIterable<Uint8Array>)) {
+      for await (const chunk of guard!.idle((res.body ?? []) as unknown as AsyncIterable<Uint8Array>)) {
         sink.write(chunk);
         tail.push(chunk);
         tailBytes += chunk.length;

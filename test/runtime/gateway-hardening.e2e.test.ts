@@ -190,6 +190,14 @@ describe('bad input is a 4xx before any upstream call', () => {
       [400, 0],
       [502, 1],
     ]);
+    expect(r.logs[2].errorMessage).toMatch(/Bedrock failed/);
+  });
+
+  test('a 4xx log line names the error but does not quote the request (the JSON parser quotes it)', async () => {
+    const res = await r.post('/v1/chat/completions', 'secret plans for the launch');
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('secret pla');
+    expect(r.logs[0]).toEqual(expect.objectContaining({ status: 400, error: 'invalid_json' }));
+    expect(JSON.stringify(r.logs)).not.toContain('secret pla');
   });
 });
 
