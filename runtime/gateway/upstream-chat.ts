@@ -3,7 +3,7 @@ import { GatewayError } from './errors';
 import { attemptLimits, Call, GatewayContext } from './handler-context';
 import { ChatCompletionRequest } from './openai-schema';
 import { OpenAiUpstream } from './openai-upstream';
-import { ClearedModel } from './residency';
+import { assertCleared, ClearedModel } from './residency';
 import { endsWithDoneEvent, endWithSseError, sendJson, SSE_HEADERS } from './responses';
 import { withRetries } from './retry';
 
@@ -12,6 +12,8 @@ const USAGE_TAIL_BYTES = 4096;
 
 /** An OpenAI-compatible upstream: the request goes as sent (model renamed), the answer comes back byte for byte. */
 export async function upstreamChat(ctx: GatewayContext, call: Call, body: ChatCompletionRequest, raw: Record<string, unknown>, model: ClearedModel, upstream: OpenAiUpstream) {
+  // The same last check as Bedrock's invoker: no connection for a model the residency gate did not clear.
+  assertCleared(model);
   const { config } = ctx;
   const { req, sink, outcome } = call;
   const payload = { ...raw, model: model.modelId };

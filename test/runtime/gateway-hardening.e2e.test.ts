@@ -7,6 +7,7 @@ import { MAX_JSON_DEPTH } from '../../runtime/gateway/request-body';
 import { endsWithDoneEvent } from '../../runtime/gateway/responses';
 import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 import { withRetries } from '../../runtime/gateway/retry';
+import { upstreamChat } from '../../runtime/gateway/upstream-chat';
 import { LocalGateway, startLocalGateway } from '../../runtime/local/local-gateway';
 import { BedrockFake } from '../fakes/bedrock-fake';
 import { LoopbackServer } from '../fakes/loopback-server';
@@ -112,7 +113,7 @@ describe('data residency: one gate for every route that can leave China', () => 
     expect(r.fake.connections).toBe(0);
   });
 
-  test('the Bedrock invoker opens no connection for a model that did not pass the gate', async () => {
+  test('the Bedrock invoker and the upstream route open no connection for a model that did not pass the gate', async () => {
     r = await rig();
     const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: r.fake.url, models: MODELS.slice(0, 1) });
     const invoker = new BedrockInvoker(config, CREDENTIALS);
@@ -120,6 +121,15 @@ describe('data residency: one gate for every route that can leave China', () => 
     await expect(invoker.call(async () => sent(), { model: config.models[0] as never })).rejects.toMatchObject({ status: 500, code: 'residency_not_checked' });
     expect(sent).not.toHaveBeenCalled();
     expect(r.fake.connections).toBe(0);
+
+    // The same for an OpenAI-compatible upstream.
+    const withUpstream = GatewayRuntimeConfigSchema.parse({ models: MODELS.slice(1), upstreams: [{ name: 'dashscope', kind: 'provider', baseUrl: `${r.upstream.url}/v1` }] });
+    const upstream = new OpenAiUpstream(withUpstream.upstreams[0]);
+    const { BufferedSink } = await import('../../runtime/gateway/types');
+    const call = { req: { method: 'POST', path: '/v1/chat/completions', headers: {}, body: '{}', caller: 't', requestId: 'r' }, sink: new BufferedSink(), outcome: { route: 'x', status: 200 } };
+    const ctx = { config: withUpstream, now: Date.now } as never;
+    await expect(upstreamChat(ctx, call, chat({ model: 'qwen' }) as never, {}, withUpstream.models[0] as never, upstream)).rejects.toMatchObject({ code: 'residency_not_checked' });
+    expect(r.upstream.connections).toBe(0);
   });
 });
 
