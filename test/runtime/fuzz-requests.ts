@@ -195,9 +195,9 @@ export function fuzzRequests(seed: number, count: number, opts: { partialBodies?
     () => {
       const size = pick(random, ['many-messages', 'long-string', 'over-limit', 'many-tools']);
       let body: string;
-      if (size === 'many-messages') body = JSON.stringify({ model: 'nova-lite', messages: Array.from({ length: 300 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'x' })) });
+      if (size === 'many-messages') body = JSON.stringify({ model: 'nova-lite', messages: Array.from({ length: 100 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'x' })) });
       else if (size === 'long-string') body = JSON.stringify({ model: 'x'.repeat(100_000), messages: [{ role: 'user', content: 'x' }] });
-      else if (size === 'many-tools') body = JSON.stringify({ model: 'nova-lite', messages: [{ role: 'user', content: 'x' }], tools: Array.from({ length: 200 }, (_, i) => ({ type: 'function', function: { name: `f${i}` } })) });
+      else if (size === 'many-tools') body = JSON.stringify({ model: 'nova-lite', messages: [{ role: 'user', content: 'x' }], tools: Array.from({ length: 50 }, (_, i) => ({ type: 'function', function: { name: `f${i}` } })) });
       else body = JSON.stringify({ model: 'nova-lite', messages: [{ role: 'user', content: 'x'.repeat(maxBody) }] });
       return { kind: `size:${size}`, method: 'POST', path: chatPath(), headers: json, body };
     },
