@@ -13,7 +13,13 @@ type RuntimeConfigInput = z.input<typeof GatewayRuntimeConfigSchema>;
  */
 export function gatewayRuntimeSettings(
   config: KitConfig,
-  opts: { credentialSecretId?: string; upstreamTimeoutSeconds: number; providerSecretIds?: Readonly<Record<string, string>> },
+  opts: {
+    credentialSecretId?: string;
+    upstreamTimeoutSeconds: number;
+    /** API Gateway's integration timeout in front of this host (the Lambda); unset for hosts without one (the streaming door, the local runner). */
+    integrationTimeoutSeconds?: number;
+    providerSecretIds?: Readonly<Record<string, string>>;
+  },
 ): RuntimeConfigInput {
   const providers = config.routing.providers;
   return {
@@ -52,5 +58,6 @@ export function gatewayRuntimeSettings(
     retry: { maxAttempts: config.gateway.maxAttempts, baseDelayMs: 200, maxDelayMs: 4000 },
     timeouts: { connectMs: 3000, requestMs: opts.upstreamTimeoutSeconds * 1000 },
     maxBodyBytes: 6 * 1024 * 1024,
+    ...(opts.integrationTimeoutSeconds !== undefined && { integrationTimeoutMs: opts.integrationTimeoutSeconds * 1000 }),
   };
 }

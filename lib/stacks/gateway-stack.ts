@@ -76,7 +76,7 @@ export class GatewayStack extends ChinaStack {
       subnets: props.subnets,
       credentialSecret: this.credential.secret,
       key: this.key,
-      runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2, ...routing }),
+      runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2, integrationTimeoutSeconds: gw.integrationTimeoutSeconds, ...routing }),
       runtime: config.lambda.runtime,
       architecture: config.lambda.architecture,
       memoryMb: gw.lambdaMemoryMb,

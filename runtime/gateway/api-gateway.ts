@@ -21,7 +21,7 @@ export interface ProxyResult {
 }
 
 /** IAM-authorized calls carry the caller's ARN; API-key calls the key id. */
-export function toGatewayRequest(event: ProxyEvent, signal?: AbortSignal): GatewayRequest {
+export function toGatewayRequest(event: ProxyEvent, signal?: AbortSignal, deadline?: number): GatewayRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v ?? undefined;
   const identity = event.requestContext?.identity;
@@ -34,6 +34,7 @@ export function toGatewayRequest(event: ProxyEvent, signal?: AbortSignal): Gatew
     caller: identity?.userArn ?? (identity?.apiKeyId ? `api-key:${identity.apiKeyId}` : 'anonymous'),
     requestId: event.requestContext?.requestId ?? `local-${Date.now().toString(36)}`,
     signal,
+    ...(deadline !== undefined && { deadline }),
   };
 }
 

@@ -4,7 +4,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { CachedSecret } from './cached-secret';
 import { GatewayError, isCredentialRejection } from './errors';
-import { withRetries } from './retry';
+import { assertCleared, ClearedModel } from './residency';
+import { RetryOptions, withRetries } from './retry';
 import { GatewayRuntimeConfig } from './runtime-config';
 
 /** Where the global (aws partition) credential comes from. */
@@ -79,7 +80,9 @@ export class BedrockInvoker {
     return this.client;
   }
 
-  async call<T>(fn: (client: BedrockRuntimeClient) => Promise<T>, opts: { signal?: AbortSignal; canRetry?: () => boolean } = {}): Promise<T> {
+  /** `model` is what the call serves: only a model the residency gate cleared opens a connection. */
+  async call<T>(fn: (client: BedrockRuntimeClient) => Promise<T>, opts: Omit<RetryOptions, 'sleep'> & { model: ClearedModel }): Promise<T> {
+    assertCleared(opts.model);
     let reloadedCredential = false;
     return withRetries(
       async () => {

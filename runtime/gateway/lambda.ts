@@ -11,15 +11,26 @@ function getGateway(): Gateway {
   return gateway;
 }
 
+/** The part of Lambda's context the gateway reads: how long this invocation may still run. */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** When the function will be stopped: the gateway answers (504 deadline_exceeded) before it. */
+function deadlineOf(context: LambdaContext | undefined): number | undefined {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  return typeof remaining === 'number' && Number.isFinite(remaining) ? Date.now() + remaining : undefined;
+}
+
 /** API Gateway REST proxy integration, buffered: a stream is delivered as one SSE body at the end. */
-export async function handler(event: ProxyEvent): Promise<ProxyResult> {
+export async function handler(event: ProxyEvent, context?: LambdaContext): Promise<ProxyResult> {
   const sink = new BufferedSink();
-  await getGateway().handle(toGatewayRequest(event), sink);
+  await getGateway().handle(toGatewayRequest(event, undefined, deadlineOf(context)), sink);
   return toProxyResult(sink);
 }
 
 interface LambdaStreamingGlobals {
-  streamifyResponse(fn: (event: ProxyEvent, stream: NodeJS.WritableStream) => Promise<void>): unknown;
+  streamifyResponse(fn: (event: ProxyEvent, stream: NodeJS.WritableStream, context?: LambdaContext) => Promise<void>): unknown;
   HttpResponseStream: { from(s: NodeJS.WritableStream, meta: object): NodeJS.WritableStream };
 }
 
@@ -31,7 +42,7 @@ const awslambda = (globalThis as { awslambda?: Partial<LambdaStreamingGlobals> }
  */
 export const streamingHandler =
   typeof awslambda?.streamifyResponse === 'function' && awslambda.HttpResponseStream
-    ? awslambda.streamifyResponse(async (event, responseStream) => {
-        await getGateway().handle(toGatewayRequest(event), lambdaStreamSink(responseStream, awslambda.HttpResponseStream!));
+    ? awslambda.streamifyResponse(async (event, responseStream, context) => {
+        await getGateway().handle(toGatewayRequest(event, undefined, deadlineOf(context)), lambdaStreamSink(responseStream, awslambda.HttpResponseStream!));
       })
     : undefined;

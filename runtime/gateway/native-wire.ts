@@ -1,17 +1,31 @@
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { decodeMedia, MediaKind } from './media';
 
 /** Bedrock's streaming wire format: AWS event stream messages. */
 export const EVENT_STREAM_CONTENT_TYPE = 'application/vnd.amazon.eventstream';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
-/** Bedrock JSON carries blobs (image, document, video bytes) as base64; the SDK wants Uint8Array. */
-export function fromBedrockJson(value: unknown, key?: string): unknown {
+const MEDIA_KINDS: ReadonlySet<string> = new Set(['image', 'document', 'video']);
+
+/**
+ * Bedrock JSON carries blobs (image, document, video bytes) as base64; the SDK wants Uint8Array.
+ * Media blocks are checked on the way (valid base64, not empty, the declared format's signature,
+ * Bedrock's size limit): bad media is the caller's 400, not a call across the border. The request's
+ * depth is bounded before this (MAX_JSON_DEPTH), so the recursion is too.
+ */
+export function fromBedrockJson(value: unknown, key?: string, path = ''): unknown {
   if (key === 'bytes' && typeof value === 'string') return new Uint8Array(Buffer.from(value, 'base64'));
-  if (Array.isArray(value)) return value.map((v) => fromBedrockJson(v));
+  if (Array.isArray(value)) return value.map((v, i) => fromBedrockJson(v, undefined, `${path}[${i}]`));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromBedrockJson(v, k)]));
+    const media = key !== undefined && MEDIA_KINDS.has(key) ? (value as { format?: unknown; source?: { bytes?: unknown } }) : undefined;
+    const converted = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromBedrockJson(v, k, path ? `${path}.${k}` : k)]));
+    if (media?.source && typeof media.source === 'object' && 'bytes' in media.source) {
+      const source = converted.source as Record<string, unknown>;
+      source.bytes = decodeMedia(key as MediaKind, String(media.format), media.source.bytes, `${path}.source.bytes`);
+    }
+    return converted;
   }
   return value;
 }

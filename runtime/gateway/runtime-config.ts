@@ -85,8 +85,21 @@ export const GatewayRuntimeConfigSchema = z.object({
       connectMs: z.number().int().min(100).default(3000),
       /** Nova can think for minutes: the socket timeout must outlast the longest generation. */
       requestMs: z.number().int().min(1000).default(300000),
+      /**
+       * Longest silence accepted inside a stream (Bedrock or an OpenAI-compatible upstream) once it
+       * started: after it the stream ends with an SSE error (upstream_stream_idle) and the upstream
+       * connection is closed, instead of holding the caller until the socket timeout. @default 60000
+       */
+      streamIdleMs: z.number().int().min(1000).default(60000),
     })
     .prefault({}),
+  /**
+   * The host's own limit on one request (API Gateway's integration timeout in front of the Lambda):
+   * retries, backoff and streams end within it with a 504 deadline_exceeded the caller can read,
+   * instead of the platform cutting the connection. Unset: no host limit (the streaming door, the
+   * local runner). The stack sets it for the Lambda. @default undefined
+   */
+  integrationTimeoutMs: z.number().int().min(1000).optional(),
   /** API Gateway accepts 10 MB; Lambda's synchronous payload limit is 6 MB. */
   maxBodyBytes: z.number().int().min(1024).default(6 * 1024 * 1024),
 });

@@ -1,6 +1,7 @@
 import type { ContentBlock, ConverseRequest, ImageFormat, Message, SystemContentBlock, Tool, ToolChoice } from '@aws-sdk/client-bedrock-runtime';
 import type { DocumentType } from '@smithy/types';
 import { badRequest } from './errors';
+import { decodeMedia } from './media';
 import { ChatCompletionRequest, ChatMessage } from './openai-schema';
 
 const IMAGE_FORMATS: Record<string, ImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
@@ -30,7 +31,7 @@ export function toConverse(req: ChatCompletionRequest, guardrail?: { id: string;
   });
 
   if (messages.length === 0 || messages[0].role !== 'user') {
-    throw badRequest('the conversation must contain a user message before any assistant message', 'messages');
+    throw badRequest('the conversation must contain a user message before any assistant message', 'messages', 'invalid_conversation');
   }
 
   const maxTokens = req.max_completion_tokens ?? req.max_tokens;
@@ -76,10 +77,10 @@ function contentBlocks(m: Exclude<ChatMessage, { role: 'system' | 'developer' }>
 /** Only data URLs: fetching an image URL from the gateway would reach out of China (and is an SSRF risk). */
 function image(url: string, param: string) {
   const match = /^data:([a-z/+-]+);base64,(.*)$/s.exec(url);
-  if (!match) throw badRequest('images must be data URLs (data:image/png;base64,...); the gateway does not fetch remote URLs', param);
+  if (!match) throw badRequest('images must be data URLs (data:image/png;base64,...); the gateway does not fetch remote URLs', param, 'unsupported_image_url');
   const format = IMAGE_FORMATS[match[1]];
-  if (!format) throw badRequest(`unsupported image type ${match[1]}; use png, jpeg, gif or webp`, param);
-  return { format, source: { bytes: new Uint8Array(Buffer.from(match[2], 'base64')) } };
+  if (!format) throw badRequest(`unsupported image type ${match[1]}; use png, jpeg, gif or webp`, param, 'unsupported_image_type');
+  return { format, source: { bytes: decodeMedia('image', format, match[2], param) } };
 }
 
 function parseArguments(args: string, index: number): Record<string, unknown> {
@@ -89,7 +90,7 @@ function parseArguments(args: string, index: number): Record<string, unknown> {
   } catch {
     // fall through
   }
-  throw badRequest('tool call arguments must be a JSON object', `messages[${index}].tool_calls`);
+  throw badRequest('tool call arguments must be a JSON object', `messages[${index}].tool_calls`, 'invalid_tool_arguments');
 }
 
 function toolsOf(req: ChatCompletionRequest): Converse['toolConfig'] {
@@ -104,7 +105,7 @@ function toolsOf(req: ChatCompletionRequest): Converse['toolConfig'] {
   if (req.tool_choice === 'required') toolChoice = { any: {} };
   else if (typeof req.tool_choice === 'object') {
     const name = req.tool_choice.function.name;
-    if (!req.tools.some((t) => t.function.name === name)) throw badRequest(`tool_choice names "${name}", which is not in tools`, 'tool_choice');
+    if (!req.tools.some((t) => t.function.name === name)) throw badRequest(`tool_choice names "${name}", which is not in tools`, 'tool_choice', 'invalid_tool_choice');
     toolChoice = { tool: { name } };
   } else if (req.tool_choice === 'auto') toolChoice = { auto: {} };
   return { tools, ...(toolChoice && { toolChoice }) };

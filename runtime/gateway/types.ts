@@ -11,6 +11,11 @@ export interface GatewayRequest {
   readonly requestId: string;
   /** Aborted when the caller goes away: the upstream call is cancelled. */
   readonly signal?: AbortSignal;
+  /**
+   * Epoch ms by which the host must have the answer (a Lambda's remaining run time): the gateway
+   * ends the request with 504 deadline_exceeded before it rather than being cut off silently.
+   */
+  readonly deadline?: number;
 }
 
 /**

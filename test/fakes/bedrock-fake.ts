@@ -8,7 +8,11 @@ export type Behaviour =
   | { kind: 'error'; status: number; type: string; message?: string }
   | { kind: 'reset' }
   | { kind: 'hang'; ms: number }
-  | { kind: 'streamError'; afterTokens: number; type: string; message?: string };
+  | { kind: 'streamError'; afterTokens: number; type: string; message?: string }
+  /** The stream stops after some tokens: `end` closes it cleanly (no messageStop), `reset` destroys the socket, `stall` goes silent for `ms`. */
+  | { kind: 'cut'; afterTokens: number; how: 'end' | 'reset' | 'stall'; ms?: number }
+  /** After some tokens, an event whose checksum does not match its bytes. */
+  | { kind: 'badChecksum'; afterTokens: number };
 
 export interface RecordedRequest {
   readonly modelId: string;
@@ -62,6 +66,24 @@ export class BedrockFake extends LoopbackServer {
     }
   }
 
+  private async cut(res: http.ServerResponse, behaviour: Extract<Behaviour, { kind: 'cut' }>) {
+    // A moment first: the events already written reach the caller before the stream breaks.
+    await sleep(50);
+    if (behaviour.how === 'end') return void res.end();
+    if (behaviour.how === 'reset') return void res.socket?.destroy();
+    // Silent until the caller gives up (closes the connection) or the stall is over.
+    const closedByCaller = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), behaviour.ms ?? 60_000);
+      timer.unref();
+      res.on('close', () => {
+        clearTimeout(timer);
+        resolve(!res.writableFinished);
+      });
+    });
+    if (closedByCaller) this.abandonedStreams.push({ tokensSent: behaviour.afterTokens });
+    else res.end();
+  }
+
   private error(res: http.ServerResponse, status: number, type: string, message: string) {
     res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/` });
     res.end(JSON.stringify({ message }));
@@ -99,6 +121,14 @@ export class BedrockFake extends LoopbackServer {
     for (const [i, token] of r.tokens.entries()) {
       if (behaviour.kind === 'streamError' && i === behaviour.afterTokens) {
         res.end(encodeStreamEvent({ [behaviour.type]: { message: behaviour.message ?? behaviour.type } }));
+        return;
+      }
+      if (behaviour.kind === 'cut' && i === behaviour.afterTokens) return this.cut(res, behaviour);
+      if (behaviour.kind === 'badChecksum' && i === behaviour.afterTokens) {
+        const event = Buffer.from(encodeStreamEvent({ contentBlockDelta: { contentBlockIndex: 0, delta: { text: token } } }));
+        event[event.length - 6] ^= 0xff; // a payload byte: the message CRC no longer matches
+        await sleep(50);
+        res.end(event);
         return;
       }
       if (delay > 0) await sleep(delay);

@@ -5,11 +5,14 @@ import { AddressInfo } from 'net';
 export abstract class LoopbackServer {
   private server?: http.Server;
   url = '';
+  /** TCP connections accepted so far: a request that must not reach this upstream leaves it at 0. */
+  connections = 0;
 
   protected abstract serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
 
   async start(): Promise<this> {
     this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.server.on('connection', () => this.connections++);
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;

@@ -154,7 +154,8 @@ describe('OpenAI-compatible gateway, end to end with the official openai client'
   });
 
   test('images as data URLs become Converse image blocks; remote URLs are refused', async () => {
-    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47]).toString('base64');
+    // A real 1x1 PNG: the gateway checks the bytes against the declared type.
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
     await r.openai.chat.completions.create({
       model: 'nova-lite',
       messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] }],

@@ -1,0 +1,82 @@
+import { fromUpstream, isUpstreamFailure } from './errors';
+import { CallerDimensions } from './caller';
+import { GatewayRequest } from './types';
+
+/** What one request did, for the structured log line and the metrics in it. */
+export interface Outcome {
+  route: string;
+  /** Where the request was served: bedrock or an upstream's name; with the fallbacks taken before it. */
+  servedBy?: string;
+  fallbacks?: number;
+  model?: string;
+  status: number;
+  stream?: boolean;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Prompt tokens the upstream served from its prefix cache. */
+  cachedTokens?: number;
+  /** The error's code; also set when a stream that started with 200 ended with an error event. */
+  error?: string;
+  /**
+   * Its message, for failures the gateway or an upstream caused (5xx, in-stream errors), so an
+   * operator reads what happened. Not for 4xx: their messages may quote the request (a JSON parser's
+   * excerpt), which is customer content.
+   */
+  errorMessage?: string;
+  /** The failure came from an upstream (not bad input, not the gateway): it counts towards the upstream alarms. */
+  upstreamFailure?: boolean;
+  prompt?: unknown;
+  completion?: string;
+}
+
+/** Notes the error that ended (or failed) the request. */
+export function recordError(outcome: Outcome, error: unknown): ReturnType<typeof fromUpstream> {
+  const mapped = fromUpstream(error);
+  outcome.error = mapped.code ?? mapped.type;
+  if (mapped.status >= 500) outcome.errorMessage = mapped.message;
+  outcome.upstreamFailure = isUpstreamFailure(mapped);
+  return mapped;
+}
+
+/** One JSON line per request: the access log, and (CloudWatch embedded metric format) its metrics. */
+export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs: number, timestamp: number, callers: CallerDimensions): Record<string, unknown> {
+  return {
+    level: outcome.status >= 500 || outcome.upstreamFailure || outcome.error === 'deadline_exceeded' ? 'error' : outcome.status >= 400 || outcome.error ? 'warn' : 'info',
+    msg: 'request',
+    requestId: req.requestId,
+    caller: req.caller,
+    ...outcome,
+    latencyMs,
+    // CloudWatch embedded metric format: these fields become metrics without any API call.
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: 'cn-llm-kit/Gateway',
+          // Per model, per caller (metering), and one set without dimensions for account-wide alarms.
+          Dimensions: [['Model'], ['Caller'], []],
+          Metrics: [
+            { Name: 'LatencyMs', Unit: 'Milliseconds' },
+            { Name: 'InputTokens', Unit: 'Count' },
+            { Name: 'OutputTokens', Unit: 'Count' },
+            { Name: 'CachedInputTokens', Unit: 'Count' },
+            { Name: 'Throttled', Unit: 'Count' },
+            { Name: 'UpstreamErrors', Unit: 'Count' },
+            { Name: 'DeadlineExceeded', Unit: 'Count' },
+          ],
+        },
+      ],
+    },
+    Model: outcome.model ?? 'none',
+    // Bounded: an assumed-role session counts as its role, and past a cap callers share one value (the log's caller keeps the full identity).
+    Caller: callers.of(req.caller),
+    LatencyMs: latencyMs,
+    InputTokens: outcome.inputTokens ?? 0,
+    OutputTokens: outcome.outputTokens ?? 0,
+    CachedInputTokens: outcome.cachedTokens ?? 0,
+    Throttled: outcome.status === 429 ? 1 : 0,
+    // Only failures that came from an upstream: bad input and the gateway's own faults must not trip the upstream alarms.
+    UpstreamErrors: outcome.upstreamFailure ? 1 : 0,
+    DeadlineExceeded: outcome.error === 'deadline_exceeded' ? 1 : 0,
+  };
+}
