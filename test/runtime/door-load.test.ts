@@ -7,8 +7,8 @@ import { StreamingServer, startStreamingServer } from '../../runtime/server/serv
 import { BedrockFake } from '../fakes/bedrock-fake';
 
 const CONCURRENT = 200;
-/** How long the stand-in holds the streams that arrived for the rest to arrive, before it gives up waiting. */
-const GATHER_LIMIT_MS = 4000;
+/** How long the stand-in holds the streams that arrived for the rest to arrive, before it gives up waiting (generous: a busy machine starts 200 streams slowly). */
+const GATHER_LIMIT_MS = 20_000;
 
 /**
  * The Bedrock stand-in, holding back every stream until `expected` of them are open at once: if
@@ -75,5 +75,5 @@ describe('streaming door under load', () => {
     expect(bedrock.peakOpen).toBe(CONCURRENT);
     const failures = results.filter((r, i) => r.status !== 200 || !r.done || r.content !== `You said: caller ${i}`);
     expect(failures).toEqual([]);
-  }, 30_000);
+  }, 90_000);
 });

@@ -58,8 +58,8 @@ describe('streaming door: request receiving is bounded, response streaming is no
     expect(text).toMatch(/^HTTP\/1\.1 408 /);
     expect(text.toLowerCase()).toContain('connection: close');
     expect(errorBody(text).error).toEqual({ message: expect.stringMatching(/not received in time/), type: 'invalid_request_error', param: null, code: 'request_timeout' });
-    // Limit 1 s, checked every 250 ms.
-    expect(closedAfterMs).toBeLessThan(2500);
+    // Limit 1 s, checked every 250 ms; the margin is for a busy machine (without the limit it never closes).
+    expect(closedAfterMs).toBeLessThan(4000);
     expect(await settled()).toBe(0);
   }, 10_000);
 

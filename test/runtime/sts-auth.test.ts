@@ -121,7 +121,8 @@ describe('STS tokens: STS slow or failing is a bounded 503, never a hang', () =>
     const res = await models(t);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ error: { message: expect.stringMatching(/STS token could not be checked/), type: 'api_error', param: null, code: 'auth_unavailable' } });
-    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1000);
+    // The margin is for a busy machine: without the bound the request never ends.
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 3000);
     // A failure is not remembered: the same token is checked again.
     const calls = badSts.calls;
     expect((await models(t)).status).toBe(503);
