@@ -1,6 +1,6 @@
 import * as net from 'net';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
-import { createGateway } from '../../runtime/gateway/gateway';
+import { createGateway, Gateway } from '../../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 import { ApiKeyAuthenticator, newApiKey } from '../../runtime/server/api-keys';
 import { StreamingServer, startStreamingServer } from '../../runtime/server/server';
@@ -8,14 +8,16 @@ import { BedrockFake } from '../fakes/bedrock-fake';
 
 const { key, record } = newApiKey('robustness');
 let bedrock: BedrockFake;
+let gateway: Gateway;
 let door: StreamingServer;
 const logs: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   bedrock = await new BedrockFake().start();
   const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: bedrock.url, models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }] });
+  gateway = createGateway({ config, bedrock: new BedrockInvoker(config, { get: async () => ({ accessKeyId: 'AKIAGLOBAL', secretAccessKey: 's' }), invalidate: () => undefined }), log: () => undefined });
   door = await startStreamingServer({
-    gateway: createGateway({ config, bedrock: new BedrockInvoker(config, { get: async () => ({ accessKeyId: 'AKIAGLOBAL', secretAccessKey: 's' }), invalidate: () => undefined }), log: () => undefined }),
+    gateway,
     authenticators: [new ApiKeyAuthenticator({ get: async () => record }, 3600)],
     port: 0,
     host: '127.0.0.1',
@@ -74,6 +76,27 @@ describe('streaming door: request receiving is bounded, response streaming is no
     expect([...text.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join('')).toBe('a b c d e f');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
   }, 15_000);
+});
+
+describe('streaming door: a key store that fails', () => {
+  test('is a 503 auth_unavailable OpenAI error (retry), not a 500, and the log names no key', async () => {
+    const failing = await startStreamingServer({
+      gateway,
+      authenticators: [new ApiKeyAuthenticator({ get: async () => Promise.reject(Object.assign(new Error(`connect ETIMEDOUT while reading ${key}`), { name: 'TimeoutError' })) }, 0)],
+      port: 0,
+      host: '127.0.0.1',
+      log: (l) => logs.push(l),
+    });
+    try {
+      const res = await fetch(`${failing.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ error: { message: expect.stringMatching(/could not be checked/), type: 'api_error', param: null, code: 'auth_unavailable' } });
+      expect(logs.at(-1)).toEqual(expect.objectContaining({ msg: 'authentication unavailable', error: 'TimeoutError' }));
+      expect(JSON.stringify(logs)).not.toContain(key);
+    } finally {
+      await failing.drain();
+    }
+  });
 });
 
 describe('streaming door: callers that misbehave never take it down', () => {
