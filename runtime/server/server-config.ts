@@ -8,6 +8,8 @@ export const ServerConfigSchema = z.object({
   region: z.string(),
   apiKeyTable: z.string().optional(),
   apiKeyCacheSeconds: z.number().int().min(0).default(30),
+  /** Longest wait for one key lookup attempt in DynamoDB (two attempts), then 503 auth_unavailable. @default 2000 */
+  apiKeyLookupTimeoutMs: z.number().int().min(100).default(2000),
   sts: z
     .object({
       audience: z.string(),

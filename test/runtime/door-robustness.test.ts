@@ -1,8 +1,10 @@
+import * as http from 'http';
 import * as net from 'net';
+import { AddressInfo } from 'net';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
 import { createGateway, Gateway } from '../../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
-import { ApiKeyAuthenticator, newApiKey } from '../../runtime/server/api-keys';
+import { ApiKeyAuthenticator, ApiKeyTable, keyLookupClient, newApiKey } from '../../runtime/server/api-keys';
 import { StreamingServer, startStreamingServer } from '../../runtime/server/server';
 import { BedrockFake } from '../fakes/bedrock-fake';
 
@@ -97,6 +99,27 @@ describe('streaming door: a key store that fails', () => {
       await failing.drain();
     }
   });
+});
+
+describe('streaming door: a key store that does not answer', () => {
+  test('a key lookup is bounded: 503 auth_unavailable after two attempts, not a hang', async () => {
+    const silent = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const table = new ApiKeyTable(keyLookupClient({ region: 'cn-northwest-1', endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, 300), 'cnllm-api-keys');
+    const stalled = await startStreamingServer({ gateway, authenticators: [new ApiKeyAuthenticator(table, 0)], port: 0, host: '127.0.0.1', log: () => undefined });
+    try {
+      const started = Date.now();
+      const res = await fetch(`${stalled.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('auth_unavailable');
+      // Two attempts of 300 ms plus the SDK's backoff; the margin is for a busy machine (unbounded, it never ends).
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await stalled.drain();
+      silent.closeAllConnections();
+      silent.close();
+    }
+  }, 15_000);
 });
 
 describe('streaming door: callers that misbehave never take it down', () => {
