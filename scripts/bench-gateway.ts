@@ -5,9 +5,11 @@
  */
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { buildSync } from 'esbuild';
 import { GATEWAY_BUNDLE } from '../lib/gateway/bundle';
@@ -15,9 +17,9 @@ import { BedrockInvoker } from '../runtime/gateway/bedrock';
 import { createGateway } from '../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../runtime/gateway/runtime-config';
 import { startLocalGateway } from '../runtime/local/local-gateway';
-import { ApiKeyAuthenticator, newApiKey } from '../runtime/server/api-keys';
-import { startStreamingServer } from '../runtime/server/server';
+import { ApiKeyTable, newApiKey } from '../runtime/server/api-keys';
 import { BedrockFake } from '../test/fakes/bedrock-fake';
+import { DynamoDbFake } from '../test/fakes/dynamodb-fake';
 import { flagValue } from './cli-config';
 
 const args = process.argv.slice(2);
@@ -26,9 +28,45 @@ const STREAM_ROUNDS = Number(flagValue(args, '--streams') ?? 100);
 const COLD_LOADS = Number(flagValue(args, '--cold-loads') ?? 7);
 const CONCURRENT = Number(flagValue(args, '--concurrent-streams') ?? 200);
 const TOKEN_DELAY_MS = 20;
+const DOOR_TOKENS = 20;
+const AFTER_LOAD_IDLE_MS = 5000;
 
 const credentials = { accessKeyId: 'AKIABENCH', secretAccessKey: 'bench' };
 const messages = [{ role: 'user' as const, content: [{ text: 'benchmark prompt with a few words in it' }] }];
+
+/**
+ * The Bedrock stand-in, counting the streams it has open at once. With `gather` set it holds every
+ * stream until that many are open (or 30 s passed): a socket cap in the door would keep the count at
+ * the cap however fast the machine, since the held streams could not end to free a socket.
+ */
+class CountingBedrock extends BedrockFake {
+  open = 0;
+  peakOpen = 0;
+  gather = 0;
+  private gathered?: { promise: Promise<void>; release: () => void };
+
+  protected async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.peakOpen = Math.max(this.peakOpen, ++this.open);
+    res.once('close', () => this.open--);
+    if (this.gather > 0) {
+      if (!this.gathered) {
+        let release!: () => void;
+        this.gathered = { promise: new Promise<void>((r) => (release = r)), release };
+      }
+      if (this.open >= this.gather) this.gathered.release();
+      let giveUp: NodeJS.Timeout | undefined;
+      await Promise.race([this.gathered.promise, new Promise((r) => (giveUp = setTimeout(r, 30_000)))]);
+      clearTimeout(giveUp);
+    }
+    await super.serve(req, res);
+  }
+
+  stopGathering(): void {
+    this.gather = 0;
+    this.gathered?.release();
+    this.gathered = undefined;
+  }
+}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -38,7 +76,7 @@ function percentile(values: number[], p: number): number {
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
 async function main() {
-  const fake = await new BedrockFake().start();
+  const fake = await new CountingBedrock().start();
   const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: fake.url, models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }] });
   // The gateway never logs to stdout here: a write per request would be measured as gateway cost.
   const gateway = await startLocalGateway({
@@ -93,60 +131,6 @@ async function main() {
   }
   await gateway.close();
 
-  // The in-VPC streaming door: the container server in front of the same stand-in.
-  const { key, record } = newApiKey('bench');
-  const door = await startStreamingServer({
-    gateway: createGateway({ config, bedrock: new BedrockInvoker(config, { get: async () => credentials, invalidate: () => undefined }), log: () => undefined }),
-    authenticators: [new ApiKeyAuthenticator({ get: async () => record }, 3600)],
-    port: 0,
-    host: '127.0.0.1',
-    log: () => undefined,
-  });
-  const tokens = Array.from({ length: 20 }, (_, i) => `w${i}`).join(' ');
-  const viaDoor = async () => {
-    fake.push({ kind: 'reply', text: tokens, interTokenDelayMs: TOKEN_DELAY_MS });
-    const t = process.hrtime.bigint();
-    const r = await fetch(`${door.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: streamBody });
-    const reader = r.body!.getReader();
-    const arrivals: number[] = [];
-    let buffered = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += Buffer.from(value).toString('utf8');
-      const events = buffered.split('\n\n');
-      buffered = events.pop()!;
-      for (const e of events) if (/"content":"[^"]+"/.test(e)) arrivals.push(ms(t));
-    }
-    return arrivals;
-  };
-  const viaDirect = async () => {
-    fake.push({ kind: 'reply', text: tokens, interTokenDelayMs: TOKEN_DELAY_MS });
-    const t = process.hrtime.bigint();
-    const res = await direct.send(new ConverseStreamCommand({ modelId: 'us.amazon.nova-lite-v1:0', messages }));
-    const arrivals: number[] = [];
-    for await (const event of res.stream ?? []) if (event.contentBlockDelta) arrivals.push(ms(t));
-    return arrivals;
-  };
-  const meanGap = (a: number[]) => (a[a.length - 1] - a[0]) / (a.length - 1);
-  const doorFirst: number[] = [];
-  const directFirst: number[] = [];
-  const gapOverhead: number[] = [];
-  for (let i = 0; i < 30; i++) {
-    const d = await viaDirect();
-    const g = await viaDoor();
-    if (i < 5) continue;
-    directFirst.push(d[0]);
-    doorFirst.push(g[0]);
-    gapOverhead.push(meanGap(g) - meanGap(d));
-  }
-  // Throughput: many callers streaming at once through one server process on this machine.
-  const started = process.hrtime.bigint();
-  const results = await Promise.all(Array.from({ length: CONCURRENT }, () => viaDoor()));
-  const seconds = ms(started) / 1000;
-  const delivered = results.reduce((n, a) => n + a.length, 0);
-  await door.drain();
-
   // Passthrough to a vLLM-style (OpenAI-compatible) upstream: the same request direct and through the gateway.
   // The upstream runs in its own process: only the gateway's work shares this event loop with the clients.
   const upstreamProcess = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(__dirname, 'serve-openai-fake.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -184,6 +168,8 @@ async function main() {
     viaVllmFirst.push((await post(`${passthrough.url}/v1/chat/completions`, vllmBody('qwen', true))).first);
   }
   await passthrough.close();
+
+  const door = await benchDoor(fake, vllm.url);
   upstreamProcess.kill('SIGTERM');
   await fake.stop();
 
@@ -199,8 +185,20 @@ async function main() {
     ['added latency p50 (ms)', percentile(gatewayTimes, 50) - percentile(directTimes, 50), 1, '<'],
     ['added latency p99 (ms)', percentile(gatewayTimes, 99) - percentile(directTimes, 99), 5, '<'],
     ['first-chunk overhead p50 (ms)', percentile(firstChunkGateway, 50) - percentile(firstChunkDirect, 50), 2, '<'],
-    ['streaming door: first-token overhead p50 (ms)', percentile(doorFirst, 50) - percentile(directFirst, 50), 2, '<'],
-    ['streaming door: inter-token overhead (ms per token)', percentile(gapOverhead, 50), 0.5, '<'],
+    ['streaming door: first-token overhead p50 (ms)', percentile(door.single.first, 50) - percentile(door.single.directFirst, 50), 2, '<'],
+    ['streaming door: inter-token overhead (ms per token)', percentile(door.single.gapOverhead, 50), 0.5, '<'],
+    [`streaming door, ${CONCURRENT} concurrent Bedrock streams: first-chunk overhead p50 (ms)`, percentile(door.bedrock.first, 50) - percentile(door.bedrock.directFirst, 50), NaN, 'figure'],
+    [`streaming door, ${CONCURRENT} concurrent Bedrock streams: first-chunk overhead p99 (ms)`, percentile(door.bedrock.first, 99) - percentile(door.bedrock.directFirst, 99), NaN, 'figure'],
+    [`streaming door, ${CONCURRENT} concurrent Bedrock streams: errors`, door.bedrock.errors + door.gatheredErrors, 1, '<'],
+    [`streaming door, ${CONCURRENT} concurrent Bedrock streams: open at Bedrock at once when it holds each until all arrived (a 50-socket pool would stop at 50)`, door.peakOpenUpstream, CONCURRENT - 1, '>'],
+    [`streaming door, ${CONCURRENT} concurrent passthrough streams: first-chunk overhead p50 (ms)`, percentile(door.passthrough.first, 50) - percentile(door.passthrough.directFirst, 50), NaN, 'figure'],
+    [`streaming door, ${CONCURRENT} concurrent passthrough streams: first-chunk overhead p99 (ms)`, percentile(door.passthrough.first, 99) - percentile(door.passthrough.directFirst, 99), NaN, 'figure'],
+    [`streaming door, ${CONCURRENT} concurrent passthrough streams: errors`, door.passthrough.errors, 1, '<'],
+    [`streaming door: CPU per Bedrock stream of ${DOOR_TOKENS} tokens (ms, under the concurrent load)`, door.bedrock.cpuPerStreamMs, NaN, 'figure'],
+    ['streaming door: RSS before the load (MB)', door.rss.before / 1024, NaN, 'figure'],
+    ['streaming door: RSS peak during the load (MB)', door.rss.peak / 1024, NaN, 'figure'],
+    [`streaming door: RSS ${AFTER_LOAD_IDLE_MS / 1000} s after the load (MB)`, door.rss.after / 1024, NaN, 'figure'],
+    [`streaming door: RSS ${AFTER_LOAD_IDLE_MS / 1000} s after the same load once more (MB)`, door.rss.afterSecondRound / 1024, NaN, 'figure'],
     ['vLLM passthrough: added latency p50 (ms)', percentile(viaVllm, 50) - percentile(directVllm, 50), 1, '<'],
     ['vLLM passthrough: added latency p99 (ms)', percentile(viaVllm, 99) - percentile(directVllm, 99), 5, '<'],
     ['vLLM passthrough: first-chunk overhead p50 (ms)', percentile(viaVllmFirst, 50) - percentile(directVllmFirst, 50), 2, '<'],
@@ -210,11 +208,220 @@ async function main() {
   console.log(`bench:gateway on ${os.cpus().length} cores, node ${process.version}: ${ROUNDS} requests, ${STREAM_ROUNDS} streams, ${COLD_LOADS} cold loads`);
   console.log(`  direct Converse p50 ${percentile(directTimes, 50).toFixed(2)} ms, p99 ${percentile(directTimes, 99).toFixed(2)} ms; through the gateway p50 ${percentile(gatewayTimes, 50).toFixed(2)} ms, p99 ${percentile(gatewayTimes, 99).toFixed(2)} ms`);
   console.log(`  first chunk direct p50 ${percentile(firstChunkDirect, 50).toFixed(2)} ms, through the gateway p50 ${percentile(firstChunkGateway, 50).toFixed(2)} ms`);
-  console.log(`  streaming door (clients, server and stand-in share this one process): ${CONCURRENT} concurrent streams x 20 tokens (${TOKEN_DELAY_MS} ms apart upstream): ${delivered}/${CONCURRENT * 20} tokens in ${seconds.toFixed(2)} s = ${(delivered / seconds).toFixed(0)} tokens/s, first-token p99 under that load ${percentile(results.map((a) => a[0]), 99).toFixed(1)} ms`);
+  const figures = (name: string, f: LoadFigures) =>
+    `  streaming door (its own process, the bundled entry point), ${CONCURRENT} concurrent ${name} streams: ${f.errors} errors, ${f.delivered} tokens in ${f.seconds.toFixed(2)} s, door CPU ${f.cpuPerStreamMs.toFixed(2)} ms per stream; ` +
+    `first chunk p50/p99 ${percentile(f.first, 50).toFixed(1)}/${percentile(f.first, 99).toFixed(1)} ms vs ${percentile(f.directFirst, 50).toFixed(1)}/${percentile(f.directFirst, 99).toFixed(1)} ms calling the stand-in directly`;
+  console.log(figures(`Bedrock (${DOOR_TOKENS} tokens, ${TOKEN_DELAY_MS} ms apart upstream)`, door.bedrock));
+  console.log(figures('vLLM passthrough', door.passthrough));
+  console.log(`  streaming door RSS: ${(door.rss.before / 1024).toFixed(1)} MB before, ${(door.rss.peak / 1024).toFixed(1)} MB peak, ${(door.rss.after / 1024).toFixed(1)} MB ${AFTER_LOAD_IDLE_MS / 1000} s after the load, ${(door.rss.afterSecondRound / 1024).toFixed(1)} MB after the same load once more`);
   console.log('');
   console.log('| measure | value | target | met |');
   console.log('|---|---|---|---|');
-  for (const [name, value, target] of rows) console.log(`| ${name} | ${value.toFixed(2)} | < ${target} | ${value < target ? 'yes' : 'NO'} |`);
+  for (const [name, value, target, comparison] of rows) {
+    // Wall-clock figures under a burst of concurrent streams measure this machine's CPU share as much as the door: no target.
+    if (comparison === 'figure') {
+      console.log(`| ${name} | ${value.toFixed(2)} | (figure) | - |`);
+      continue;
+    }
+    console.log(`| ${name} | ${value.toFixed(2)} | ${comparison} ${target} | ${(comparison === '<' ? value < target : value > target) ? 'yes' : 'NO'} |`);
+  }
+}
+
+interface LoadFigures {
+  /** Time to the first content chunk of each stream (ms), through the door and calling the stand-in directly. */
+  readonly first: number[];
+  readonly directFirst: number[];
+  /** Door streams that did not answer 200 with every token and the end marker. */
+  readonly errors: number;
+  /** CPU the door process spent per stream (ms). */
+  readonly cpuPerStreamMs: number;
+  readonly delivered: number;
+  readonly seconds: number;
+}
+
+interface StreamResult {
+  readonly arrivals: number[];
+  readonly complete: boolean;
+}
+
+/** An SSE response read to its end: when each content chunk arrived and whether the stream ended properly. */
+async function readSse(res: Response, started: bigint): Promise<StreamResult> {
+  if (res.status !== 200) {
+    await res.text();
+    return { arrivals: [], complete: false };
+  }
+  const reader = res.body!.getReader();
+  const arrivals: number[] = [];
+  let buffered = '';
+  let complete = false;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += Buffer.from(value).toString('utf8');
+    const events = buffered.split('\n\n');
+    buffered = events.pop()!;
+    for (const e of events) {
+      // The role chunk carries "content":"", so only non-empty content counts as a token.
+      if (/"content":"[^"]+"/.test(e)) arrivals.push(ms(started));
+      if (e === 'data: [DONE]') complete = true;
+    }
+  }
+  return { arrivals, complete };
+}
+
+/** Resident memory of a process in KB (Linux /proc, else ps). */
+function rssKb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim());
+  }
+}
+
+/** CPU time a process has used so far in ms (Linux /proc; NaN elsewhere): unlike wall time, not inflated by a busy machine. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The in-VPC streaming door as the image runs it (runtime/server/Dockerfile: the entry point bundled
+ * by esbuild, plain node) in its own process, in front of the Bedrock stand-in and the vLLM stand-in:
+ * single-stream overheads, then CONCURRENT streams at once on each route, and its memory around the load.
+ */
+async function benchDoor(fake: CountingBedrock, vllmUrl: string) {
+  const dynamo = await new DynamoDbFake().start();
+  const { key, record } = newApiKey('bench');
+  await new ApiKeyTable(new DynamoDBClient({ region: 'cn-northwest-1', endpoint: dynamo.url, credentials }), 'bench-keys').put(record);
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-door-'));
+  const entry = path.join(outdir, 'server.js');
+  buildSync({ entryPoints: [path.join(__dirname, '..', 'runtime', 'server', 'main.ts')], bundle: true, platform: 'node', target: `node${process.versions.node.split('.')[0]}`, minify: true, outfile: entry, logLevel: 'silent' });
+  const child = spawn(process.execPath, [entry], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      PATH: process.env.PATH,
+      CNLLM_GATEWAY_CONFIG: JSON.stringify({
+        bedrockEndpoint: fake.url,
+        models: [
+          { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' },
+          { alias: 'qwen', modelId: 'qwen', route: 'vllm' },
+        ],
+        upstreams: [{ name: 'vllm', kind: 'vllm', baseUrl: `${vllmUrl}/v1`, maxAttempts: 1 }],
+      }),
+      CNLLM_SERVER_CONFIG: JSON.stringify({ port: 0, region: 'cn-northwest-1', apiKeyTable: 'bench-keys', apiKeyCacheSeconds: 3600, drainSeconds: 5 }),
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_REGION: 'cn-northwest-1',
+    },
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    let found = false;
+    // The door's request log lines keep coming on stdout: read and dropped, as the log driver would take them.
+    child.stdout.on('data', (d) => {
+      if (found) return;
+      out += d;
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) {
+        found = true;
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the door exited ${code}`)));
+  });
+
+  const tokens = Array.from({ length: DOOR_TOKENS }, (_, i) => `w${i}`).join(' ');
+  const pushStreams = (n: number) => {
+    for (let i = 0; i < n; i++) fake.push({ kind: 'reply', text: tokens, interTokenDelayMs: TOKEN_DELAY_MS });
+  };
+  const body = (model: string) => JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'stream these words please' }] });
+  const viaDoor = async (model: string) => {
+    const t = process.hrtime.bigint();
+    return readSse(await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: body(model) }), t);
+  };
+  const directVllm = async () => {
+    const t = process.hrtime.bigint();
+    return readSse(await fetch(`${vllmUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body('qwen') }), t);
+  };
+  // The direct client gets a pool as large as the door's, or it would queue its own streams.
+  const bedrock = new BedrockRuntimeClient({ region: 'us-east-1', endpoint: fake.url, credentials, maxAttempts: 1, requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 1000 } }) });
+  const directBedrock = async (): Promise<StreamResult> => {
+    const t = process.hrtime.bigint();
+    const res = await bedrock.send(new ConverseStreamCommand({ modelId: 'us.amazon.nova-lite-v1:0', messages }));
+    const arrivals: number[] = [];
+    let complete = false;
+    for await (const event of res.stream ?? []) {
+      if (event.contentBlockDelta) arrivals.push(ms(t));
+      if (event.messageStop) complete = true;
+    }
+    return { arrivals, complete };
+  };
+
+  // Warm both routes (JIT, keep-alive sockets), then single streams, interleaved with direct calls.
+  for (let i = 0; i < 20; i++) await Promise.all([viaDoor('nova-lite'), viaDoor('qwen'), directBedrock(), directVllm()]);
+  const meanGap = (a: number[]) => (a[a.length - 1] - a[0]) / (a.length - 1);
+  const single = { first: [] as number[], directFirst: [] as number[], gapOverhead: [] as number[] };
+  for (let i = 0; i < 30; i++) {
+    pushStreams(2);
+    const d = await directBedrock();
+    const g = await viaDoor('nova-lite');
+    if (i < 5) continue;
+    single.directFirst.push(d.arrivals[0]);
+    single.first.push(g.arrivals[0]);
+    single.gapOverhead.push(meanGap(g.arrivals) - meanGap(d.arrivals));
+  }
+
+  const before = rssKb(child.pid!);
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssKb(child.pid!))), 50);
+  const load = async (direct: () => Promise<StreamResult>, door: () => Promise<StreamResult>, tokensEach: number, prepare: () => void): Promise<LoadFigures> => {
+    prepare();
+    const directResults = await Promise.all(Array.from({ length: CONCURRENT }, direct));
+    prepare();
+    const started = process.hrtime.bigint();
+    const cpuBefore = cpuMs(child.pid!);
+    const doorResults = await Promise.all(Array.from({ length: CONCURRENT }, () => door().catch((): StreamResult => ({ arrivals: [], complete: false }))));
+    return {
+      first: doorResults.filter((r) => r.arrivals.length > 0).map((r) => r.arrivals[0]),
+      directFirst: directResults.map((r) => r.arrivals[0]),
+      errors: doorResults.filter((r) => !r.complete || r.arrivals.length !== tokensEach).length,
+      cpuPerStreamMs: (cpuMs(child.pid!) - cpuBefore) / CONCURRENT,
+      delivered: doorResults.reduce((n, r) => n + r.arrivals.length, 0),
+      seconds: ms(started) / 1000,
+    };
+  };
+  const bedrockLoad = await load(directBedrock, () => viaDoor('nova-lite'), DOOR_TOKENS, () => pushStreams(CONCURRENT));
+  // No queueing behind a socket cap, whatever this machine's speed: the stand-in holds every stream until all are open.
+  pushStreams(CONCURRENT);
+  fake.peakOpen = 0;
+  fake.gather = CONCURRENT;
+  const gathered = await Promise.all(Array.from({ length: CONCURRENT }, () => viaDoor('nova-lite')));
+  fake.stopGathering();
+  const peakOpenUpstream = fake.peakOpen;
+  const gatheredErrors = gathered.filter((r) => !r.complete || r.arrivals.length !== DOOR_TOKENS).length;
+  const passthroughLoad = await load(directVllm, () => viaDoor('qwen'), 2, () => undefined);
+  await new Promise((r) => setTimeout(r, AFTER_LOAD_IDLE_MS));
+  const after = rssKb(child.pid!);
+  // The same load once more: memory that a load leaves behind for good would show up again here.
+  await load(directBedrock, () => viaDoor('nova-lite'), DOOR_TOKENS, () => pushStreams(CONCURRENT));
+  await load(directVllm, () => viaDoor('qwen'), 2, () => undefined);
+  clearInterval(sampler);
+  await new Promise((r) => setTimeout(r, AFTER_LOAD_IDLE_MS));
+  const afterSecondRound = rssKb(child.pid!);
+
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+  bedrock.destroy();
+  await dynamo.stop();
+  return { single, bedrock: bedrockLoad, passthrough: passthroughLoad, rss: { before, peak, after, afterSecondRound }, peakOpenUpstream, gatheredErrors };
 }
 
 main().catch((e) => {

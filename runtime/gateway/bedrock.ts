@@ -60,12 +60,24 @@ function safeJson(text: string): Record<string, unknown> | undefined {
  */
 export class BedrockInvoker {
   private client?: BedrockRuntimeClient;
+  /** One socket pool per process, kept when the client is rebuilt after a credential reload. */
+  private readonly requestHandler: NodeHttpHandler;
 
   constructor(
     private readonly config: GatewayRuntimeConfig,
     private readonly credentials?: CredentialSource,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
-  ) {}
+  ) {
+    const pool = { keepAlive: true, maxSockets: config.bedrockMaxSockets };
+    // throwOnRequestTimeout: without it this handler only warns and the call waits for Bedrock regardless.
+    this.requestHandler = new NodeHttpHandler({
+      connectionTimeout: config.timeouts.connectMs,
+      requestTimeout: config.timeouts.requestMs,
+      throwOnRequestTimeout: true,
+      httpsAgent: pool,
+      httpAgent: pool,
+    });
+  }
 
   private bedrock(): BedrockRuntimeClient {
     this.client ??= new BedrockRuntimeClient({
@@ -74,8 +86,7 @@ export class BedrockInvoker {
       ...(this.credentials && { credentials: () => this.credentials!.get() }),
       // Retries are ours: they must stop once the first byte reached the caller.
       maxAttempts: 1,
-      // throwOnRequestTimeout: without it this handler only warns and the call waits for Bedrock regardless.
-      requestHandler: new NodeHttpHandler({ connectionTimeout: this.config.timeouts.connectMs, requestTimeout: this.config.timeouts.requestMs, throwOnRequestTimeout: true }),
+      requestHandler: this.requestHandler,
     });
     return this.client;
   }

@@ -1,16 +1,31 @@
 import * as http from 'http';
 import { ResponseSink } from './types';
 
-/** Reads a request body, or undefined when it exceeds `limit` bytes (the caller answers 413). */
-export async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Reads a request body, or undefined when it exceeds `limit` bytes: the rest is discarded unread so
+ * the caller can still answer 413 (with `connection: close`) on the same socket. Rejects when the
+ * caller goes away before the body ended.
+ */
+export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (outcome: () => void) => {
+      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone);
+      outcome();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      settle(() => resolve(undefined));
+      req.resume();
+    };
+    const onEnd = () => settle(() => resolve(Buffer.concat(chunks)));
+    const onGone = () => settle(() => reject(Object.assign(new Error('The caller went away before its request body ended.'), { name: 'CallerGone' })));
+    req.on('data', onData).on('end', onEnd).on('error', onGone).on('close', onGone);
+    // Gone while the request waited (for authentication, say): 'close' has already been emitted.
+    if (req.destroyed) onGone();
+  });
 }
 
 /** Lower-cased single-valued headers. */

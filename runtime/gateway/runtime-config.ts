@@ -100,6 +100,14 @@ export const GatewayRuntimeConfigSchema = z.object({
    * local runner). The stack sets it for the Lambda. @default undefined
    */
   integrationTimeoutMs: z.number().int().min(1000).optional(),
+  /**
+   * Sockets a process may hold open to Bedrock at once. A streaming call holds its socket for the
+   * whole generation, so this caps concurrent Bedrock streams per process: the SDK's own default
+   * (50) makes the 51st stream of a streaming door wait for another to end. Idle sockets are kept
+   * alive and reused. The Lambda serves one request at a time and never comes near it.
+   * @default 1000 (well above what one door task's CPU streams at once)
+   */
+  bedrockMaxSockets: z.number().int().min(1).default(1000),
   /** API Gateway accepts 10 MB; Lambda's synchronous payload limit is 6 MB. */
   maxBodyBytes: z.number().int().min(1024).default(6 * 1024 * 1024),
 });

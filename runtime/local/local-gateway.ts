@@ -34,11 +34,10 @@ export interface LocalGateway {
 export async function startLocalGateway(options: LocalGatewayOptions): Promise<LocalGateway> {
   const mode = options.mode ?? 'buffered';
   const maxRequestBytes = options.maxRequestBytes ?? 10 * 1024 * 1024;
-  const server = http.createServer(async (req, res) => {
+  async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const raw = await readBody(req, maxRequestBytes);
     if (raw === undefined) {
-      sendJson(res, 413, { message: 'Request Entity Too Large' });
-      req.destroy();
+      sendJson(res, 413, { message: 'Request Entity Too Large' }, { connection: 'close' });
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -46,9 +45,9 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     const headers = flatHeaders(req);
     let userArn = 'local';
     if (options.iam) {
-      const verdict = await verifySigV4({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body }, options.iam.callers, options.iam.region);
+      const verdict = await verifySigV4({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body: raw }, options.iam.callers, options.iam.region);
       if (!verdict.ok) {
-        sendJson(res, 403, { message: verdict.message }, { 'x-amzn-errortype': 'IncompleteSignatureException' });
+        sendJson(res, 403, { message: verdict.message }, { 'x-amzn-errortype': verdict.errorType });
         return;
       }
       userArn = verdict.arn;
@@ -71,6 +70,18 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       return;
     }
     await options.gateway.handle(request, httpSink(res));
+  }
+
+  const server = http.createServer((req, res) => {
+    // A caller that goes away fails the read or write in progress, which is handled where it is awaited.
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
+    serve(req, res).catch((e: unknown) => {
+      if ((e as Error).name !== 'CallerGone') process.stderr.write(`gateway:local: ${(e as Error).stack ?? String(e)}\n`);
+      if (res.headersSent || res.destroyed) return void res.destroy();
+      // What API Gateway answers when its integration fails.
+      sendJson(res, 500, { message: 'Internal server error' }, { 'x-amzn-errortype': 'InternalServerErrorException' });
+    });
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
   const address = server.address() as AddressInfo;

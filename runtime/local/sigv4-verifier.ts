@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 
@@ -13,10 +14,19 @@ export interface SignedRequest {
   readonly path: string;
   readonly query: Record<string, string>;
   readonly headers: Record<string, string>;
-  readonly body: string;
+  /** The body as received: the payload hash is computed from it, never taken from the client. */
+  readonly body: string | Uint8Array;
 }
 
-export type Verdict = { ok: true; arn: string } | { ok: false; message: string };
+/** API Gateway's x-amzn-ErrorType for each way a signature fails. */
+export type SignatureErrorType = 'MissingAuthenticationTokenException' | 'UnrecognizedClientException' | 'InvalidSignatureException' | 'IncompleteSignatureException';
+export type Verdict = { ok: true; arn: string } | { ok: false; message: string; errorType: SignatureErrorType };
+
+const MISMATCH: Verdict = {
+  ok: false,
+  message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+  errorType: 'InvalidSignatureException',
+};
 
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
 
@@ -26,17 +36,22 @@ const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/(
  */
 export async function verifySigV4(req: SignedRequest, callers: readonly LocalIamCaller[], region: string, service = 'execute-api'): Promise<Verdict> {
   const auth = AUTHORIZATION.exec(req.headers.authorization ?? '');
-  if (!auth) return { ok: false, message: 'Missing Authentication Token' };
+  if (!auth) return { ok: false, message: 'Missing Authentication Token', errorType: 'MissingAuthenticationTokenException' };
   const [, keyId, , scopeRegion, scopeService, signedHeaderList, signature] = auth;
   const caller = callers.find((c) => c.accessKeyId === keyId);
-  if (!caller) return { ok: false, message: 'The security token included in the request is invalid.' };
+  if (!caller) return { ok: false, message: 'The security token included in the request is invalid.', errorType: 'UnrecognizedClientException' };
   if (scopeRegion !== region || scopeService !== service) {
-    return { ok: false, message: `Credential should be scoped to a valid region and service: expected ${region}/${service}, got ${scopeRegion}/${scopeService}.` };
+    return { ok: false, message: `Credential should be scoped to a valid region and service: expected ${region}/${service}, got ${scopeRegion}/${scopeService}.`, errorType: 'IncompleteSignatureException' };
   }
-  const amzDate = req.headers['x-amz-date'];
-  if (!amzDate) return { ok: false, message: 'Missing X-Amz-Date.' };
+  const amzDate = req.headers['x-amz-date'] ?? '';
   const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
-  if (Math.abs(Date.now() - signingDate.getTime()) > 5 * 60 * 1000) return { ok: false, message: 'Signature expired: the request time is more than 5 minutes off.' };
+  if (!/^\d{8}T\d{6}Z$/.test(amzDate) || Number.isNaN(signingDate.getTime())) {
+    return { ok: false, message: `Date must be in ISO-8601 'basic format'. Got '${amzDate}'.`, errorType: 'IncompleteSignatureException' };
+  }
+  if (Math.abs(Date.now() - signingDate.getTime()) > 5 * 60 * 1000) return { ok: false, message: 'Signature expired: the request time is more than 5 minutes off.', errorType: 'InvalidSignatureException' };
+  // API Gateway hashes the body it received; a client-declared hash (or UNSIGNED-PAYLOAD) that differs cannot verify.
+  const claimedPayloadHash = req.headers['x-amz-content-sha256'];
+  if (claimedPayloadHash !== undefined && claimedPayloadHash !== createHash('sha256').update(req.body).digest('hex')) return MISMATCH;
 
   const signedHeaders = signedHeaderList.split(';');
   const headers = Object.fromEntries(signedHeaders.map((h) => [h, req.headers[h] ?? '']));
@@ -47,7 +62,5 @@ export async function verifySigV4(req: SignedRequest, callers: readonly LocalIam
     { signingDate, signableHeaders: new Set(signedHeaders) },
   );
   const expectedSignature = /Signature=([0-9a-f]{64})/.exec(String(expected.headers.authorization))?.[1];
-  return expectedSignature === signature
-    ? { ok: true, arn: caller.arn }
-    : { ok: false, message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.' };
+  return expectedSignature === signature ? { ok: true, arn: caller.arn } : MISMATCH;
 }

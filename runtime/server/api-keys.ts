@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'crypto';
-import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, DynamoDBClientConfig, GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ExpiringCache } from './expiring-cache';
 
 /** What is stored per key: never the key itself, only its SHA-256. */
@@ -20,6 +21,18 @@ export function newApiKey(caller: string, now = new Date()): { key: string; reco
   const keyId = randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 12);
   const key = `cnllm_${keyId}_${randomBytes(32).toString('base64url')}`;
   return { key, record: { keyId, hash: sha256Hex(key), caller, createdAt: now.toISOString() } };
+}
+
+/**
+ * The door's DynamoDB client for key lookups. A lookup is one small GetItem: bounded per attempt
+ * (two attempts), so a slow table answers callers 503 auth_unavailable instead of hanging every request.
+ */
+export function keyLookupClient(config: DynamoDBClientConfig, timeoutMs: number): DynamoDBClient {
+  return new DynamoDBClient({
+    maxAttempts: 2,
+    ...config,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: Math.min(timeoutMs, 3000), requestTimeout: timeoutMs, throwOnRequestTimeout: true }),
+  });
 }
 
 /** Keys in a DynamoDB table (partition key `keyId`), so issuing and revoking needs no redeploy. */

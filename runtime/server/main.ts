@@ -1,6 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { gatewayFromEnv } from '../gateway/from-env';
-import { ApiKeyAuthenticator, ApiKeyTable } from './api-keys';
+import { ApiKeyAuthenticator, ApiKeyTable, keyLookupClient } from './api-keys';
 import { Authenticator, startStreamingServer } from './server';
 import { SERVER_CONFIG_ENV, ServerConfigSchema } from './server-config';
 import { StsPresignedAuthenticator } from './sts-auth';
@@ -8,11 +7,11 @@ import { StsPresignedAuthenticator } from './sts-auth';
 async function main() {
   const settings = ServerConfigSchema.parse(JSON.parse(process.env[SERVER_CONFIG_ENV] ?? '{}'));
   const authenticators: Authenticator[] = [];
-  if (settings.apiKeyTable) authenticators.push(new ApiKeyAuthenticator(new ApiKeyTable(new DynamoDBClient({ region: settings.region }), settings.apiKeyTable), settings.apiKeyCacheSeconds));
-  if (settings.sts) authenticators.push(new StsPresignedAuthenticator({ allowedEndpoints: settings.sts.endpoints, audience: settings.sts.audience, allowedAccounts: settings.sts.allowedAccounts }));
+  if (settings.apiKeyTable) authenticators.push(new ApiKeyAuthenticator(new ApiKeyTable(keyLookupClient({ region: settings.region }, settings.apiKeyLookupTimeoutMs), settings.apiKeyTable), settings.apiKeyCacheSeconds));
+  if (settings.sts) authenticators.push(new StsPresignedAuthenticator({ allowedEndpoints: settings.sts.endpoints, audience: settings.sts.audience, allowedAccounts: settings.sts.allowedAccounts, timeoutMs: settings.sts.timeoutMs }));
   if (authenticators.length === 0) throw new Error(`${SERVER_CONFIG_ENV} enables neither API keys nor STS tokens: the server would let nobody in`);
 
-  const server = await startStreamingServer({ gateway: gatewayFromEnv(), authenticators, port: settings.port, drainSeconds: settings.drainSeconds });
+  const server = await startStreamingServer({ gateway: gatewayFromEnv(), authenticators, port: settings.port, requestTimeoutSeconds: settings.requestTimeoutSeconds, drainSeconds: settings.drainSeconds });
   process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'listening', url: server.url })}\n`);
   process.once('SIGTERM', () => {
     void server.drain().then(() => process.exit(0));

@@ -8,6 +8,18 @@ export const ServerConfigSchema = z.object({
   region: z.string(),
   apiKeyTable: z.string().optional(),
   apiKeyCacheSeconds: z.number().int().min(0).default(30),
-  sts: z.object({ audience: z.string(), allowedAccounts: z.array(z.string()).default([]), endpoints: z.array(z.string()).min(1) }).optional(),
+  /** Longest wait for one key lookup attempt in DynamoDB (two attempts), then 503 auth_unavailable. @default 2000 */
+  apiKeyLookupTimeoutMs: z.number().int().min(100).default(2000),
+  sts: z
+    .object({
+      audience: z.string(),
+      allowedAccounts: z.array(z.string()).default([]),
+      endpoints: z.array(z.string()).min(1),
+      /** Longest wait for STS to vouch for a token; past it the caller gets 503 auth_unavailable (a slow STS must not hang every request). @default 5000 */
+      timeoutMs: z.number().int().min(100).default(5000),
+    })
+    .optional(),
+  /** Longest time to receive a whole request (headers and body); response streams may run longer. @default 60 */
+  requestTimeoutSeconds: z.number().int().min(1).default(60),
   drainSeconds: z.number().int().min(0).default(100),
 });

@@ -1,6 +1,10 @@
 import { ChildProcess, execFile, spawn } from 'child_process';
+import { createHash } from 'crypto';
+import * as net from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
 import OpenAI from 'openai';
 import { sigv4Fetch } from '../../runtime/client/sigv4-fetch';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
@@ -65,6 +69,44 @@ describe('local runner with IAM (SigV4) authorization, like the deployed API', (
     expect(fake.requests.length).toBe(before);
   });
 
+  /** A request signed for `signedBody` with the given x-amz-content-sha256 (signed too), then sent with `sentBody`. */
+  async function signedThenSent(signedBody: string, sentBody: string, contentSha256: string): Promise<Response> {
+    const url = new URL(`${gateway.url}/v1/chat/completions`);
+    const signer = new SignatureV4({ credentials: CALLER, region: 'cn-northwest-1', service: 'execute-api', sha256: Sha256 });
+    const signed = await signer.sign({
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      headers: { host: url.host, 'content-type': 'application/json', 'x-amz-content-sha256': contentSha256 },
+      body: signedBody,
+    });
+    return fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body: sentBody });
+  }
+  const chat = (content: string) => JSON.stringify({ model: 'nova-lite', messages: [{ role: 'user', content }] });
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  test('the payload hash is computed from the body received: a body changed after signing is refused, UNSIGNED-PAYLOAD included', async () => {
+    const before = fake.requests.length;
+    expect((await signedThenSent(chat('signed'), chat('signed'), sha256(chat('signed')))).status).toBe(200);
+    const tampered = await signedThenSent(chat('signed'), chat('tampered'), sha256(chat('signed')));
+    expect(tampered.status).toBe(403);
+    expect(tampered.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+    expect((await signedThenSent(chat('anything'), chat('tampered'), 'UNSIGNED-PAYLOAD')).status).toBe(403);
+    expect(fake.requests.length).toBe(before + 1);
+  });
+
+  test('X-Amz-Date that is not a SigV4 date is a 403, as API Gateway answers', async () => {
+    const res = await fetch(`${gateway.url}/v1/models`, {
+      headers: { authorization: `AWS4-HMAC-SHA256 Credential=${CALLER.accessKeyId}/20260101/cn-northwest-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`, 'x-amz-date': 'garbage' },
+      signal: AbortSignal.timeout(5000),
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
+    expect(((await res.json()) as { message: string }).message).toMatch(/ISO-8601/);
+  });
+
   test('the official OpenAI SDK with a SigV4-signing fetch: chat and streaming', async () => {
     const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'iam', maxRetries: 0, fetch: sigv4Fetch({ region: 'cn-northwest-1', credentials: CALLER }) });
     const res = await openai.chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'signed' }] });
@@ -88,12 +130,12 @@ describe('npm run gateway:local (the CLI)', () => {
     await fake.stop();
   });
 
-  test('serves the configured allow-list against --bedrock-endpoint and stops on SIGTERM', async () => {
-    child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/gateway-local.ts', '--port', '0', '--bedrock-endpoint', fake.url, '--stream'], {
+  function startCli(...args: string[]): Promise<string> {
+    child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/gateway-local.ts', '--port', '0', '--bedrock-endpoint', fake.url, ...args], {
       cwd: path.join(__dirname, '..', '..'),
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
     });
-    const url = await new Promise<string>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       let err = '';
       child!.stderr!.on('data', (d) => {
         err += d;
@@ -102,13 +144,40 @@ describe('npm run gateway:local (the CLI)', () => {
       });
       child!.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
     });
+  }
+
+  test('with --iam, a caller that hangs up mid-body or sends X-Amz-Date: garbage does not take it down', async () => {
+    const url = await startCli('--iam', `${CALLER.accessKeyId}:${CALLER.secretAccessKey}:${CALLER.arn}`);
+    const exits: (number | null)[] = [];
+    child!.on('exit', (code) => exits.push(code));
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(Number(new URL(url).port), '127.0.0.1', () => {
+        socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: local\r\ncontent-length: 1000\r\n\r\n{"model":');
+        setTimeout(() => socket.destroy(), 100);
+      });
+      socket.on('close', () => resolve());
+    });
+    const garbage = await fetch(`${url}/v1/models`, { headers: { authorization: `AWS4-HMAC-SHA256 Credential=${CALLER.accessKeyId}/20260101/cn-northwest-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`, 'x-amz-date': 'garbage' } });
+    expect(garbage.status).toBe(403);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(exits).toEqual([]);
+    const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'iam', maxRetries: 0, fetch: sigv4Fetch({ region: 'cn-northwest-1', credentials: CALLER }) });
+    expect((await openai.models.list()).data.length).toBeGreaterThan(0);
+    const exited = new Promise((resolve) => child!.on('exit', resolve));
+    child!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    child = undefined;
+  }, 60_000);
+
+  test('serves the configured allow-list against --bedrock-endpoint and stops on SIGTERM', async () => {
+    const url = await startCli('--stream');
     const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'local', maxRetries: 0 });
     expect((await openai.models.list()).data.map((m) => m.id)).toEqual(['nova-micro', 'nova-lite', 'nova-pro', 'nova-2-lite']);
     const res = await openai.chat.completions.create({ model: 'nova-pro', messages: [{ role: 'user', content: 'cli' }] });
     expect(res.choices[0].message.content).toBe('You said: cli');
     expect(fake.requests.at(-1)!.modelId).toBe('us.amazon.nova-pro-v1:0');
     const exited = new Promise((resolve) => child!.on('exit', resolve));
-    child.kill('SIGTERM');
+    child!.kill('SIGTERM');
     expect(await exited).toBe(0);
     child = undefined;
   });

@@ -1,4 +1,5 @@
-import { spawn } from 'child_process';
+import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
+import * as net from 'net';
 import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import OpenAI from 'openai';
@@ -135,9 +136,14 @@ describe('in-VPC streaming door: real streaming', () => {
 });
 
 describe('the container entry point', () => {
-  test('SIGTERM: stops taking new requests, lets the in-flight stream finish, then exits 0', async () => {
-    const key = await issue('drain-test');
-    const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'runtime/server/main.ts'], {
+  let child: ChildProcessWithoutNullStreams;
+  let url: string;
+  let exited: Promise<number | null>;
+  let key: string;
+
+  beforeAll(async () => {
+    key = await issue('entry-point');
+    child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'runtime/server/main.ts'], {
       cwd: path.join(__dirname, '..', '..'),
       env: {
         PATH: process.env.PATH,
@@ -149,7 +155,8 @@ describe('the container entry point', () => {
         AWS_REGION: 'cn-northwest-1',
       },
     });
-    const url = await new Promise<string>((resolve, reject) => {
+    exited = new Promise((resolve) => child.on('exit', resolve));
+    url = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d) => {
         out += d;
@@ -158,7 +165,33 @@ describe('the container entry point', () => {
       });
       child.on('exit', (code) => reject(new Error(`exited ${code}`)));
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  }, 60_000);
+  afterAll(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  test('callers that hang up mid-body or send garbage do not take the process down', async () => {
+    const { port } = new URL(url);
+    const hangUp = (raw: string) =>
+      new Promise<void>((resolve) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(raw);
+          setTimeout(() => socket.destroy(), 100);
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve());
+      });
+    await hangUp(`POST /v1/chat/completions HTTP/1.1\r\nhost: door\r\nauthorization: Bearer ${key}\r\ncontent-length: 1000\r\n\r\n{"model":"nova-lite"`);
+    await hangUp('POST /v1/chat/completions HTTP/1.1\r\nhost: door\r\ncontent-length: nope\r\n\r\n');
+    await hangUp('\x00\x01\x02 garbage\r\n\r\n');
+    const garbled = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}`, 'x-amz-date': 'garbage', 'content-type': '\u00ff' } });
+    expect(garbled.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(child.exitCode).toBeNull();
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  test('SIGTERM: health checks answer 503 and new requests a 503 OpenAI error while the in-flight stream finishes, then exit 0', async () => {
     bedrock.push({ kind: 'reply', text: 'a b c d e f g h', interTokenDelayMs: 150 });
     const stream = await new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({ model: 'nova-lite', messages: [{ role: 'user', content: 'x' }], stream: true });
     let text = '';
@@ -169,10 +202,21 @@ describe('the container entry point', () => {
         signalled = true;
         child.kill('SIGTERM');
         await new Promise((r) => setTimeout(r, 100));
-        await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+        // The listener stays open: the load balancer sees the 503 rather than a refused connection.
+        const health = await fetch(`${url}/healthz`);
+        expect(health.status).toBe(503);
+        expect(await health.json()).toEqual({ status: 'draining' });
+        const refused = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+        expect(refused.status).toBe(503);
+        expect(refused.headers.get('connection')).toBe('close');
+        expect(await refused.json()).toEqual({ error: { message: expect.stringMatching(/shutting down/), type: 'api_error', param: null, code: 'draining' } });
       }
     }
     expect(text).toBe('a b c d e f g h');
+    const streamEnded = Date.now();
     expect(await exited).toBe(0);
+    // Nothing else was in flight (the callers that hung up earlier included): no wait for drainSeconds (20).
+    expect(Date.now() - streamEnded).toBeLessThan(10_000);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 });
