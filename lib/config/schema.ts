@@ -402,6 +402,16 @@ export const KitConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Who is told when an alarm fires or recovers: every stack's alarms notify its own KMS-encrypted topic with these subscribers. */
+    alarms: z
+      .object({
+        /** E-mail addresses (each confirms its subscription once, from the mail SNS sends). */
+        email: list(z.string().email({ error: 'must be e-mail addresses, e.g. "ops@example.com"' })).default([]),
+        /** HTTPS endpoints SNS posts notifications to (chat-ops webhooks, paging services); they confirm the subscription once. */
+        httpsEndpoints: list(z.string().url({ error: 'must be https:// URLs of endpoints that accept SNS notifications' }).startsWith('https://', { error: 'must be https:// URLs (SNS delivers alarms over TLS only)' })).default([]),
+      })
+      .strict()
+      .prefault({}),
     gpu: z
       .object({
         /** Overrides the region's GPU family allow-list in lib/china (AWS publishes no authoritative list). */

@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
@@ -172,5 +173,22 @@ export class StreamingGatewayService extends Construct {
     scaling.scaleOnRequestCount('Requests', { requestsPerTarget: settings.requestsPerTaskPerMinute, targetGroup: targets });
 
     this.baseUrl = `${settings.certificateArn ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}/v1`;
+
+    new cloudwatch.Alarm(this, 'UnhealthyTasksAlarm', {
+      alarmDescription: 'Streaming door: unhealthy tasks behind its load balancer for 10 minutes',
+      metric: targets.metrics.unhealthyHostCount({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 0,
+      evaluationPeriods: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new cloudwatch.Alarm(this, 'ServerErrorsAlarm', {
+      alarmDescription: 'Streaming door: more than 10 5xx responses from its tasks in 5 minutes',
+      metric: targets.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 10,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 }

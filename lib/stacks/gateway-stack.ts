@@ -15,6 +15,7 @@ import { grantSecretRead } from '../china/secret-read';
 import { gatewayRuntimeSettings, VllmRoute } from '../gateway/runtime-settings';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
+import { AlarmTopic } from '../constructs/alarm-topic';
 
 export interface GatewayStackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -72,12 +73,13 @@ export class GatewayStack extends ChinaStack {
     const routing = { vllmRoutes, providerSecretIds: Object.fromEntries(Object.entries(providerSecrets).map(([name, secret]) => [name, secret.secretArn])) };
 
     const timeoutSeconds = lambdaTimeoutSeconds(gw.streaming, gw.integrationTimeoutSeconds);
+    const lambdaSettings = gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2, ...routing });
     this.gatewayFunction = new GatewayFunction(this, 'Gateway', {
       vpc: props.vpc,
       subnets: props.subnets,
       credentialSecret: this.credential.secret,
       key: this.key,
-      runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2, ...routing }),
+      runtimeSettings: lambdaSettings,
       runtime: config.lambda.runtime,
       architecture: config.lambda.architecture,
       memoryMb: gw.lambdaMemoryMb,
@@ -100,10 +102,13 @@ export class GatewayStack extends ChinaStack {
       wafRequestsPer5MinPerIp: gw.wafRequestsPer5MinPerIp,
       key: this.key,
       logRetentionDays: gw.logRetentionDays,
+      maxBodyBytes: lambdaSettings.maxBodyBytes!,
+      streamingDoor: gw.streamingDoor.enabled,
     });
 
     this.addAlarms();
     this.addUsageDashboard();
+    new AlarmTopic(this, 'Alarms', { key: this.key, recipients: config.alarms, displayName: `${config.prefix} gateway` }).notifyOnEveryAlarm(this);
 
     // Every gateway host reads the upstream keys and reaches the vLLM load balancers inside the VPC.
     const connectToUpstreams = (grantee: iam.IGrantable, securityGroup: ec2.SecurityGroup) => {

@@ -13,6 +13,7 @@ import { names } from '../config/names';
 import { VllmEc2Service } from '../constructs/vllm-ec2-service';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
+import { AlarmTopic } from '../constructs/alarm-topic';
 
 export interface VllmEc2StackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -42,6 +43,7 @@ export class VllmEc2Stack extends ChinaStack {
     const notifications = new sns.Topic(this, 'ScalingNotifications', { displayName: `${config.prefix} vLLM scaling events`, masterKey: key, enforceSSL: true });
     // Auto Scaling publishes to the encrypted topic.
     key.grant(new iam.ServicePrincipal('autoscaling.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+    new AlarmTopic(this, 'Alarms', { key, recipients: config.alarms, displayName: `${config.prefix} vLLM` }).notifyOnEveryAlarm(this);
 
     const imageRef = n.pinnedImage(props.registryHost, 'vllm');
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${config.prefix}-vllm` });
