@@ -67,6 +67,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       vllmRepository: modelStore.repositories.vllm,
       registryHost: modelStore.registryHost,
       accessLogBucket: modelStore.accessLogBucket,
+      internalTls: network.internalTls,
       description: 'cn-llm-kit: open models served by vLLM on EC2 GPU instances behind internal load balancers',
     });
   });
@@ -108,6 +109,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       subnets: network.workloadSubnets,
       executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
       vpcCidr: network.vpcCidr,
+      internalTls: network.internalTls,
       registryHost: modelStoreStack?.registryHost,
       accessLogBucket: modelStoreStack?.accessLogBucket,
       // Self-hosted services register themselves: nobody copies load balancer URLs by hand.

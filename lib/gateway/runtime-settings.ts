@@ -10,6 +10,8 @@ type RuntimeConfigInput = z.input<typeof GatewayRuntimeConfigSchema>;
 export interface VllmRoute extends Pick<SelfHostedRoute, 'servedName' | 'alias' | 'routeName'> {
   readonly baseUrl: string;
   readonly apiKeySecretArn: string;
+  /** The private CA (PEM) that issued the load balancer's certificate, when Node's public roots do not cover it. */
+  readonly caCertificatePem?: string;
 }
 
 /**
@@ -32,7 +34,16 @@ export function gatewayRuntimeSettings(
       ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name }))),
     ],
     upstreams: [
-      ...vllm.map((v) => ({ name: v.routeName, kind: 'vllm' as const, baseUrl: v.baseUrl, apiKeySecretId: v.apiKeySecretArn, crossBorder: false, timeoutMs: opts.upstreamTimeoutSeconds * 1000, maxAttempts: 2 })),
+      ...vllm.map((v) => ({
+        name: v.routeName,
+        kind: 'vllm' as const,
+        baseUrl: v.baseUrl,
+        apiKeySecretId: v.apiKeySecretArn,
+        crossBorder: false,
+        timeoutMs: opts.upstreamTimeoutSeconds * 1000,
+        maxAttempts: 2,
+        ...(v.caCertificatePem && { caCertificates: [v.caCertificatePem] }),
+      })),
       ...providers.map((p) => ({
         name: p.name,
         kind: 'provider' as const,

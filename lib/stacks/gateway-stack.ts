@@ -16,6 +16,7 @@ import { gatewayRuntimeSettings, VllmRoute } from '../gateway/runtime-settings';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
 import { AlarmTopic } from '../constructs/alarm-topic';
+import { InternalTls } from '../constructs/internal-tls';
 
 export interface GatewayStackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -26,6 +27,8 @@ export interface GatewayStackProps extends ChinaStackProps {
   readonly vpcCidr: string;
   readonly registryHost?: string;
   readonly accessLogBucket?: s3.IBucket;
+  /** The Network stack's private zone and CA: the streaming door's HTTPS name. */
+  readonly internalTls: InternalTls;
   /** Self-hosted vLLM services the gateway routes to (registered by their stacks). */
   readonly vllmRoutes?: readonly (VllmRoute & { readonly apiKeySecret: secretsmanager.ISecret; readonly apiKeyKey: kms.IKey })[];
 }
@@ -69,7 +72,9 @@ export class GatewayStack extends ChinaStack {
         return [p.name, secret];
       }),
     );
-    const vllmRoutes = props.vllmRoutes ?? [];
+    // HTTPS routes to load balancers with certificates from the kit's private CA: the gateway trusts that CA for them.
+    const privateCa = props.internalTls.rootCertificatePem;
+    const vllmRoutes = (props.vllmRoutes ?? []).map((r) => (privateCa && r.baseUrl.startsWith('https://') ? { ...r, caCertificatePem: privateCa } : r));
     const routing = { vllmRoutes, providerSecretIds: Object.fromEntries(Object.entries(providerSecrets).map(([name, secret]) => [name, secret.secretArn])) };
 
     const timeoutSeconds = lambdaTimeoutSeconds(gw.streaming, gw.integrationTimeoutSeconds);
@@ -114,7 +119,8 @@ export class GatewayStack extends ChinaStack {
     const connectToUpstreams = (grantee: iam.IGrantable, securityGroup: ec2.SecurityGroup) => {
       for (const secret of Object.values(providerSecrets)) grantSecretRead(secret, this.key, grantee);
       for (const route of vllmRoutes) grantSecretRead(route.apiKeySecret, route.apiKeyKey, grantee);
-      if (vllmRoutes.length > 0) securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(80), 'HTTP to vLLM load balancers inside the VPC');
+      // HTTPS (443) is open already; plain HTTP only to routes that use it (internalTls.mode plain-http, EKS NLBs).
+      if (vllmRoutes.some((r) => r.baseUrl.startsWith('http://'))) securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(80), 'HTTP to vLLM load balancers inside the VPC');
     };
     connectToUpstreams(this.gatewayFunction.function, this.gatewayFunction.securityGroup);
 
@@ -136,6 +142,7 @@ export class GatewayStack extends ChinaStack {
         stsAllowedAccounts: door.stsAllowedAccounts ?? [config.china.account],
         accessLogBucket: props.accessLogBucket,
         logRetentionDays: gw.logRetentionDays,
+        internalTls: props.internalTls,
       });
       connectToUpstreams(this.streamingDoor.service.taskDefinition.taskRole, this.streamingDoor.securityGroup);
       new CfnOutput(this, 'StreamingBaseUrl', { value: this.streamingDoor.baseUrl, description: 'OpenAI base URL of the in-VPC streaming door (Bearer API key or STS token)' });

@@ -14,6 +14,7 @@ import { VllmEc2Service } from '../constructs/vllm-ec2-service';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
 import { AlarmTopic } from '../constructs/alarm-topic';
+import { InternalTls } from '../constructs/internal-tls';
 
 export interface VllmEc2StackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -23,6 +24,8 @@ export interface VllmEc2StackProps extends ChinaStackProps {
   readonly vllmRepository: ecr.IRepository;
   readonly registryHost: string;
   readonly accessLogBucket: s3.IBucket;
+  /** The Network stack's private zone and CA for the load balancers' HTTPS names. */
+  readonly internalTls: InternalTls;
 }
 
 export const VLLM_METRIC_NAMESPACE = 'cn-llm-kit/vLLM';
@@ -77,6 +80,7 @@ export class VllmEc2Stack extends ChinaStack {
         notifications,
         settings: config.vllmEc2,
         metricNamespace: VLLM_METRIC_NAMESPACE,
+        internalTls: props.internalTls,
       });
       this.services[model.servedName] = service;
 

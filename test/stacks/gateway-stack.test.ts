@@ -102,11 +102,8 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
     expect(fn.KmsKeyArn).toBeDefined();
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: Match.stringLikeRegexp('^Gateway Lambda'),
-      SecurityGroupEgress: [
-        { CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'HTTPS to Bedrock and AWS endpoints' },
-        // The self-hosted vLLM service registered its route: its internal load balancer listens on 80 inside the VPC.
-        { CidrIp: '10.80.0.0/16', FromPort: 80, ToPort: 80, IpProtocol: 'tcp', Description: 'HTTP to vLLM load balancers inside the VPC' },
-      ],
+      // The registered vLLM service answers HTTPS on its private name (internalTls): no plain-HTTP egress.
+      SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'HTTPS to Bedrock and AWS endpoints' }],
     });
   });
 
@@ -131,7 +128,8 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
           { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0, route: 'bedrock' },
           { alias: 'qwen2.5-1.5b-instruct', modelId: 'qwen2.5-1.5b-instruct', created: 0, route: 'vllm-qwen2.5-1.5b-instruct' },
         ],
-        upstreams: [{ name: 'vllm-qwen2.5-1.5b-instruct', kind: 'vllm', baseUrl: 'http://ARN/v1', apiKeySecretId: 'ARN', crossBorder: false, timeoutMs: 28000, maxAttempts: 2 }],
+        // HTTPS on the private name, trusting the kit's private CA (its root certificate, a deploy-time value).
+        upstreams: [{ name: 'vllm-qwen2.5-1.5b-instruct', kind: 'vllm', baseUrl: 'https://qwen2-5-1-5b-instruct.cnllm.internal/v1', apiKeySecretId: 'ARN', crossBorder: false, timeoutMs: 28000, maxAttempts: 2, caCertificates: ['ARN'] }],
         residency: 'any',
         timeouts: { connectMs: 3000, requestMs: 28000 },
       }),
@@ -268,7 +266,8 @@ describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
       HealthCheckPath: '/healthz',
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '100' }]),
     });
-    t.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: 'Streaming gateway load balancer: callers inside the VPC', SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.80.0.0/16', FromPort: 80 })] });
+    // HTTPS on streaming.cnllm.internal by default (internalTls): test/stacks/internal-tls.test.ts.
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: 'Streaming gateway load balancer: callers inside the VPC', SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.80.0.0/16', FromPort: 443 })] });
     t.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
   });
 

@@ -96,7 +96,7 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
     );
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: 'Internal load balancer of vLLM qwen2.5-1.5b-instruct',
-      SecurityGroupIngress: [{ CidrIp: '10.80.0.0/16', FromPort: 80, ToPort: 80, IpProtocol: 'tcp', Description: 'Callers inside the VPC' }],
+      SecurityGroupIngress: [{ CidrIp: '10.80.0.0/16', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'Callers inside the VPC' }],
     });
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       Port: 8000,
@@ -104,7 +104,8 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
       Matcher: { HttpCode: '200' },
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '120' }]),
     });
-    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP' });
+    // HTTPS from the kit's private CA by default (internalTls): test/stacks/internal-tls.test.ts.
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'HTTPS' });
   });
 
   test('instance role: only its model prefix, only the vLLM repository, only its API key; Session Manager, no SSH', () => {
