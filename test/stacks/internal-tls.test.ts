@@ -1,5 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { acknowledgementReason } from '../../lib/checks/compliance-ledger';
+import { NIST80053R5Checks } from 'cdk-nag';
+import { acknowledgementReason, ComplianceLedger, withLedger } from '../../lib/checks/compliance-ledger';
 import { kitApp } from '../helpers/kit-app';
 import { resourcesOf } from '../helpers/template';
 import { nagFindings } from '../helpers/nag';
@@ -111,6 +112,21 @@ describe('internal TLS options', () => {
         expect(acknowledgementReason(service.loadBalancer.node.defaultChild!, rule)).toMatch(/internalTls\.mode=plain-http/);
       }
     }
+  });
+
+  test('plain-http in a NIST 800-53 r5 report: the HTTP-listener findings are acknowledged, naming the config choice; with TLS they are compliant', () => {
+    const httpRules = ['NIST.800.53.R5-ALBHttpToHttpsRedirection', 'NIST.800.53.R5-ELBv2ACMCertificateRequired'];
+    const evaluate = (extra: Record<string, string>) => {
+      const ledger = new ComplianceLedger();
+      const pack = new (withLedger(NIST80053R5Checks))();
+      pack.ledger = ledger;
+      pack.validateScope(kitApp(extra).kit.vllmEc2!);
+      return ledger.evaluations.filter((e) => httpRules.includes(e.ruleId) && e.outcome !== 'not-applicable');
+    };
+    const plain = evaluate({ 'internalTls.mode': 'plain-http' });
+    expect(plain.map((e) => e.ruleId).sort()).toEqual(httpRules);
+    for (const e of plain) expect(e).toEqual(expect.objectContaining({ outcome: 'acknowledged', reason: expect.stringContaining('internalTls.mode=plain-http') }));
+    expect(evaluate({}).map((e) => [e.ruleId, e.outcome]).sort()).toEqual(httpRules.map((r) => [r, 'compliant']));
   });
 
   test('config mistakes fail synth naming the field and the fix', () => {
