@@ -266,7 +266,7 @@ export const KitConfigSchema = z
             memoryMiB: int(512, 30720, 'task memory').default(2048),
             minTasks: int(1, 100, 'fewest tasks').default(2),
             maxTasks: int(1, 100, 'most tasks').default(10),
-            /** ACM certificate (arn:aws-cn:acm:...) for HTTPS on the internal load balancer. */
+            /** internalTls.mode certificate: your ACM certificate (arn:aws-cn:acm:...) for HTTPS, covering streaming.<internalTls.domain>. */
             certificateArn: z.string().regex(/^arn:aws-cn:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { error: 'must be an ACM certificate ARN in China (arn:aws-cn:acm:...)' }).optional(),
             /** Idle time the load balancer allows between bytes (long generations before the first token). */
             idleTimeoutSeconds: int(60, 4000, 'load balancer idle timeout').default(900),
@@ -391,7 +391,7 @@ export const KitConfigSchema = z
       .prefault({}),
     vllmEc2: z
       .object({
-        /** ACM certificate for an HTTPS listener on the internal load balancer. Unset: HTTP inside the VPC. */
+        /** internalTls.mode certificate: your ACM certificate for the load balancers' HTTPS listeners, covering <served name>.<internalTls.domain>. */
         certificateArn: z.string().regex(/^arn:aws-cn:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { error: 'must be an ACM certificate ARN in China (arn:aws-cn:acm:...)' }).optional(),
         /** Model load takes minutes (image pull, weights copy, CUDA graphs): health checks must wait. */
         healthCheckGraceSeconds: int(60, 3600, 'seconds before a new instance is health-checked').default(1200),

@@ -16,6 +16,8 @@ export interface InternalTlsProps {
   readonly vpc: ec2.IVpc;
   /** Names the CA, e.g. "cnllm". */
   readonly prefix: string;
+  /** Some stack puts an internal load balancer behind it; without one nothing is created (a CA is billed monthly). */
+  readonly needed: boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export class InternalTls extends Construct {
     super(scope, id);
     const { settings } = props;
     this.settings = settings;
-    if (settings.mode === 'plain-http') return;
+    if (settings.mode === 'plain-http' || !props.needed) return;
     const stack = Stack.of(this);
 
     this.hostedZone = new route53.PrivateHostedZone(this, 'Zone', { zoneName: settings.domain, vpc: props.vpc, comment: `${props.prefix}: names of the kit's internal load balancers` });

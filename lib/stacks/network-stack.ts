@@ -87,7 +87,12 @@ export class NetworkStack extends ChinaStack {
       });
     }
 
-    this.internalTls = new InternalTls(this, 'InternalTls', { settings: config.internalTls, vpc: this.vpc, prefix: config.prefix });
+    this.internalTls = new InternalTls(this, 'InternalTls', {
+      settings: config.internalTls,
+      vpc: this.vpc,
+      prefix: config.prefix,
+      needed: config.stacks.vllmEc2 || (config.stacks.gateway && config.gateway.streamingDoor.enabled),
+    });
 
     new CfnOutput(this, 'VpcId', { value: this.vpc.vpcId, description: 'VPC of the kit in China' });
     new CfnOutput(this, 'NatEgressIps', {

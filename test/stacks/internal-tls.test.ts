@@ -88,6 +88,12 @@ describe('internal TLS options', () => {
     expect(resourcesOf(Template.fromStack(kit.vllmEc2!), 'AWS::CertificateManager::Certificate')[0].Properties.CertificateAuthorityArn).toBe(arn);
   });
 
+  test('no internal load balancer (vLLM on EC2 and the door off): no CA to pay for, no zone', () => {
+    const network = Template.fromStack(kitApp({ 'stacks.vllmEc2': 'false' }).kit.network!);
+    network.resourceCountIs('AWS::ACMPCA::CertificateAuthority', 0);
+    network.resourceCountIs('AWS::Route53::HostedZone', 0);
+  });
+
   test('certificate: your ACM certificates on the private names, no CA', () => {
     const { kit } = kitApp({ ...door, 'internalTls.mode': 'certificate', 'internalTls.domain': 'llm.corp.internal', 'vllmEc2.certificateArn': CERT, 'gateway.streamingDoor.certificateArn': DOOR_CERT });
     Template.fromStack(kit.network!).resourceCountIs('AWS::ACMPCA::CertificateAuthority', 0);
