@@ -63,6 +63,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       subnets: network.workloadSubnets,
       executeApiEndpoint: network.endpoints?.interfaces['execute-api'],
       vpcCidr: network.vpcCidr,
+      internalTls: network.internalTls,
       registryHost: modelStoreStack?.registryHost,
       accessLogBucket: modelStoreStack?.accessLogBucket,
       description: 'cn-llm-kit: OpenAI-compatible API Gateway + Lambda in China that calls Bedrock in the global region',
@@ -82,6 +83,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
       vllmRepository: modelStore.repositories.vllm,
       registryHost: modelStore.registryHost,
       accessLogBucket: modelStore.accessLogBucket,
+      internalTls: network.internalTls,
       description: 'cn-llm-kit: open models served by vLLM on EC2 GPU instances behind internal load balancers',
     });
   });

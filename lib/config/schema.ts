@@ -266,7 +266,7 @@ export const KitConfigSchema = z
             memoryMiB: int(512, 30720, 'task memory').default(2048),
             minTasks: int(1, 100, 'fewest tasks').default(2),
             maxTasks: int(1, 100, 'most tasks').default(10),
-            /** ACM certificate (arn:aws-cn:acm:...) for HTTPS on the internal load balancer. */
+            /** internalTls.mode certificate: your ACM certificate (arn:aws-cn:acm:...) for HTTPS, covering streaming.<internalTls.domain>. */
             certificateArn: z.string().regex(/^arn:aws-cn:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { error: 'must be an ACM certificate ARN in China (arn:aws-cn:acm:...)' }).optional(),
             /** Idle time the load balancer allows between bytes (long generations before the first token). */
             idleTimeoutSeconds: int(60, 4000, 'load balancer idle timeout').default(900),
@@ -397,7 +397,7 @@ export const KitConfigSchema = z
       .prefault({}),
     vllmEc2: z
       .object({
-        /** ACM certificate for an HTTPS listener on the internal load balancer. Unset: HTTP inside the VPC. */
+        /** internalTls.mode certificate: your ACM certificate for the load balancers' HTTPS listeners, covering <served name>.<internalTls.domain>. */
         certificateArn: z.string().regex(/^arn:aws-cn:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { error: 'must be an ACM certificate ARN in China (arn:aws-cn:acm:...)' }).optional(),
         /** Model load takes minutes (image pull, weights copy, CUDA graphs): health checks must wait. */
         healthCheckGraceSeconds: int(60, 3600, 'seconds before a new instance is health-checked').default(1200),
@@ -405,6 +405,41 @@ export const KitConfigSchema = z
         requestsPerInstancePerMinute: int(1, 100000, 'requests per instance per minute').default(120),
         /** Root volume above image and weights (OS, Docker, logs). */
         baseVolumeGiB: int(30, 1000, 'GiB of root volume besides image and weights').default(60),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * TLS on the kit's internal load balancers (vLLM on EC2, the streaming door): API keys and prompts
+     * cross them. private-ca: an ACM Private CA in the region issues and renews certificates for
+     * names in a private hosted zone (no public domain or ICP filing needed; a general-purpose CA is
+     * billed monthly, plus per certificate: see the AWS China price list). certificate: your own ACM
+     * certificates (vllmEc2.certificateArn, gateway.streamingDoor.certificateArn) covering
+     * <name>.<domain>. plain-http: no TLS inside the VPC, reported as an acknowledged finding.
+     */
+    internalTls: z
+      .object({
+        /** @default private-ca, or certificate when vllmEc2.certificateArn or gateway.streamingDoor.certificateArn is set */
+        mode: z.enum(['private-ca', 'certificate', 'plain-http'], { error: 'must be private-ca, certificate or plain-http' }).optional(),
+        /** Private hosted zone of the load balancers' names (<served model name>.<domain>, streaming.<domain>). @default "<prefix>.internal" */
+        domain: z
+          .string()
+          .regex(/^(?=.{1,190}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/, { error: 'must be a lower-case DNS domain such as "llm.corp.internal"' })
+          .optional(),
+        /** An existing ACM Private CA to issue from instead of creating one (one CA can serve several kits). @default a new CA in the Network stack */
+        certificateAuthorityArn: z
+          .string()
+          .regex(/^arn:aws-cn:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[0-9a-f-]+$/, { error: 'must be an ACM Private CA ARN in China (arn:aws-cn:acm-pca:<region>:<account>:certificate-authority/<id>)' })
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Who is told when an alarm fires or recovers: every stack's alarms notify its own KMS-encrypted topic with these subscribers. */
+    alarms: z
+      .object({
+        /** E-mail addresses (each confirms its subscription once, from the mail SNS sends). */
+        email: list(z.string().email({ error: 'must be e-mail addresses, e.g. "ops@example.com"' })).default([]),
+        /** HTTPS endpoints SNS posts notifications to (chat-ops webhooks, paging services); they confirm the subscription once. */
+        httpsEndpoints: list(z.string().url({ error: 'must be https:// URLs of endpoints that accept SNS notifications' }).startsWith('https://', { error: 'must be https:// URLs (SNS delivers alarms over TLS only)' })).default([]),
       })
       .strict()
       .prefault({}),
@@ -543,6 +578,33 @@ export const KitConfigSchema = z
         if (aliases.indexOf(alias) !== i) ctx.addIssue({ code: 'custom', path: ['bedrock', 'models', i], message: 'repeats a model alias; list each model once' });
       });
     }
+    const tls = c.internalTls;
+    if (tls) {
+      const certificates = [
+        { path: ['vllmEc2', 'certificateArn'], arn: c.vllmEc2?.certificateArn, used: !!c.stacks?.vllmEc2 },
+        { path: ['gateway', 'streamingDoor', 'certificateArn'], arn: c.gateway?.streamingDoor?.certificateArn, used: !!(c.stacks?.gateway && c.gateway?.streamingDoor?.enabled) },
+      ];
+      const mode = effectiveTlsMode(tls.mode, certificates.some((x) => x.arn));
+      for (const cert of certificates) {
+        if (mode === 'certificate' && cert.used && !cert.arn) {
+          ctx.addIssue({ code: 'custom', path: cert.path, message: `is required with internalTls.mode certificate${tls.mode ? '' : ' (chosen because another certificateArn is set)'}: an ACM certificate covering the load balancer's name in internalTls.domain; or set internalTls.mode to private-ca` });
+        }
+        if (mode !== 'certificate' && cert.arn) {
+          ctx.addIssue({ code: 'custom', path: cert.path, message: `is used only with internalTls.mode certificate (the mode is ${mode}); remove it or set internalTls.mode to certificate` });
+        }
+      }
+      if (mode !== 'plain-http' && c.stacks?.vllmEc2) {
+        const labels = served.map((name) => (typeof name === 'string' ? privateDnsLabel(name) : name));
+        labels.forEach((label, i) => {
+          if (labels.indexOf(label) !== i && served.indexOf(served[i]) === i) {
+            ctx.addIssue({ code: 'custom', path: ['models', i, 'servedName'], message: `gets the same private name (${label}.<internalTls.domain>) as another model: "." and "_" become "-" in DNS names; rename one` });
+          }
+        });
+      }
+      if (tls.certificateAuthorityArn && mode !== 'private-ca') {
+        ctx.addIssue({ code: 'custom', path: ['internalTls', 'certificateAuthorityArn'], message: `is used only with internalTls.mode private-ca (the mode is ${mode}); remove it or set the mode to private-ca` });
+      }
+    }
     for (const key of Object.keys(c.tags ?? {})) {
       if (key.toLowerCase().startsWith('aws:')) {
         ctx.addIssue({ code: 'custom', path: ['tags', key], message: 'tag keys starting with "aws:" are reserved by AWS; rename the tag' });
@@ -564,9 +626,24 @@ export const KitConfigSchema = z
         interfaceEndpoints: c.gateway.endpointType === 'PRIVATE' ? [...new Set([...c.network.interfaceEndpoints, 'execute-api' as const])] : c.network.interfaceEndpoints,
       },
       gpu: { allowedInstanceFamilies: c.gpu.allowedInstanceFamilies ?? [...CHINA_REGIONS[region].gpuInstanceFamilies] },
+      internalTls: {
+        ...c.internalTls,
+        mode: effectiveTlsMode(c.internalTls.mode, !!(c.vllmEc2.certificateArn || c.gateway.streamingDoor.certificateArn)),
+        domain: c.internalTls.domain ?? `${c.prefix}.internal`,
+      },
       bedrock: { ...c.bedrock, models: c.bedrock.models.map(resolveBedrockModel) },
     };
   });
+
+/** A served model name as a DNS label of its private name: "." and "_" are not hostname characters there (qwen2.5-7b → qwen2-5-7b). */
+export function privateDnsLabel(name: string): string {
+  return name.replace(/[._]/g, '-');
+}
+
+/** An explicit mode wins; otherwise configured certificates mean `certificate`, and TLS from the kit's own private CA is the default. */
+function effectiveTlsMode(mode: 'private-ca' | 'certificate' | 'plain-http' | undefined, certificateConfigured: boolean) {
+  return mode ?? (certificateConfigured ? 'certificate' : 'private-ca');
+}
 
 export interface BedrockModel extends CatalogModel {
   /** What callers send as `model`. */

@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,6 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { gatewayResponseTemplate, PLATFORM_ERROR_TYPES, platformErrors } from '../../runtime/gateway/platform-errors';
 import { EncryptedLogGroup } from './encrypted-log-group';
 
 export interface OpenAiRestApiProps {
@@ -24,7 +25,37 @@ export interface OpenAiRestApiProps {
   readonly wafRequestsPer5MinPerIp: number;
   readonly key: kms.IKey;
   readonly logRetentionDays: number;
+  /** The largest body the gateway Lambda takes (said in the REQUEST_TOO_LARGE hint). */
+  readonly maxBodyBytes: number;
+  /** The in-VPC streaming door is deployed: timeout hints point callers to it. @default false */
+  readonly streamingDoor?: boolean;
 }
+
+interface ManagedRuleGroup {
+  readonly name: string;
+  /** The group's rules that inspect the request body: counted, never blocking. */
+  readonly bodyRules: readonly string[];
+}
+
+/**
+ * AWS managed rule groups, on what they are for: headers, URI path and query string. Their body
+ * rules would block prompts that merely contain code (`<script>`, `../`, `${jndi:`, a metadata URL
+ * such as 169.254.169.254, JSON bigger than 8 KB), so they only count; the gateway validates and
+ * bounds bodies itself. Rule names: AWS WAF developer guide, "Baseline rule groups".
+ */
+export const MANAGED_RULE_GROUPS: readonly ManagedRuleGroup[] = [
+  {
+    name: 'AWSManagedRulesCommonRuleSet',
+    bodyRules: ['SizeRestrictions_BODY', 'CrossSiteScripting_BODY', 'GenericLFI_BODY', 'GenericRFI_BODY', 'EC2MetaDataSSRF_BODY'],
+  },
+  { name: 'AWSManagedRulesKnownBadInputsRuleSet', bodyRules: ['JavaDeserializationRCE_BODY', 'Log4JRCE_BODY'] },
+];
+
+/** WAF delivers to CloudWatch Logs only into log groups whose name starts with this. */
+const WAF_LOG_GROUP_PREFIX = 'aws-waf-logs-';
+
+/** Request headers that carry credentials (SigV4 signature, session token, API key). */
+const CREDENTIAL_HEADERS = ['authorization', 'x-amz-security-token', 'x-api-key'];
 
 /** Bedrock's event stream: API Gateway must pass it as binary (callers send Accept: application/vnd.amazon.eventstream). */
 const EVENT_STREAM = 'application/vnd.amazon.eventstream';
@@ -37,6 +68,8 @@ export class OpenAiRestApi extends Construct {
   public readonly api: apigw.RestApi;
   public readonly accessLogs: logs.LogGroup;
   public readonly webAcl: wafv2.CfnWebACL;
+  /** WAF's request logs (no bodies; credential headers redacted). */
+  public readonly wafLogs: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: OpenAiRestApiProps) {
     super(scope, id);
@@ -104,6 +137,8 @@ export class OpenAiRestApi extends Construct {
         ? { authorizationType: apigw.AuthorizationType.IAM }
         : { authorizationType: apigw.AuthorizationType.NONE, apiKeyRequired: true },
     });
+
+    this.answerPlatformErrorsInOpenAiShape(props);
 
     const validator = this.api.addRequestValidator('JsonBody', { validateRequestBody: true, validateRequestParameters: true });
     const chatModel = this.api.addModel('ChatCompletionRequest', {
@@ -187,23 +222,57 @@ export class OpenAiRestApi extends Construct {
           statement: { rateBasedStatement: { limit: props.wafRequestsPer5MinPerIp, aggregateKeyType: 'IP' } },
           visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${props.name}-rate`, sampledRequestsEnabled: false },
         },
-        managedRule('AWSManagedRulesCommonRuleSet', 1, props.name, [
-          // Chat requests routinely exceed the set's 8 KB body limit; size is bounded by the gateway itself (6 MB).
-          { name: 'SizeRestrictions_BODY', actionToUse: { count: {} } },
-        ]),
-        managedRule('AWSManagedRulesKnownBadInputsRuleSet', 2, props.name),
+        ...MANAGED_RULE_GROUPS.map((group, i) => managedRule(group, i + 1, props.name)),
       ],
+    });
+    this.wafLogs = new EncryptedLogGroup(this, 'WafLogs', {
+      logGroupName: `${WAF_LOG_GROUP_PREFIX}${props.name}`,
+      retentionDays: props.logRetentionDays as logs.RetentionDays,
+      purpose: 'gateway WAF logs',
+      retain: true,
+      key: props.key,
+    }).logGroup;
+    new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
+      resourceArn: this.webAcl.attrArn,
+      // WAF wants the log group's ARN without CloudWatch's trailing ":*".
+      logDestinationConfigs: [Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', resourceName: this.wafLogs.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      // WAF logs carry request headers: credentials must not land in them.
+      redactedFields: CREDENTIAL_HEADERS.map((name) => ({ singleHeader: { Name: name } })),
     });
     new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: this.webAcl.attrArn });
   }
+
+  /** API Gateway's own rejections (signature, throttling, size, WAF, timeouts) answer OpenAI-shaped bodies with a hint, not `{"message": ...}`. */
+  private answerPlatformErrorsInOpenAiShape(props: OpenAiRestApiProps) {
+    const errors = platformErrors({
+      region: Stack.of(this).region,
+      authorization: props.authorization,
+      rateLimit: props.rateLimit,
+      burstLimit: props.burstLimit,
+      integrationTimeoutSeconds: props.integrationTimeout.toSeconds(),
+      maxBodyBytes: props.maxBodyBytes,
+      wafRequestsPer5MinPerIp: props.wafRequestsPer5MinPerIp,
+      streamingDoor: props.streamingDoor ?? false,
+    });
+    for (const type of PLATFORM_ERROR_TYPES) {
+      const error = errors[type];
+      this.api.addGatewayResponse(`PlatformError-${type}`, {
+        type: apigw.ResponseType.of(type),
+        ...(error.status !== undefined && { statusCode: String(error.status) }),
+        responseHeaders: Object.fromEntries(Object.entries(error.headers ?? {}).map(([name, value]) => [name, `'${value}'`])),
+        templates: { 'application/json': gatewayResponseTemplate(error) },
+      });
+    }
+  }
 }
 
-function managedRule(name: string, priority: number, prefix: string, overrides: wafv2.CfnWebACL.RuleActionOverrideProperty[] = []): wafv2.CfnWebACL.RuleProperty {
+function managedRule(group: ManagedRuleGroup, priority: number, prefix: string): wafv2.CfnWebACL.RuleProperty {
+  const overrides = group.bodyRules.map((rule) => ({ name: rule, actionToUse: { count: {} } }));
   return {
-    name,
+    name: group.name,
     priority,
     overrideAction: { none: {} },
-    statement: { managedRuleGroupStatement: { vendorName: 'AWS', name, ...(overrides.length > 0 && { ruleActionOverrides: overrides }) } },
-    visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${prefix}-${name}`, sampledRequestsEnabled: false },
+    statement: { managedRuleGroupStatement: { vendorName: 'AWS', name: group.name, ...(overrides.length > 0 && { ruleActionOverrides: overrides }) } },
+    visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${prefix}-${group.name}`, sampledRequestsEnabled: false },
   };
 }

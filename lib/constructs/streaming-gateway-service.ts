@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
@@ -17,8 +18,11 @@ import { chinaServiceEndpoint } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
 import { KitConfig } from '../config/schema';
 import { EncryptedLogGroup } from './encrypted-log-group';
+import { InternalEndpoint, InternalTls } from './internal-tls';
 
 const PORT = 8080;
+/** The door's name in the private hosted zone: streaming.<internalTls.domain>. */
+export const STREAMING_DOOR_LABEL = 'streaming';
 const REPOSITORY_ROOT = path.join(__dirname, '..', '..');
 
 export interface StreamingGatewayServiceProps {
@@ -37,6 +41,8 @@ export interface StreamingGatewayServiceProps {
   readonly stsAllowedAccounts: readonly string[];
   readonly accessLogBucket: s3.IBucket;
   readonly logRetentionDays: number;
+  /** HTTPS on a private name, or plain HTTP when config chose it. */
+  readonly internalTls: InternalTls;
 }
 
 /**
@@ -134,9 +140,8 @@ export class StreamingGatewayService extends Construct {
       maxHealthyPercent: 200,
     });
 
-    const listenerPort = settings.certificateArn ? 443 : 80;
     const albSg = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', { vpc: props.vpc, description: 'Streaming gateway load balancer: callers inside the VPC', allowAllOutbound: false });
-    albSg.addIngressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(listenerPort), 'Callers inside the VPC');
+    albSg.addIngressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(props.internalTls.listenerPort), 'Callers inside the VPC');
     albSg.addEgressRule(serviceSg, ec2.Port.tcp(PORT), 'To the gateway tasks');
     serviceSg.addIngressRule(albSg, ec2.Port.tcp(PORT), 'From the load balancer');
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
@@ -158,19 +163,36 @@ export class StreamingGatewayService extends Construct {
       // Matches the drain: a stopping task finishes its streams while no new request reaches it.
       deregistrationDelay: Duration.seconds(settings.drainSeconds),
     });
-    this.loadBalancer.addListener('Listener', {
-      port: listenerPort,
-      ...(settings.certificateArn
-        ? { protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [elbv2.ListenerCertificate.fromArn(settings.certificateArn)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS }
-        : { protocol: elbv2.ApplicationProtocol.HTTP }),
+    const endpoint = new InternalEndpoint(this, 'Endpoint', {
+      tls: props.internalTls,
+      loadBalancer: this.loadBalancer,
+      label: STREAMING_DOOR_LABEL,
+      certificateArn: settings.certificateArn,
       defaultTargetGroups: [targets],
-      open: false,
+      what: 'streaming door',
     });
 
     const scaling = this.service.autoScaleTaskCount({ minCapacity: settings.minTasks, maxCapacity: settings.maxTasks });
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: settings.targetCpuPercent });
     scaling.scaleOnRequestCount('Requests', { requestsPerTarget: settings.requestsPerTaskPerMinute, targetGroup: targets });
 
-    this.baseUrl = `${settings.certificateArn ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}/v1`;
+    this.baseUrl = `${endpoint.origin}/v1`;
+
+    new cloudwatch.Alarm(this, 'UnhealthyTasksAlarm', {
+      alarmDescription: 'Streaming door: unhealthy tasks behind its load balancer for 10 minutes',
+      metric: targets.metrics.unhealthyHostCount({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 0,
+      evaluationPeriods: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new cloudwatch.Alarm(this, 'ServerErrorsAlarm', {
+      alarmDescription: 'Streaming door: more than 10 5xx responses from its tasks in 5 minutes',
+      metric: targets.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 10,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 }

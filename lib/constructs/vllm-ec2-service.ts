@@ -17,6 +17,7 @@ import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing
 import { VLLM_PORT } from '../vllm/server';
 import { gpuMetricsAgentConfig, renderBootScript } from '../vllm/boot-script';
 import { grantModelRead } from './grant-model-read';
+import { InternalEndpoint, InternalTls } from './internal-tls';
 
 type ServedModel = KitConfig['models'][number];
 
@@ -41,6 +42,8 @@ export interface VllmEc2ServiceProps {
   readonly notifications: sns.ITopic;
   readonly settings: KitConfig['vllmEc2'];
   readonly metricNamespace: string;
+  /** HTTPS on a private name, or plain HTTP when config chose it. */
+  readonly internalTls: InternalTls;
 }
 
 /** ECS GPU-optimised AL2023: NVIDIA driver, Docker and the NVIDIA container toolkit are already there. */
@@ -94,8 +97,7 @@ export class VllmEc2Service extends Construct {
     const instanceSg = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', { vpc: props.vpc, description: `vLLM ${model.servedName}: port ${VLLM_PORT} from its load balancer only`, allowAllOutbound: false });
     instanceSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to ECR, S3, Secrets Manager, CloudWatch (VPC endpoints) and package repositories');
     const albSg = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', { vpc: props.vpc, description: `Internal load balancer of vLLM ${model.servedName}`, allowAllOutbound: false });
-    const listenerPort = settings.certificateArn ? 443 : 80;
-    albSg.addIngressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(listenerPort), 'Callers inside the VPC');
+    albSg.addIngressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(props.internalTls.listenerPort), 'Callers inside the VPC');
 
     // boot-vllm.sh puts the weights on the instance-store NVMe disk when the instance has one.
     const volumeGiB = nodeVolumeGiB(settings.baseVolumeGiB, spec, model.vllm.loadFormat === 'local' && gpu.nvmeGB === 0);
@@ -187,16 +189,16 @@ export class VllmEc2Service extends Construct {
     instanceSg.addIngressRule(albSg, ec2.Port.tcp(VLLM_PORT), 'vLLM from its load balancer');
     albSg.addEgressRule(instanceSg, ec2.Port.tcp(VLLM_PORT), 'To the vLLM instances');
 
-    this.loadBalancer.addListener('Listener', {
-      port: listenerPort,
-      ...(settings.certificateArn
-        ? { protocol: elbv2.ApplicationProtocol.HTTPS, certificates: [elbv2.ListenerCertificate.fromArn(settings.certificateArn)], sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS }
-        : { protocol: elbv2.ApplicationProtocol.HTTP }),
+    const endpoint = new InternalEndpoint(this, 'Endpoint', {
+      tls: props.internalTls,
+      loadBalancer: this.loadBalancer,
+      label: model.servedName,
+      certificateArn: settings.certificateArn,
       defaultTargetGroups: [this.targetGroup],
-      open: false,
+      what: `vLLM ${model.servedName}`,
     });
     this.autoScalingGroup.scaleOnRequestCount('RequestsPerInstance', { targetRequestsPerMinute: settings.requestsPerInstancePerMinute, estimatedInstanceWarmup: grace });
-    this.baseUrl = `${settings.certificateArn ? 'https' : 'http'}://${this.loadBalancer.loadBalancerDnsName}/v1`;
+    this.baseUrl = `${endpoint.origin}/v1`;
 
     new cloudwatch.Alarm(this, 'UnhealthyHostsAlarm', {
       alarmDescription: `vLLM ${model.servedName}: unhealthy instances for 15 minutes`,

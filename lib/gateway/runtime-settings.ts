@@ -19,6 +19,8 @@ export function gatewayRuntimeSettings(
     /** API Gateway's integration timeout in front of this host (the Lambda); unset for hosts without one (the streaming door, the local runner). */
     integrationTimeoutSeconds?: number;
     providerSecretIds?: Readonly<Record<string, string>>;
+    /** The kit's private CA (PEM), trusted for self-hosted routes: their load balancers' certificates come from it. */
+    internalCaCertificatePem?: string;
   },
 ): RuntimeConfigInput {
   const providers = config.routing.providers;
@@ -49,6 +51,7 @@ export function gatewayRuntimeSettings(
         refreshSeconds: config.routing.registryRefreshSeconds,
         timeoutMs: opts.upstreamTimeoutSeconds * 1000,
         maxAttempts: 2,
+        ...(opts.internalCaCertificatePem && { caCertificates: [opts.internalCaCertificatePem] }),
       },
     }),
     fallbacks: config.routing.fallbacks,

@@ -17,6 +17,8 @@ import { grantRouteRegistryRead } from '../constructs/route-registry';
 import { gatewayRuntimeSettings } from '../gateway/runtime-settings';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
+import { AlarmTopic } from '../constructs/alarm-topic';
+import { InternalTls } from '../constructs/internal-tls';
 
 export interface GatewayStackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -27,6 +29,8 @@ export interface GatewayStackProps extends ChinaStackProps {
   readonly vpcCidr: string;
   readonly registryHost?: string;
   readonly accessLogBucket?: s3.IBucket;
+  /** The Network stack's private zone and CA: the streaming door's HTTPS name, and the CA the gateway trusts for self-hosted routes. */
+  readonly internalTls: InternalTls;
 }
 
 /** Seconds the Lambda keeps working for the caller: API Gateway gives up at the integration timeout, a stream can run up to 15 minutes. */
@@ -68,15 +72,20 @@ export class GatewayStack extends ChinaStack {
         return [p.name, secret];
       }),
     );
-    const routing = { providerSecretIds: Object.fromEntries(Object.entries(providerSecrets).map(([name, secret]) => [name, secret.secretArn])) };
+    const routing = {
+      providerSecretIds: Object.fromEntries(Object.entries(providerSecrets).map(([name, secret]) => [name, secret.secretArn])),
+      // Self-hosted routes registered at run time are HTTPS to load balancers with certificates from the kit's private CA.
+      internalCaCertificatePem: props.internalTls.rootCertificatePem,
+    };
 
     const timeoutSeconds = lambdaTimeoutSeconds(gw.streaming, gw.integrationTimeoutSeconds);
+    const lambdaSettings = gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2, integrationTimeoutSeconds: gw.integrationTimeoutSeconds, ...routing });
     this.gatewayFunction = new GatewayFunction(this, 'Gateway', {
       vpc: props.vpc,
       subnets: props.subnets,
       credentialSecret: this.credential.secret,
       key: this.key,
-      runtimeSettings: gatewayRuntimeSettings(config, { credentialSecretId: this.credential.secret.secretArn, upstreamTimeoutSeconds: timeoutSeconds - 2, integrationTimeoutSeconds: gw.integrationTimeoutSeconds, ...routing }),
+      runtimeSettings: lambdaSettings,
       runtime: config.lambda.runtime,
       architecture: config.lambda.architecture,
       memoryMb: gw.lambdaMemoryMb,
@@ -99,10 +108,13 @@ export class GatewayStack extends ChinaStack {
       wafRequestsPer5MinPerIp: gw.wafRequestsPer5MinPerIp,
       key: this.key,
       logRetentionDays: gw.logRetentionDays,
+      maxBodyBytes: lambdaSettings.maxBodyBytes!,
+      streamingDoor: gw.streamingDoor.enabled,
     });
 
     this.addAlarms();
     this.addUsageDashboard();
+    new AlarmTopic(this, 'Alarms', { key: this.key, recipients: config.alarms, displayName: `${config.prefix} gateway` }).notifyOnEveryAlarm(this);
 
     // Every gateway host reads the upstream keys and reaches the vLLM load balancers inside the VPC.
     // Self-hosted routes come from the route registry at run time: the vLLM stacks may deploy later.
@@ -110,7 +122,10 @@ export class GatewayStack extends ChinaStack {
       for (const secret of Object.values(providerSecrets)) grantSecretRead(secret, this.key, role);
       if (!routeRegistryEnabled(config)) return;
       grantRouteRegistryRead(role, config);
-      securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(80), 'HTTP to vLLM load balancers inside the VPC');
+      // HTTPS (443) is open already; plain HTTP only where a route may use it (internalTls.mode plain-http, the EKS NLBs).
+      if (config.internalTls.mode === 'plain-http' || config.stacks.vllmEks) {
+        securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(80), 'HTTP to vLLM load balancers inside the VPC');
+      }
     };
     connectToUpstreams(this.gatewayFunction.function.role!, this.gatewayFunction.securityGroup);
 
@@ -132,6 +147,7 @@ export class GatewayStack extends ChinaStack {
         stsAllowedAccounts: door.stsAllowedAccounts ?? [config.china.account],
         accessLogBucket: props.accessLogBucket,
         logRetentionDays: gw.logRetentionDays,
+        internalTls: props.internalTls,
       });
       connectToUpstreams(this.streamingDoor.service.taskDefinition.taskRole, this.streamingDoor.securityGroup);
       new CfnOutput(this, 'StreamingBaseUrl', { value: this.streamingDoor.baseUrl, description: 'OpenAI base URL of the in-VPC streaming door (Bearer API key or STS token)' });

@@ -2,6 +2,7 @@ import { CfnOutput, Fn, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
+import { InternalTls } from '../constructs/internal-tls';
 import { PrivateServiceEndpoints } from '../constructs/private-service-endpoints';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
@@ -21,6 +22,8 @@ export class NetworkStack extends ChinaStack {
   public readonly endpoints?: PrivateServiceEndpoints;
   /** The VPC's CIDR as a literal, for security group rules reviewers (and cdk-nag) can read. */
   public readonly vpcCidr: string;
+  /** Private names (and CA) for the internal load balancers' HTTPS listeners. */
+  public readonly internalTls: InternalTls;
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
     super(scope, id, props);
@@ -83,6 +86,13 @@ export class NetworkStack extends ChinaStack {
         interfaceEndpoints: net.interfaceEndpoints,
       });
     }
+
+    this.internalTls = new InternalTls(this, 'InternalTls', {
+      settings: config.internalTls,
+      vpc: this.vpc,
+      prefix: config.prefix,
+      needed: config.stacks.vllmEc2 || (config.stacks.gateway && config.gateway.streamingDoor.enabled),
+    });
 
     new CfnOutput(this, 'VpcId', { value: this.vpc.vpcId, description: 'VPC of the kit in China' });
     new CfnOutput(this, 'NatEgressIps', {

@@ -15,6 +15,8 @@ import { VllmRouteRegistration } from '../constructs/route-registry';
 import { VllmEc2Service } from '../constructs/vllm-ec2-service';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
+import { AlarmTopic } from '../constructs/alarm-topic';
+import { InternalTls } from '../constructs/internal-tls';
 
 export interface VllmEc2StackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -24,6 +26,8 @@ export interface VllmEc2StackProps extends ChinaStackProps {
   readonly vllmRepository: ecr.IRepository;
   readonly registryHost: string;
   readonly accessLogBucket: s3.IBucket;
+  /** The Network stack's private zone and CA for the load balancers' HTTPS names. */
+  readonly internalTls: InternalTls;
 }
 
 export const VLLM_METRIC_NAMESPACE = 'cn-llm-kit/vLLM';
@@ -44,6 +48,7 @@ export class VllmEc2Stack extends ChinaStack {
     const notifications = new sns.Topic(this, 'ScalingNotifications', { displayName: `${config.prefix} vLLM scaling events`, masterKey: key, enforceSSL: true });
     // Auto Scaling publishes to the encrypted topic.
     key.grant(new iam.ServicePrincipal('autoscaling.amazonaws.com'), 'kms:GenerateDataKey*', 'kms:Decrypt');
+    new AlarmTopic(this, 'Alarms', { key, recipients: config.alarms, displayName: `${config.prefix} vLLM` }).notifyOnEveryAlarm(this);
 
     const imageRef = n.pinnedImage(props.registryHost, 'vllm');
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${config.prefix}-vllm` });
@@ -80,6 +85,7 @@ export class VllmEc2Stack extends ChinaStack {
         notifications,
         settings: config.vllmEc2,
         metricNamespace: VLLM_METRIC_NAMESPACE,
+        internalTls: props.internalTls,
       });
       this.services[model.servedName] = service;
       const route = routes.find((r) => r.servedName === model.servedName);

@@ -1,6 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CachedSecret } from './cached-secret';
 import { GatewayError } from './errors';
+import { privateCaFetch } from './private-ca-fetch';
 import { GatewayRuntimeConfig } from './runtime-config';
 
 export type UpstreamConfig = GatewayRuntimeConfig['upstreams'][number];
@@ -63,11 +64,14 @@ function upstreamError(upstream: UpstreamConfig, status: number, body: string, l
 /** An OpenAI-compatible service the gateway forwards to: a vLLM load balancer in the VPC or a domestic provider. */
 export class OpenAiUpstream {
   private readonly key?: CachedSecret<string>;
+  /** fetch, or one that also trusts the upstream's private CA. */
+  private readonly send: typeof fetch;
 
   constructor(
     readonly config: UpstreamConfig,
     secrets?: SecretsManagerClient,
   ) {
+    this.send = config.caCertificates?.length ? privateCaFetch(config.caCertificates) : (input, init) => fetch(input, init);
     const id = config.apiKeySecretId;
     if (!id || !secrets) return;
     this.key = new CachedSecret(secrets, id, `the key of ${config.kind} upstream "${config.name}"`, (text) => {
@@ -95,7 +99,7 @@ export class OpenAiUpstream {
     const timeout = AbortSignal.timeout(this.config.timeoutMs);
     let res: Response;
     try {
-      res = await fetch(`${this.config.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
+      res = await this.send(`${this.config.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(key && { authorization: `Bearer ${key}` }) },
         body: JSON.stringify(payload),

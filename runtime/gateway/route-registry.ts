@@ -108,7 +108,7 @@ export function withRegistryRoutes(config: GatewayRuntimeConfig, entries: readon
     aliases.add(e.alias);
     upstreamNames.add(e.routeName);
     models.push({ alias: e.alias, modelId: e.servedName, created: 0, route: e.routeName });
-    upstreams.push({ name: e.routeName, kind: e.kind, baseUrl: e.baseUrl, apiKeySecretId: e.apiKeySecretArn, crossBorder: e.crossBorder, timeoutMs: settings.timeoutMs, maxAttempts: settings.maxAttempts });
+    upstreams.push({ name: e.routeName, kind: e.kind, baseUrl: e.baseUrl, apiKeySecretId: e.apiKeySecretArn, crossBorder: e.crossBorder, timeoutMs: settings.timeoutMs, maxAttempts: settings.maxAttempts, ...(settings.caCertificates && { caCertificates: settings.caCertificates }) });
   }
   return { ...config, models, upstreams };
 }

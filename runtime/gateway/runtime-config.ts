@@ -42,6 +42,8 @@ export const GatewayRuntimeConfigSchema = z.object({
         crossBorder: z.boolean().default(false),
         timeoutMs: z.number().int().min(1000).default(300000),
         maxAttempts: z.number().int().min(1).max(10).default(2),
+        /** CA certificates (PEM) trusted for this upstream besides the public roots: the kit's private CA for internal load balancers. */
+        caCertificates: z.array(z.string().includes('BEGIN CERTIFICATE')).optional(),
       }),
     )
     .default([]),
@@ -62,6 +64,8 @@ export const GatewayRuntimeConfigSchema = z.object({
       /** Upstream settings of registered routes (the host's time budget). */
       timeoutMs: z.number().int().min(1000).default(300000),
       maxAttempts: z.number().int().min(1).max(10).default(2),
+      /** CAs (PEM) trusted for registered routes besides the public roots: the kit's private CA that issued the load balancers' certificates. @default none */
+      caCertificates: z.array(z.string().includes('BEGIN CERTIFICATE')).optional(),
     })
     .optional(),
   /** Bedrock in the global region is outside China. */

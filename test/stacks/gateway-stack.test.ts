@@ -66,8 +66,48 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
     expect(acl.Scope).toBe('REGIONAL');
     expect(acl.Rules.map((r: any) => r.Name)).toEqual(['rate-per-ip', 'AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet']);
     expect(acl.Rules[0].Statement.RateBasedStatement).toEqual({ Limit: 3000, AggregateKeyType: 'IP' });
-    expect(acl.Rules[1].Statement.ManagedRuleGroupStatement.RuleActionOverrides).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
     template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+  });
+
+  test('prompts with code in them are not blocked: every body-inspecting managed rule only counts', () => {
+    const acl = resourcesOf(template, 'AWS::WAFv2::WebACL')[0].Properties;
+    const counted = (group: string) => {
+      const rule = acl.Rules.find((r: any) => r.Name === group);
+      expect(rule.OverrideAction).toEqual({ None: {} });
+      return Object.fromEntries(rule.Statement.ManagedRuleGroupStatement.RuleActionOverrides.map((o: any) => [o.Name, o.ActionToUse]));
+    };
+    // The rules that inspect the body (AWS WAF developer guide, baseline rule groups): <script>, ../, http:// includes, 169.254.169.254, > 8 KB, ${jndi:, Java serialisation.
+    expect(counted('AWSManagedRulesCommonRuleSet')).toEqual({
+      SizeRestrictions_BODY: { Count: {} },
+      CrossSiteScripting_BODY: { Count: {} },
+      GenericLFI_BODY: { Count: {} },
+      GenericRFI_BODY: { Count: {} },
+      EC2MetaDataSSRF_BODY: { Count: {} },
+    });
+    expect(counted('AWSManagedRulesKnownBadInputsRuleSet')).toEqual({ Log4JRCE_BODY: { Count: {} }, JavaDeserializationRCE_BODY: { Count: {} } });
+  });
+
+  test('WAF logs go to a KMS-encrypted aws-waf-logs- group that CloudWatch Logs of the China region may use, credentials redacted', () => {
+    const logging = resourcesOf(template, 'AWS::WAFv2::LoggingConfiguration')[0].Properties;
+    expect(logging.RedactedFields).toEqual([{ SingleHeader: { Name: 'authorization' } }, { SingleHeader: { Name: 'x-amz-security-token' } }, { SingleHeader: { Name: 'x-api-key' } }]);
+    const [groupId, group] = Object.entries(template.findResources('AWS::Logs::LogGroup')).find(([, g]) => g.Properties.LogGroupName === 'aws-waf-logs-cnllm-openai')!;
+    // The group's ARN without CloudWatch's ":*" (WAF refuses that form); the Ref also orders the deploy.
+    expect(logging.LogDestinationConfigs).toEqual([{ 'Fn::Join': ['', ['arn:aws-cn:logs:cn-northwest-1:111122223333:log-group:', { Ref: groupId }]] }]);
+    const keyId = group.Properties.KmsKeyId['Fn::GetAtt'][0];
+    const keyPolicy = JSON.stringify(json.Resources[keyId].Properties.KeyPolicy);
+    expect(keyPolicy).toContain('"Service":"logs.cn-northwest-1.amazonaws.com.cn"');
+  });
+
+  test('API Gateway\'s own rejections answer OpenAI-shaped bodies with a hint and the right status', () => {
+    const responses: Record<string, any> = Object.fromEntries(resourcesOf(template, 'AWS::ApiGateway::GatewayResponse').map((r) => [r.Properties.ResponseType, r.Properties]));
+    expect(Object.keys(responses)).toEqual(expect.arrayContaining(['MISSING_AUTHENTICATION_TOKEN', 'INVALID_SIGNATURE', 'EXPIRED_TOKEN', 'ACCESS_DENIED', 'THROTTLED', 'REQUEST_TOO_LARGE', 'WAF_FILTERED', 'INTEGRATION_TIMEOUT', 'DEFAULT_4XX', 'DEFAULT_5XX']));
+    expect(responses.THROTTLED).toEqual(expect.objectContaining({ StatusCode: '429', ResponseParameters: { 'gatewayresponse.header.Retry-After': "'1'" } }));
+    expect(responses.DEFAULT_4XX.StatusCode).toBeUndefined();
+    for (const response of Object.values(responses)) {
+      const body = JSON.parse(response.ResponseTemplates['application/json'].replace('$context.error.messageString', '"Forbidden"').replace('$context.requestId', 'r-1'));
+      expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    }
+    expect(responses.MISSING_AUTHENTICATION_TOKEN.ResponseTemplates['application/json']).toContain('curl --aws-sigv4 \\"aws:amz:cn-northwest-1:execute-api\\"');
   });
 
   test('the Lambda runs the China-confirmed runtime in the private subnets, with HTTPS-only egress', () => {
@@ -80,11 +120,8 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
     expect(fn.KmsKeyArn).toBeDefined();
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: Match.stringLikeRegexp('^Gateway Lambda'),
-      SecurityGroupEgress: [
-        { CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'HTTPS to Bedrock and AWS endpoints' },
-        // The self-hosted vLLM service registered its route: its internal load balancer listens on 80 inside the VPC.
-        { CidrIp: '10.80.0.0/16', FromPort: 80, ToPort: 80, IpProtocol: 'tcp', Description: 'HTTP to vLLM load balancers inside the VPC' },
-      ],
+      // The registered vLLM service answers HTTPS on its private name (internalTls): no plain-HTTP egress.
+      SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'HTTPS to Bedrock and AWS endpoints' }],
     });
   });
 
@@ -108,9 +145,10 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
           { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0, route: 'bedrock' },
           { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0, route: 'bedrock' },
         ],
-        // Self-hosted routes are read from Parameter Store at run time, not fixed in the environment.
+        // Self-hosted routes are read from Parameter Store at run time, not fixed in the environment; they are
+        // HTTPS on private names, trusting the kit's private CA (its root certificate, a deploy-time value).
         upstreams: [],
-        routeRegistry: { parameterPath: '/cnllm/routes', region: 'cn-northwest-1', refreshSeconds: 60, timeoutMs: 28000, maxAttempts: 2 },
+        routeRegistry: { parameterPath: '/cnllm/routes', region: 'cn-northwest-1', refreshSeconds: 60, timeoutMs: 28000, maxAttempts: 2, caCertificates: ['ARN'] },
         residency: 'any',
         timeouts: { connectMs: 3000, requestMs: 28000 },
       }),
@@ -135,6 +173,7 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
 
   test('alarms on 5xx rate, Bedrock throttles and p99 latency', () => {
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map((a) => a.Properties);
+    for (const alarm of alarms) expect([alarm.AlarmActions, alarm.OKActions]).toEqual([[{ Ref: expect.stringMatching(/^AlarmsTopic/) }], [{ Ref: expect.stringMatching(/^AlarmsTopic/) }]]);
     expect(alarms.map((a) => a.AlarmDescription)).toEqual([
       'Gateway 5xx responses above 5% of requests',
       'More than 10 requests throttled by Bedrock in 5 minutes (after retries)',
@@ -249,7 +288,8 @@ describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
       HealthCheckPath: '/healthz',
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '100' }]),
     });
-    t.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: 'Streaming gateway load balancer: callers inside the VPC', SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.80.0.0/16', FromPort: 80 })] });
+    // HTTPS on streaming.cnllm.internal by default (internalTls): test/stacks/internal-tls.test.ts.
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: 'Streaming gateway load balancer: callers inside the VPC', SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.80.0.0/16', FromPort: 443 })] });
     t.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
   });
 
@@ -311,11 +351,10 @@ describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
     expect(decrypts.filter((s: any) => s.Condition === undefined)).toHaveLength(1);
     expect(decrypts.filter((s: any) => s.Condition?.StringEquals?.['kms:EncryptionContext:SecretARN'])).toHaveLength(1);
     expectRegistryRead(policy.Statement);
-    // The door's tasks reach the vLLM load balancers too (HTTP inside the VPC).
-    t.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      GroupDescription: 'Streaming gateway tasks: from their load balancer only',
-      SecurityGroupEgress: Match.arrayWith([Match.objectLike({ CidrIp: '10.80.0.0/16', FromPort: 80, ToPort: 80 })]),
-    });
+    // The door's tasks reach the vLLM load balancers too: HTTPS (internal TLS is on by default), no plain HTTP.
+    const egress = resourcesOf(t, 'AWS::EC2::SecurityGroup').find((g) => g.Properties.GroupDescription === 'Streaming gateway tasks: from their load balancer only')!.Properties.SecurityGroupEgress;
+    expect(egress).toEqual(expect.arrayContaining([expect.objectContaining({ FromPort: 443, ToPort: 443 })]));
+    expect(egress).not.toEqual(expect.arrayContaining([expect.objectContaining({ FromPort: 80 })]));
   });
 
   test('scales on CPU and requests per task; outputs the base URL and the key table', () => {

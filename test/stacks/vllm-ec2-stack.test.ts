@@ -97,7 +97,7 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
     );
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: 'Internal load balancer of vLLM qwen2.5-1.5b-instruct',
-      SecurityGroupIngress: [{ CidrIp: '10.80.0.0/16', FromPort: 80, ToPort: 80, IpProtocol: 'tcp', Description: 'Callers inside the VPC' }],
+      SecurityGroupIngress: [{ CidrIp: '10.80.0.0/16', FromPort: 443, ToPort: 443, IpProtocol: 'tcp', Description: 'Callers inside the VPC' }],
     });
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       Port: 8000,
@@ -105,7 +105,8 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
       Matcher: { HttpCode: '200' },
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '120' }]),
     });
-    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP' });
+    // HTTPS from the kit's private CA by default (internalTls): test/stacks/internal-tls.test.ts.
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'HTTPS' });
   });
 
   test('instance role: only its model prefix, only the vLLM repository, only its API key; Session Manager, no SSH', () => {
@@ -137,20 +138,20 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'cnllm/vllm/ec2/qwen2.5-1.5b-instruct' });
     const [parameter] = resourcesOf(template, 'AWS::SSM::Parameter').map((p) => p.Properties);
     expect(parameter).toEqual(expect.objectContaining({ Name: '/cnllm/routes/qwen2.5-1.5b-instruct', Type: 'String', Tier: 'Standard' }));
-    // The value is the entry the gateway parses (RouteEntrySchema), with the load balancer and the secret filled in at deploy.
+    // The value is the entry the gateway parses (RouteEntrySchema): the model's private HTTPS name, and the secret filled in at deploy.
     const parts: unknown[] = parameter.Value['Fn::Join'][1];
-    const entry = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p).includes('LoadBalancer') ? 'internal-lb.example' : 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm/ec2/x-AbCdEf')).join(''));
+    const entry = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm/ec2/x-AbCdEf')).join(''));
     expect(RouteEntrySchema.parse(entry)).toEqual({
       alias: 'qwen2.5-1.5b-instruct',
       platform: 'ec2',
       servedName: 'qwen2.5-1.5b-instruct',
       routeName: 'vllm-qwen2.5-1.5b-instruct',
-      baseUrl: 'http://internal-lb.example/v1',
+      baseUrl: 'https://qwen2-5-1-5b-instruct.cnllm.internal/v1',
       apiKeySecretArn: 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm/ec2/x-AbCdEf',
       kind: 'vllm',
       crossBorder: false,
     });
-    expect(parts.filter((p) => typeof p !== 'string')).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/LoadBalancer/), 'DNSName'] }, { Ref: expect.stringMatching(/^ApiKeyqwen/) }]);
+    expect(parts.filter((p) => typeof p !== 'string')).toEqual([{ Ref: expect.stringMatching(/^ApiKeyqwen/) }]);
     // It writes; it reads nothing of the gateway's.
     expect(referencedStacks(json)).toEqual(['cnllm-ModelStore', 'cnllm-Network']);
   });
