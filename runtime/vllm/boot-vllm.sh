@@ -1,7 +1,8 @@
 #!/bin/bash
 # Boots one vLLM server on an ECS GPU-optimised Amazon Linux 2023 instance in an AWS China region.
 # Nothing is fetched from outside the region: the image comes from private ECR, the weights from the
-# in-region S3 bucket, and Hugging Face is switched off (HF_HUB_OFFLINE). cn-llm-kit renders this file
+# in-region S3 bucket, Hugging Face is switched off (HF_HUB_OFFLINE) and so are vLLM's usage
+# statistics (VLLM_NO_USAGE_STATS, DO_NOT_TRACK; lib/vllm/server.ts lists them). cn-llm-kit renders this file
 # into user data with the values below set in front of it; they are checked here so a missing one
 # fails loudly at boot instead of starting a half-configured server.
 set -euo pipefail
@@ -82,7 +83,8 @@ TimeoutStartSec=0
 ExecStartPre=-/usr/bin/docker rm -f vllm
 ExecStart=/usr/bin/docker run --name vllm --pull never --gpus all --ipc=host --shm-size 8g \
   -p ${VLLM_PORT}:${VLLM_PORT} --env-file /etc/cnllm/vllm.env \
-  -e HF_HUB_OFFLINE=1 -e TRANSFORMERS_OFFLINE=1 -e AWS_REGION=${REGION} -e AWS_DEFAULT_REGION=${REGION} \
+  -e HF_HUB_OFFLINE=1 -e TRANSFORMERS_OFFLINE=1 -e VLLM_NO_USAGE_STATS=1 -e DO_NOT_TRACK=1 \
+  -e AWS_REGION=${REGION} -e AWS_DEFAULT_REGION=${REGION} \
   -v /opt/models:/models:ro ${VLLM_IMAGE} ${VLLM_ARGS[*]}
 ExecStop=/usr/bin/docker stop -t 30 vllm
 
