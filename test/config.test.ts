@@ -28,6 +28,7 @@ describe('defaults (the embedded demo config)', () => {
       account: '111122223333',
       region: 'cn-northwest-1',
       availabilityZones: ['cn-northwest-1a', 'cn-northwest-1b', 'cn-northwest-1c'],
+      tagLaggingTypes: false,
     });
     expect(config.global).toEqual({ account: '444455556666', region: 'us-east-1' });
   });

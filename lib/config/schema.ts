@@ -166,6 +166,14 @@ export const KitConfigSchema = z
           .default('cn-northwest-1'),
         /** Explicit, because a VPC in an environment-specific stack would otherwise look AZs up in the account. */
         availabilityZones: list(z.string()).optional(),
+        /**
+         * Apply the app-wide tags (prefix tag and `tags`) also to resource types whose China
+         * CloudFormation schema did not accept `Tags` when last checked (lib/china/cfn-registry.ts:
+         * ELBv2 listeners, Application Auto Scaling scalable targets). Set it once the region does;
+         * until then those resources stay untagged and the deploy succeeds.
+         * @default false
+         */
+        tagLaggingTypes: flag(false),
       })
       .strict()
       .prefault({}),
