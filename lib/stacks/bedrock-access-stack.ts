@@ -61,7 +61,10 @@ export class BedrockAccessStack extends Stack {
         }),
       );
     }
-    this.policy = new iam.Policy(this, 'InvokePolicy', { statements, users: [this.user] });
+    // Permissions through a group, not on the user itself (NIST 800-53 AC-2, AC-6).
+    const group = new iam.Group(this, 'GatewayGroup');
+    this.user.addToGroup(group);
+    this.policy = new iam.Policy(this, 'InvokePolicy', { statements, groups: [group] });
 
     for (const m of bedrock.models.filter((m) => m.lifecycle === 'legacy')) {
       Annotations.of(this).addWarningV2(`cn-llm-kit:legacy-model:${m.alias}`, m.note ?? `${m.alias} is a Legacy Bedrock model: calls may fail after its end of life.`);

@@ -16,8 +16,11 @@ describe('BedrockAccess stack (global partition)', () => {
     expect([stack.account, stack.region]).toEqual(['444455556666', 'us-east-1']);
   });
 
-  test('a dedicated IAM user with no access key created by CloudFormation', () => {
-    template.hasResourceProperties('AWS::IAM::User', { UserName: 'cnllm-china-gateway' });
+  test('a dedicated IAM user with no access key created by CloudFormation, its permissions through a group', () => {
+    template.hasResourceProperties('AWS::IAM::User', { UserName: 'cnllm-china-gateway', Groups: [{ Ref: Match.stringLikeRegexp('GatewayGroup') }] });
+    const [policy] = Object.values(template.findResources('AWS::IAM::Policy'));
+    expect(policy.Properties.Users).toBeUndefined();
+    expect(policy.Properties.Groups).toEqual([{ Ref: expect.stringMatching(/^GatewayGroup/) }]);
     template.resourceCountIs('AWS::IAM::AccessKey', 0);
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   });
