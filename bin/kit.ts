@@ -1,5 +1,6 @@
 import { App, Stack, Tags } from 'aws-cdk-lib';
 import { applyComplianceChecks } from '../lib/checks/apply-checks';
+import { TAG_LAGGING_TYPES } from '../lib/china/cfn-registry';
 import { ComplianceLedger } from '../lib/checks/compliance-ledger';
 import { names } from '../lib/config/names';
 import { KitConfig } from '../lib/config/schema';
@@ -26,8 +27,10 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
   const stackName = names(config).stack;
   const stacks: Stack[] = [];
 
-  Tags.of(app).add('cn-llm-kit:prefix', config.prefix);
-  for (const [key, value] of Object.entries(config.tags)) Tags.of(app).add(key, value);
+  // Tags on a type whose China schema lacks them would fail the whole deploy: skip those types unless configured.
+  const tagOptions = { excludeResourceTypes: config.china.tagLaggingTypes ? [] : [...TAG_LAGGING_TYPES] };
+  Tags.of(app).add('cn-llm-kit:prefix', config.prefix, tagOptions);
+  for (const [key, value] of Object.entries(config.tags)) Tags.of(app).add(key, value, tagOptions);
 
   const enabled = <T extends Stack>(on: boolean, create: () => T): T | undefined => {
     if (!on) return undefined;
@@ -100,7 +103,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     });
   });
 
-  applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger });
+  applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger, acceptedLaggingProperties: config.china.tagLaggingTypes ? ['Tags'] : [] });
   return { network: networkStack, modelStore: modelStoreStack, bedrockAccess, gateway, vllmEc2, vllmEks, stacks };
 }
 

@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { buildStackReports, writeStackReports } from '../lib/checks/compliance-report';
 import { checkChinaPartition } from './helpers/partition';
 import { kitApp } from './helpers/kit-app';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { referencedStacks } from './helpers/template';
 
 describe('the app with the embedded default config', () => {
@@ -41,7 +42,7 @@ describe('the app with the embedded default config', () => {
     const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
     expect(reports.map((r) => [r.stackName, r.unacknowledged])).toEqual(kit.stacks.map((s) => [s.stackName, 0]));
     expect(reports.filter((r) => r.acknowledged > 0).map((r) => r.stackName)).toEqual(['cnllm-ModelStore', 'cnllm-Gateway', 'cnllm-VllmEc2']);
-    const acksOf = (stackName: string) => ledger.evaluations.filter((e) => e.stackName === stackName && e.outcome === 'acknowledged');
+    const acksOf = (stackName: string) => ledger.evaluations.filter((e) => e.stackName === stackName && e.outcome === 'acknowledged' && !ledger.isInformational(e.pack));
     expect(acksOf('cnllm-ModelStore').map((e) => `${e.ruleId}[${e.finding ?? ''}]`).sort()).toEqual([
       'AwsSolutions-CB5[]',
       'AwsSolutions-IAM5[Resource::*]',
@@ -64,8 +65,12 @@ describe('the app with the embedded default config', () => {
     const reports = buildStackReports(ledger, kit.stacks.map((s) => s.stackName));
     const store = reports.find((r) => r.stackName === 'cnllm-ModelStore')!;
     expect(store.markdown).toContain('**Result: PASS**');
-    expect(store.markdown).toMatch(/\| ChinaRegion \| ChinaRegion-NoGlobalPartitionArn \| Error \| \d+ \| 0 \| 0 \| \d+ \|/);
-    expect(store.markdown).toMatch(/\| AwsSolutions \| AwsSolutions-S10 \| Error \| 4 \| 0 \| 0 \|/);
+    // Each rule as what it checks, with its counts; only the rules that applied to the stack, the rest as one count.
+    expect(store.markdown).toMatch(/\| ChinaRegion \| ChinaRegion-NoGlobalPartitionArn \| [^|]*global[^|]* \| Error \| \d+ \| 0 \| 0 \|/);
+    expect(store.markdown).toMatch(/\| AwsSolutions \| AwsSolutions-S10 \| The S3 Bucket or bucket policy does not require requests to use SSL\. \| Error \| 4 \| 0 \| 0 \|/);
+    expect(store.markdown).not.toContain('| ChinaRegion-NoEdgeEndpoint |');
+    expect(store.markdown).toMatch(/\n\d+ further rules ran and applied to no resource of this stack \(AwsSolutions \d+, ChinaRegion \d+, NIST\.800\.53\.R5 \d+\); the CSV lists them\./);
+    expect(store.markdown).toContain('Template validity is checked separately');
     expect(store.csv.split('\n')[0]).toBe('stack,pack,rule,level,resource,outcome,finding,reason');
     expect(store.csv).toContain('cnllm-ModelStore,AwsSolutions,AwsSolutions-S10,Error,cnllm-ModelStore/Weights/Policy/Resource,compliant,,');
     // Every rule that ran appears in the CSV too, as a row per resource it applied to or one "not-applicable" row.
@@ -90,6 +95,26 @@ describe('the app with the embedded default config', () => {
       'cnllm-VllmEc2.md',
     ]);
     expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain('| cnllm-Network | PASS | 0 | 0 |');
+  });
+
+  test('NIST 800-53 rev 5 is informational: open findings are reported and never fail synth or the result; the default kit leaves none open', () => {
+    // The default kit: every NIST finding fixed or acknowledged with its reason.
+    expect(ledger.evaluations.filter((e) => e.pack === 'NIST.800.53.R5' && e.outcome === 'non-compliant').map((e) => `${e.ruleId} ${e.resourcePath}`)).toEqual([]);
+    // A resource only NIST flags (a log group without a key or retention): reported as informational, the stack still passes.
+    const withOpen = kitApp();
+    new logs.LogGroup(withOpen.kit.network!, 'PlainLogGroupForTest', { retention: logs.RetentionDays.INFINITE });
+    withOpen.app.synth();
+    const network = buildStackReports(withOpen.ledger, ['cnllm-Network'])[0];
+    const nistOpen = withOpen.ledger.evaluations.filter((e) => e.pack === 'NIST.800.53.R5' && e.stackName === 'cnllm-Network' && e.outcome === 'non-compliant');
+    expect(nistOpen.length).toBeGreaterThan(0);
+    expect([network.unacknowledged, network.informational]).toEqual([0, nistOpen.length]);
+    expect(network.markdown).toContain('**Result: PASS**');
+    expect(network.markdown).toContain('## Informational: NIST.800.53.R5');
+    const gateway = buildStackReports(ledger, ['cnllm-Gateway'])[0];
+    // Findings the kit leaves open by design carry their reason; the Lambda has no DLQ because API Gateway invokes it synchronously.
+    expect(gateway.markdown).toMatch(/\| NIST\.800\.53\.R5-LambdaDLQ \| [^|]+ \| cnllm-Gateway\/Gateway\/Function\/Resource \|  \| Invoked synchronously/);
+    const secretAck = ledger.evaluations.find((e) => e.ruleId === 'NIST.800.53.R5-SecretsManagerRotationEnabled' && e.resourcePath.startsWith('cnllm-VllmEc2/ApiKey-'))!;
+    expect(secretAck).toEqual(expect.objectContaining({ outcome: 'acknowledged', reason: expect.stringMatching(/reads its API key once at start/) }));
   });
 
   test('config tags and the prefix tag reach the resources', () => {

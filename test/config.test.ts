@@ -29,6 +29,7 @@ describe('defaults (the embedded demo config)', () => {
       account: '111122223333',
       region: 'cn-northwest-1',
       availabilityZones: ['cn-northwest-1a', 'cn-northwest-1b', 'cn-northwest-1c'],
+      tagLaggingTypes: false,
     });
     expect(config.global).toEqual({ account: '444455556666', region: 'us-east-1' });
   });
@@ -157,6 +158,26 @@ describe('validation errors name the field, the bad value and the fix, all at on
     });
     expect(problems).toEqual([
       'network.existingVpc.privateSubnetIds = ["subnet-0aaa1111"]: must list one entry per availability zone in china.availabilityZones (3), in the same order.',
+    ]);
+  });
+
+  test('existing VPC ids have exactly 8 or 17 hex digits, and an error names the field and a correct example', () => {
+    const existingVpc = (ids: { vpc: string; subnet: string; rtb: string }) => ({
+      'china.availabilityZones': 'cn-northwest-1a,cn-northwest-1b',
+      'network.existingVpc': JSON.stringify({ vpcId: ids.vpc, vpcCidrBlock: '10.1.0.0/16', privateSubnetIds: [ids.subnet, ids.subnet], privateSubnetRouteTableIds: [ids.rtb, ids.rtb] }),
+    });
+    expect(loadConfig(existingVpc({ vpc: 'vpc-0abc1234', subnet: 'subnet-0aaa1111', rtb: 'rtb-0aaa1111' })).network.existingVpc?.vpcId).toBe('vpc-0abc1234');
+    expect(loadConfig(existingVpc({ vpc: 'vpc-0abc12345def67890', subnet: 'subnet-0aaa1111bbb22222c', rtb: 'rtb-0aaa1111bbb22222c' })).network.existingVpc?.privateSubnetIds).toEqual([
+      'subnet-0aaa1111bbb22222c',
+      'subnet-0aaa1111bbb22222c',
+    ]);
+    // 12 and 16 hex digits look plausible but no EC2 id has them.
+    expect(problemsOf(existingVpc({ vpc: 'vpc-0abc1234def5', subnet: 'subnet-0aaa1111bbb22222', rtb: 'rtb-0aaa1111b' }))).toEqual([
+      'network.existingVpc.vpcId = "vpc-0abc1234def5": must be a VPC id: "vpc-" and 8 or 17 lower-case hex digits, e.g. "vpc-0abc12345def67890".',
+      'network.existingVpc.privateSubnetIds[0] = "subnet-0aaa1111bbb22222": must be a subnet id: "subnet-" and 8 or 17 lower-case hex digits, e.g. "subnet-0aaa1111bbb22222c".',
+      'network.existingVpc.privateSubnetIds[1] = "subnet-0aaa1111bbb22222": must be a subnet id: "subnet-" and 8 or 17 lower-case hex digits, e.g. "subnet-0aaa1111bbb22222c".',
+      'network.existingVpc.privateSubnetRouteTableIds[0] = "rtb-0aaa1111b": must be a route table id: "rtb-" and 8 or 17 lower-case hex digits, e.g. "rtb-0aaa1111bbb22222c".',
+      'network.existingVpc.privateSubnetRouteTableIds[1] = "rtb-0aaa1111b": must be a route table id: "rtb-" and 8 or 17 lower-case hex digits, e.g. "rtb-0aaa1111bbb22222c".',
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, IPolicyValidationContext, PolicyValidationPluginReport, Stack, Validations } from 'aws-cdk-lib';
 import { IApplyRule, NagPack, NagRuleCompliance, NagRuleResult } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 
@@ -28,6 +28,16 @@ export interface RuleEvaluation extends RuleInfo {
 export class ComplianceLedger {
   private readonly evaluationsByPack = new Map<string, RuleEvaluation[]>();
   private readonly rulesById = new Map<string, RuleInfo>();
+  private readonly informational = new Set<string>();
+
+  /** The pack's findings are shown in the report but never fail synth (or the report's PASS). */
+  markInformational(pack: string): void {
+    this.informational.add(pack);
+  }
+
+  isInformational(pack: string): boolean {
+    return this.informational.has(pack);
+  }
 
   /** A pack starts a new walk of the app: forget its previous run. */
   startRun(pack: string): void {
@@ -68,10 +78,49 @@ export function acknowledgementReason(resource: IConstruct, ruleId: string): str
 
 type NagPackClass = abstract new (...args: any[]) => NagPack;
 
+/**
+ * A nag pack that reports to the ledger only: its findings go into the compliance report, and synth
+ * goes on whatever it finds (the pack is a reference, e.g. NIST 800-53, not a gate).
+ */
+export function informational<TBase extends ReturnType<typeof withLedger>>(Base: TBase, acknowledgements: StandingAcknowledgement[] = []) {
+  abstract class InformationalPack extends Base {
+    protected standingAcknowledgement(node: CfnResource, ruleId: string): string | undefined {
+      for (const a of acknowledgements) {
+        if (a.ruleId !== ruleId) continue;
+        const reason = a.reason(node);
+        if (reason !== undefined) return reason;
+      }
+      return undefined;
+    }
+
+    public validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
+      this.ledger?.markInformational(this.readPackName);
+      super.validate(context);
+      return { success: true, violations: [] };
+    }
+  }
+  return InformationalPack;
+}
+
+/**
+ * An acknowledgement the kit keeps for a whole kind of finding of an informational pack, in one
+ * table rather than on each construct (it never gates synth, and is not written into templates).
+ */
+export interface StandingAcknowledgement {
+  readonly ruleId: string;
+  /** The reason when it applies to this resource, undefined when it does not. */
+  reason(node: CfnResource): string | undefined;
+}
+
 /** A nag pack that also writes every evaluation into a ComplianceLedger. */
 export function withLedger<TBase extends NagPackClass>(Base: TBase) {
   abstract class RecordingPack extends Base {
     public ledger?: ComplianceLedger;
+
+    /** A reason kept outside the construct tree; none unless a subclass keeps a table. */
+    protected standingAcknowledgement(_node: CfnResource, _ruleId: string): string | undefined {
+      return undefined;
+    }
 
     public validateScope(scope: IConstruct) {
       this.ledger?.startRun(this.readPackName);
@@ -93,11 +142,12 @@ export function withLedger<TBase extends NagPackClass>(Base: TBase) {
             result = params.rule(node);
           } catch (e) {
             // cdk-nag honours an acknowledgement of a rule that throws; so does the ledger.
-            const ack = acknowledgementReason(node, rule.ruleId);
+            const ack = acknowledgementReason(node, rule.ruleId) ?? this.standingAcknowledgement(node, rule.ruleId);
             ledger.record({ ...rule, ...where(node), ...(ack === undefined ? { outcome: 'rule-error', reason: (e as Error).message } : { outcome: 'acknowledged', reason: ack }) });
             throw e;
           }
-          for (const evaluation of evaluate(rule, node, result)) ledger.record(evaluation);
+          const reasonFor = (ruleId: string) => acknowledgementReason(node, ruleId) ?? this.standingAcknowledgement(node, ruleId);
+          for (const evaluation of evaluate(rule, node, result, reasonFor)) ledger.record(evaluation);
           return result;
         },
       });
@@ -110,10 +160,10 @@ function where(node: CfnResource) {
   return { stackName: Stack.of(node).stackName, resourcePath: node.node.path };
 }
 
-function evaluate(rule: RuleInfo, node: CfnResource, result: NagRuleResult): RuleEvaluation[] {
+function evaluate(rule: RuleInfo, node: CfnResource, result: NagRuleResult, reasonFor: (ruleId: string) => string | undefined): RuleEvaluation[] {
   const base = { ...rule, ...where(node) };
   const judged = (ruleId: string, finding?: string): RuleEvaluation => {
-    const reason = acknowledgementReason(node, ruleId);
+    const reason = reasonFor(ruleId);
     return { ...base, finding, outcome: reason === undefined ? 'non-compliant' : 'acknowledged', reason };
   };
   if (Array.isArray(result)) {

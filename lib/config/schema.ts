@@ -71,12 +71,18 @@ export const INTERFACE_ENDPOINT_NAMES = [
 ] as const;
 export type InterfaceEndpointName = (typeof INTERFACE_ENDPOINT_NAMES)[number];
 
+/** EC2 ids end in 8 hex digits (older resources) or 17 (since 2018): nothing in between exists. */
+const ec2Id = (prefix: string, what: string, example: string) =>
+  z.string().regex(new RegExp(`^${prefix}-([0-9a-f]{8}|[0-9a-f]{17})$`), {
+    error: `must be ${what} id: "${prefix}-" and 8 or 17 lower-case hex digits, e.g. "${example}"`,
+  });
+
 const existingVpcSchema = z
   .object({
-    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id such as "vpc-0abc12345def67890"' }),
+    vpcId: ec2Id('vpc', 'a VPC', 'vpc-0abc12345def67890'),
     vpcCidrBlock: cidr,
-    privateSubnetIds: list(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must be subnet ids such as "subnet-0abc1234"' })),
-    privateSubnetRouteTableIds: list(z.string().regex(/^rtb-[0-9a-f]{8,17}$/, { error: 'must be route table ids such as "rtb-0abc1234"' })),
+    privateSubnetIds: list(ec2Id('subnet', 'a subnet', 'subnet-0aaa1111bbb22222c')),
+    privateSubnetRouteTableIds: list(ec2Id('rtb', 'a route table', 'rtb-0aaa1111bbb22222c')),
     natEgressIps: list(ipv4).default([]),
     createEndpoints: flag(true),
   })
@@ -160,6 +166,14 @@ export const KitConfigSchema = z
           .default('cn-northwest-1'),
         /** Explicit, because a VPC in an environment-specific stack would otherwise look AZs up in the account. */
         availabilityZones: list(z.string()).optional(),
+        /**
+         * Apply the app-wide tags (prefix tag and `tags`) also to resource types whose China
+         * CloudFormation schema did not accept `Tags` when last checked (lib/china/cfn-registry.ts:
+         * ELBv2 listeners, Application Auto Scaling scalable targets). Set it once the region does;
+         * until then those resources stay untagged and the deploy succeeds.
+         * @default false
+         */
+        tagLaggingTypes: flag(false),
       })
       .strict()
       .prefault({}),

@@ -2,7 +2,7 @@ import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { VLLM_PORT } from '../vllm/server';
+import { VLLM_ENVIRONMENT, VLLM_PORT } from '../vllm/server';
 
 export interface VllmWorkloadSpec {
   readonly servedName: string;
@@ -35,6 +35,11 @@ export interface VllmWorkloadSpec {
 /** Node label that pins pods to their node group. */
 export const NODE_GROUP_LABEL = 'cn-llm-kit/node-group';
 export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' as const };
+/**
+ * Node label every GPU node group carries, whatever its model: the label the NVIDIA device plugin's
+ * own chart selects nodes by, so the plugin runs where there are NVIDIA GPUs and nowhere else.
+ */
+export const GPU_NODE_LABEL = { key: 'nvidia.com/gpu.present', value: 'true' } as const;
 
 /** Namespaces are DNS labels: served names may contain dots. */
 export const namespaceOf = (servedName: string) => `vllm-${servedName.replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
@@ -103,11 +108,7 @@ export function vllmWorkload(spec: VllmWorkloadSpec): Record<string, unknown>[] 
                 command: ['/bin/sh', '-c', 'export VLLM_API_KEY="$(cat /secrets/api-key)"; exec vllm serve "$@"', 'vllm'],
                 args: vllmArgs,
                 ports: [{ name: 'http', containerPort: VLLM_PORT }],
-                env: [
-                  { name: 'HF_HUB_OFFLINE', value: '1' },
-                  { name: 'TRANSFORMERS_OFFLINE', value: '1' },
-                  { name: 'AWS_REGION', value: spec.region },
-                ],
+                env: [...Object.entries(VLLM_ENVIRONMENT).map(([name, value]) => ({ name, value })), { name: 'AWS_REGION', value: spec.region }],
                 resources: { requests: { 'nvidia.com/gpu': String(spec.gpusPerReplica) }, limits: { 'nvidia.com/gpu': String(spec.gpusPerReplica) } },
                 volumeMounts: [
                   { name: 'shm', mountPath: '/dev/shm' },
@@ -176,6 +177,8 @@ export function nvidiaDevicePlugin(image: string): Record<string, unknown> {
       template: {
         metadata: { labels },
         spec: {
+          // Only GPU nodes: on the system nodes (no NVIDIA driver) the plugin crash-loops.
+          nodeSelector: { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value },
           tolerations: [{ key: GPU_TAINT.key, operator: 'Exists', effect: GPU_TAINT.effect }],
           priorityClassName: 'system-node-critical',
           containers: [

@@ -31,14 +31,26 @@ export class BedrockAccessStack extends Stack {
     this.user = new iam.User(this, 'GatewayUser', { userName: names(config).gatewayUser });
     const sourceIpCondition = bedrock.sourceIps.length > 0 ? { IpAddress: { 'aws:SourceIp': bedrock.sourceIps } } : undefined;
 
+    const arns = bedrockModelArns(bedrock.models, config.global.region, config.global.account);
     const statements = [
       new iam.PolicyStatement({
         sid: 'InvokeAllowListedModels',
-        actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
-        resources: bedrockModelArns(bedrock.models, config.global.region, config.global.account),
+        actions: INVOKE_ACTIONS,
+        resources: arns.invoked,
         ...(sourceIpCondition && { conditions: sourceIpCondition }),
       }),
     ];
+    if (arns.behindProfiles.length > 0) {
+      statements.push(
+        new iam.PolicyStatement({
+          sid: 'ServeThroughAllowListedProfiles',
+          actions: INVOKE_ACTIONS,
+          resources: arns.behindProfiles,
+          // The foundation models answer only calls made through an allow-listed profile, never direct ones.
+          conditions: { ...sourceIpCondition, StringEquals: { 'bedrock:InferenceProfileArn': arns.profiles } },
+        }),
+      );
+    }
     if (bedrock.guardrail) {
       statements.push(
         new iam.PolicyStatement({
@@ -49,7 +61,10 @@ export class BedrockAccessStack extends Stack {
         }),
       );
     }
-    this.policy = new iam.Policy(this, 'InvokePolicy', { statements, users: [this.user] });
+    // Permissions through a group, not on the user itself (NIST 800-53 AC-2, AC-6).
+    const group = new iam.Group(this, 'GatewayGroup');
+    this.user.addToGroup(group);
+    this.policy = new iam.Policy(this, 'InvokePolicy', { statements, groups: [group] });
 
     for (const m of bedrock.models.filter((m) => m.lifecycle === 'legacy')) {
       Annotations.of(this).addWarningV2(`cn-llm-kit:legacy-model:${m.alias}`, m.note ?? `${m.alias} is a Legacy Bedrock model: calls may fail after its end of life.`);
@@ -105,16 +120,41 @@ export class BedrockAccessStack extends Stack {
   }
 }
 
+const INVOKE_ACTIONS = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'];
+
+export interface BedrockModelArns {
+  /** What the gateway names in its calls: inference profiles in the home region, and foundation models called without a profile. */
+  readonly invoked: string[];
+  /** The inference profiles among them. */
+  readonly profiles: string[];
+  /** The foundation models Bedrock authorizes as well when a call goes through a profile. */
+  readonly behindProfiles: string[];
+}
+
 /**
- * Each model's inference profile in the home region, and the foundation model in every region the
- * profile routes to (Bedrock authorizes both). Literal arn:aws: : this stack lives in the global partition.
+ * The ARNs Bedrock authorizes for the allow-listed models (AWS Bedrock user guide, "Prerequisites for
+ * inference profiles"): a call through a cross-Region profile is checked against the profile and
+ * against the foundation model in each Region the profile may route to; a global profile routes to
+ * any commercial Region and is checked against the model in the source Region and against the
+ * region-less `arn:aws:bedrock:::foundation-model/<id>`. Literal arn:aws: : this stack lives in the
+ * global partition.
  */
-export function bedrockModelArns(models: readonly BedrockModel[], homeRegion: string, account: string): string[] {
-  const arns = new Set<string>();
+export function bedrockModelArns(models: readonly BedrockModel[], homeRegion: string, account: string): BedrockModelArns {
+  const invoked = new Set<string>();
+  const profiles = new Set<string>();
+  const behindProfiles = new Set<string>();
+  const foundationModel = (region: string, m: BedrockModel) => globalArn({ service: 'bedrock', region, account: '', resource: `foundation-model/${m.modelId}` });
   for (const m of models) {
-    if (m.profile !== 'none') arns.add(globalArn({ service: 'bedrock', region: homeRegion, account, resource: `inference-profile/${invocationId(m)}` }));
-    const regions = m.profile === 'none' ? [homeRegion] : m.destinationRegions;
-    for (const region of regions) arns.add(globalArn({ service: 'bedrock', region, account: '', resource: `foundation-model/${m.modelId}` }));
+    if (m.profile === 'none') {
+      invoked.add(foundationModel(homeRegion, m));
+      continue;
+    }
+    const profile = globalArn({ service: 'bedrock', region: homeRegion, account, resource: `inference-profile/${invocationId(m)}` });
+    invoked.add(profile);
+    profiles.add(profile);
+    // The source Region serves calls too; a global profile's destinations are every commercial Region, hence the region-less ARN.
+    const regions = [homeRegion, ...m.destinationRegions, ...(m.profile === 'global' ? [''] : [])];
+    for (const region of regions) behindProfiles.add(foundationModel(region, m));
   }
-  return [...arns];
+  return { invoked: [...invoked], profiles: [...profiles], behindProfiles: [...behindProfiles] };
 }

@@ -105,8 +105,9 @@ export class VllmEc2Stack extends ChinaStack {
         }),
       );
 
-      new CfnOutput(this, `BaseUrl-${model.servedName}`, { value: service.baseUrl, description: `OpenAI base URL of ${model.servedName} (inside the VPC)` });
-      new CfnOutput(this, `ServedModelName-${model.servedName}`, { value: model.servedName, description: `The "model" callers send to ${service.baseUrl}` });
+      const baseUrlOutput = new CfnOutput(this, `BaseUrl-${model.servedName}`, { value: service.baseUrl, description: `OpenAI base URL of ${model.servedName} (inside the VPC)` });
+      // Descriptions must be literal text (CloudFormation refuses a function there): name the base URL's output, not its value.
+      new CfnOutput(this, `ServedModelName-${model.servedName}`, { value: model.servedName, description: `The "model" callers send to the base URL in output ${this.resolve(baseUrlOutput.logicalId)}` });
       new CfnOutput(this, `ApiKeySecretArn-${model.servedName}`, { value: apiKey.secretArn, description: `Secret holding the API key of ${model.servedName}` });
       new CfnOutput(this, `ExampleCall-${model.servedName}`, {
         value: `curl ${service.baseUrl}/chat/completions -H "Authorization: Bearer $(aws secretsmanager get-secret-value --region ${this.region} --secret-id ${apiKey.secretArn} --query SecretString --output text)" -H 'content-type: application/json' -d '{"model":"${model.servedName}","messages":[{"role":"user","content":"你好"}]}'`,

@@ -13,7 +13,7 @@ import { names } from '../config/names';
 import { registeredRoutes } from '../config/vllm-routes';
 import { VllmRouteRegistration } from '../constructs/route-registry';
 import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
-import { GPU_TAINT, namespaceOf, NODE_GROUP_LABEL, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
+import { GPU_NODE_LABEL, GPU_TAINT, namespaceOf, NODE_GROUP_LABEL, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
 
@@ -119,7 +119,7 @@ export class VllmEksStack extends ChinaStack {
         ...(model.desiredInstances !== undefined && { desiredSize: model.desiredInstances }),
         nodeRole: this.nodeRole,
         subnets: props.subnets,
-        labels: { [NODE_GROUP_LABEL]: nodeGroup },
+        labels: { [NODE_GROUP_LABEL]: nodeGroup, [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value },
         taints: [{ key: GPU_TAINT.key, value: GPU_TAINT.value, effect: eks.TaintEffect.NO_SCHEDULE }],
         // Images and emptyDir volumes live on the kubelet's volume: the weights copy lands there too (never on NVMe).
         launchTemplateSpec: this.launchTemplate(

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Boots one vLLM server on an ECS GPU-optimised Amazon Linux 2023 instance in an AWS China region.
 # Nothing is fetched from outside the region: the image comes from private ECR, the weights from the
-# in-region S3 bucket, and Hugging Face is switched off (HF_HUB_OFFLINE). cn-llm-kit renders this file
+# in-region S3 bucket, Hugging Face is switched off (HF_HUB_OFFLINE) and so are vLLM's usage
+# statistics (VLLM_NO_USAGE_STATS, DO_NOT_TRACK; lib/vllm/server.ts lists them). cn-llm-kit renders this file
 # into user data with the values below set in front of it; they are checked here so a missing one
 # fails loudly at boot instead of starting a half-configured server.
 set -euo pipefail
@@ -13,8 +14,44 @@ EXTRA_ARGS="${EXTRA_ARGS:-}"
 CLOUDWATCH_AGENT_CONFIG="${CLOUDWATCH_AGENT_CONFIG:-}"
 
 BOOT_STARTED=$(date +%s)
-MODEL_DIR=/opt/models/model
+# Where the weights live (the instance store when there is one); tests point it elsewhere.
+MODELS_MOUNT="${MODELS_MOUNT:-/opt/models}"
+MODEL_DIR="${MODELS_MOUNT}/model"
+# Written after the last weight file: a copy cut short by a reboot is made again.
+STAGED_MARKER="${MODEL_DIR}/.cnllm-staged"
+# This script, values included, kept on the root volume: systemd runs it again at every boot.
+INSTALLED_SCRIPT=/usr/local/lib/cnllm/boot-vllm.sh
 log() { echo "cn-llm-kit boot: $*" | systemd-cat -t cnllm-boot -p info; echo "cn-llm-kit boot: $*"; }
+
+# Runs at first boot and, through cnllm-model-storage.service, at every boot after it. Instance
+# store NVMe (g4dn, g5, p4d) is faster than EBS for weights, but a stop/start hands the instance a
+# blank one: make the filesystem when there is none, mount it, and stage the weights when they are
+# not all there. After a plain reboot the filesystem and the weights are still in place.
+prepare_model_storage() {
+  mkdir -p "${MODELS_MOUNT}"
+  local devices
+  mapfile -t devices < <(lsblk -dpno NAME,MODEL | awk '/Instance Storage/ {print $1}')
+  if [ "${#devices[@]}" -gt 0 ] && ! mountpoint -q "${MODELS_MOUNT}"; then
+    if ! blkid "${devices[0]}" > /dev/null 2>&1; then
+      log "making a filesystem on the blank instance store ${devices[0]}"
+      mkfs.xfs -f "${devices[0]}"
+    fi
+    log "mounting instance store ${devices[0]} on ${MODELS_MOUNT}"
+    mount "${devices[0]}" "${MODELS_MOUNT}"
+  fi
+  if [ "${LOAD_FORMAT}" = "local" ] && [ ! -f "${STAGED_MARKER}" ]; then
+    log "copying weights from ${MODEL_S3_URI}"
+    aws configure set default.s3.max_concurrent_requests 64
+    aws configure set default.s3.multipart_chunksize 64MB
+    aws s3 cp --recursive --only-show-errors --region "${REGION}" "${MODEL_S3_URI}" "${MODEL_DIR}"
+    touch "${STAGED_MARKER}"
+  fi
+}
+
+if [ "${1:-}" = "prepare-model-storage" ]; then
+  prepare_model_storage
+  exit 0
+fi
 
 # IMDSv2 only: the launch template requires session tokens.
 imds() {
@@ -27,25 +64,15 @@ INSTANCE_ID=$(imds instance-id)
 # The ECS agent would try to join a cluster named "default"; this instance serves vLLM directly.
 systemctl disable --now ecs.service 2>/dev/null || true
 
-# Instance store NVMe (g4dn, g5, p4d) is faster than EBS for weights; it is empty at every boot.
-mkdir -p /opt/models
-mapfile -t NVME_DEVICES < <(lsblk -dpno NAME,MODEL | awk '/Instance Storage/ {print $1}')
-if [ "${#NVME_DEVICES[@]}" -gt 0 ]; then
-  log "using instance store ${NVME_DEVICES[0]} for weights"
-  mkfs.xfs -f "${NVME_DEVICES[0]}"
-  mount "${NVME_DEVICES[0]}" /opt/models
-fi
+install -D -m 700 "${BASH_SOURCE[0]}" "${INSTALLED_SCRIPT}"
 
 log "pulling ${VLLM_IMAGE} from ${ECR_REGISTRY}"
 aws ecr get-login-password --region "${REGION}" | docker login --username AWS --password-stdin "${ECR_REGISTRY}"
 docker pull "${VLLM_IMAGE}" &
 PULL_PID=$!
 
+prepare_model_storage
 if [ "${LOAD_FORMAT}" = "local" ]; then
-  log "copying weights from ${MODEL_S3_URI}"
-  aws configure set default.s3.max_concurrent_requests 64
-  aws configure set default.s3.multipart_chunksize 64MB
-  aws s3 cp --recursive --only-show-errors --region "${REGION}" "${MODEL_S3_URI}" "${MODEL_DIR}"
   MODEL_ARG=/models/model
 else
   # Run:ai streamer reads safetensors from S3 straight into GPU memory; the container uses the instance role.
@@ -68,12 +95,31 @@ VLLM_ARGS=("${MODEL_ARG}" --served-model-name "${SERVED_MODEL_NAME}" --host 0.0.
 if [ "${LOAD_FORMAT}" = "runai_streamer" ]; then VLLM_ARGS+=(--load-format runai_streamer); fi
 VLLM_ARGS+=("${EXTRA[@]}")
 
+# At every boot: the weights' storage first (again after a stop/start), then vLLM.
+cat > /etc/systemd/system/cnllm-model-storage.service <<UNIT
+[Unit]
+Description=Instance store and weights for vLLM (${SERVED_MODEL_NAME})
+Wants=network-online.target
+After=network-online.target
+Before=cnllm-vllm.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+TimeoutStartSec=${HEALTH_TIMEOUT_SECONDS}
+Environment=HOME=/root
+ExecStart=${INSTALLED_SCRIPT} prepare-model-storage
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
 # systemd restarts the container when it dies; Docker pulls nothing at start (the image is local).
 cat > /etc/systemd/system/cnllm-vllm.service <<UNIT
 [Unit]
 Description=vLLM OpenAI-compatible server (${SERVED_MODEL_NAME})
-After=docker.service
-Requires=docker.service
+After=docker.service cnllm-model-storage.service
+Requires=docker.service cnllm-model-storage.service
 
 [Service]
 Restart=on-failure
@@ -82,14 +128,16 @@ TimeoutStartSec=0
 ExecStartPre=-/usr/bin/docker rm -f vllm
 ExecStart=/usr/bin/docker run --name vllm --pull never --gpus all --ipc=host --shm-size 8g \
   -p ${VLLM_PORT}:${VLLM_PORT} --env-file /etc/cnllm/vllm.env \
-  -e HF_HUB_OFFLINE=1 -e TRANSFORMERS_OFFLINE=1 -e AWS_REGION=${REGION} -e AWS_DEFAULT_REGION=${REGION} \
-  -v /opt/models:/models:ro ${VLLM_IMAGE} ${VLLM_ARGS[*]}
+  -e HF_HUB_OFFLINE=1 -e TRANSFORMERS_OFFLINE=1 -e VLLM_NO_USAGE_STATS=1 -e DO_NOT_TRACK=1 \
+  -e AWS_REGION=${REGION} -e AWS_DEFAULT_REGION=${REGION} \
+  -v ${MODELS_MOUNT}:/models:ro ${VLLM_IMAGE} ${VLLM_ARGS[*]}
 ExecStop=/usr/bin/docker stop -t 30 vllm
 
 [Install]
 WantedBy=multi-user.target
 UNIT
 systemctl daemon-reload
+systemctl enable cnllm-model-storage.service
 systemctl enable --now cnllm-vllm.service
 
 if [ -n "${CLOUDWATCH_AGENT_CONFIG}" ]; then

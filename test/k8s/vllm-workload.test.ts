@@ -1,5 +1,5 @@
 import { findUnreachableHost, PRIVATE_ECR_IMAGE_PATTERN } from '../../lib/china/china';
-import { namespaceOf, vllmWorkload, VllmWorkloadSpec } from '../../lib/k8s/vllm-workload';
+import { GPU_NODE_LABEL, namespaceOf, nvidiaDevicePlugin, vllmWorkload, VllmWorkloadSpec } from '../../lib/k8s/vllm-workload';
 
 const spec: VllmWorkloadSpec = {
   servedName: 'qwen2.5-7b-instruct',
@@ -54,6 +54,8 @@ describe('vLLM workload objects (typed with kubernetes-models, validated against
   test('offline and in-region: private ECR images, weights from the in-region bucket, HF_HUB_OFFLINE, no unreachable host', () => {
     for (const c of [...pod.initContainers, ...pod.containers]) expect(c.image).toMatch(PRIVATE_ECR_IMAGE_PATTERN);
     expect(vllm.env).toContainEqual({ name: 'HF_HUB_OFFLINE', value: '1' });
+    // vLLM reports usage statistics to its maintainers unless told not to.
+    expect(vllm.env).toEqual(expect.arrayContaining([{ name: 'VLLM_NO_USAGE_STATS', value: '1' }, { name: 'DO_NOT_TRACK', value: '1' }]));
     expect(pod.initContainers[0].command[2]).toContain(`aws s3 cp --recursive --only-show-errors --region cn-northwest-1 ${spec.modelS3Uri} /models/model`);
     expect(findUnreachableHost(JSON.stringify(objects))).toBeUndefined();
   });
@@ -92,5 +94,16 @@ describe('vLLM workload objects (typed with kubernetes-models, validated against
   test('namespaces are DNS labels', () => {
     expect(namespaceOf('qwen2.5-1.5b-instruct')).toBe('vllm-qwen2-5-1-5b-instruct');
     expect(namespaceOf('a'.repeat(80))).toHaveLength(63);
+  });
+});
+
+describe('NVIDIA device plugin (AL2023 GPU nodes)', () => {
+  const plugin = nvidiaDevicePlugin('111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/deviceplugin:v0.17.2') as Record<string, any>;
+  const pod = plugin.spec.template.spec;
+
+  test('runs on GPU nodes only: selects the GPU node label and tolerates the GPU taint', () => {
+    expect(pod.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    expect(GPU_NODE_LABEL).toEqual({ key: 'nvidia.com/gpu.present', value: 'true' });
+    expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
   });
 });

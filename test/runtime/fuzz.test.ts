@@ -238,7 +238,7 @@ describe('fuzz: host-level faults', () => {
     const local = await startLocalGateway({ gateway: gateway(), iam: { region: 'cn-northwest-1', callers: [{ accessKeyId: 'AKIALOCAL', secretAccessKey: 's', arn: 'arn:aws-cn:iam::111122223333:user/dev' }] } });
     try {
       const authorization = `AWS4-HMAC-SHA256 Credential=AKIALOCAL/20261202/cn-northwest-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
-      for (const date of ['garbage', '', '2026', '99999999T999999Z', '\u0000']) {
+      for (const date of ['garbage', '', '2026', '99999999T999999Z']) {
         const answer = await withTimeout(httpSend(local.url, { authorization, 'x-amz-date': date })(valid), 3000).catch((e: Error) => e);
         expect([date, problem(valid, answer)]).toEqual([date, undefined]);
         expect([date, (answer as Answer).status]).toEqual([date, 403]);

@@ -63,7 +63,7 @@ describe('local runner with IAM (SigV4) authorization, like the deployed API', (
     const { stdout } = await curl('not-the-secret');
     const [body, status] = stdout.trim().split('\n');
     expect(status).toBe('403');
-    expect(JSON.parse(body).message).toMatch(/signature we calculated does not match/);
+    expect(JSON.parse(body).platform.message).toMatch(/signature we calculated does not match/);
     const unsigned = await fetch(`${gateway.url}/v1/models`);
     expect(unsigned.status).toBe(403);
     expect(fake.requests.length).toBe(before);
@@ -104,7 +104,7 @@ describe('local runner with IAM (SigV4) authorization, like the deployed API', (
     });
     expect(res.status).toBe(403);
     expect(res.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
-    expect(((await res.json()) as { message: string }).message).toMatch(/ISO-8601/);
+    expect(((await res.json()) as { platform: { message: string } }).platform.message).toMatch(/ISO-8601/);
   });
 
   test('the official OpenAI SDK with a SigV4-signing fetch: chat and streaming', async () => {

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { renderBootScript } from '../../lib/vllm/boot-script';
+import { VLLM_ENVIRONMENT } from '../../lib/vllm/server';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp } from '../helpers/kit-app';
 import { referencedStacks, resourcesOf } from '../helpers/template';
@@ -65,6 +66,12 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
     expect(userData).toContain('Restart=on-failure');
     expect(userData).not.toMatch(/huggingface\.co|docker\.io|nvcr\.io|ghcr\.io/);
     expect(userData).not.toMatch(/VLLM_API_KEY=[^%]/);
+  });
+
+  test('the vLLM container runs offline and without usage statistics (every variable of VLLM_ENVIRONMENT)', () => {
+    expect(Object.keys(VLLM_ENVIRONMENT)).toEqual(expect.arrayContaining(['VLLM_NO_USAGE_STATS', 'DO_NOT_TRACK', 'HF_HUB_OFFLINE']));
+    const dockerRun = userData.slice(userData.indexOf('ExecStart=/usr/bin/docker run'), userData.indexOf('ExecStop='));
+    for (const [name, value] of Object.entries(VLLM_ENVIRONMENT)) expect(dockerRun).toContain(`-e ${name}=${value} `);
   });
 
   test('the rendered user data is shellcheck-clean', () => {

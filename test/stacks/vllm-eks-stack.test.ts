@@ -39,7 +39,8 @@ describe('VllmEks stack (enabled; default Bottlerocket NVIDIA GPU nodes)', () =>
       ['gpu-qwen2-5-1-5b-instruct', 'BOTTLEROCKET_x86_64_NVIDIA'],
     ]);
     expect(groups[1].Taints).toEqual([{ Key: 'nvidia.com/gpu', Value: 'true', Effect: 'NO_SCHEDULE' }]);
-    expect(groups[1].Labels).toEqual({ 'cn-llm-kit/node-group': 'gpu-qwen2-5-1-5b-instruct' });
+    expect(groups[1].Labels).toEqual({ 'cn-llm-kit/node-group': 'gpu-qwen2-5-1-5b-instruct', 'nvidia.com/gpu.present': 'true' });
+    expect(groups[0].Labels).toEqual({ 'cn-llm-kit/node-group': 'system' });
     expect(groups[1].InstanceTypes).toEqual(['g5.xlarge']);
     for (const lt of resourcesOf(t, 'AWS::EC2::LaunchTemplate')) {
       expect(lt.Properties.LaunchTemplateData.MetadataOptions).toEqual(expect.objectContaining({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 }));
@@ -174,7 +175,13 @@ describe('VllmEks options', () => {
     const t = Template.fromStack(kit.vllmEks!);
     const plugin = manifestsOf(t).find((m) => m.kind === 'DaemonSet')!;
     expect(plugin.spec.template.spec.containers[0].image).toBe('111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/deviceplugin:v0.17.2');
-    expect(resourcesOf(t, 'AWS::EKS::Nodegroup')[1].Properties.AmiType).toBe('AL2023_x86_64_NVIDIA');
+    const [system, gpu] = resourcesOf(t, 'AWS::EKS::Nodegroup').map((g) => g.Properties);
+    expect(gpu.AmiType).toBe('AL2023_x86_64_NVIDIA');
+    // The plugin's node selector matches the GPU group's labels and not the system group's (where it would crash-loop).
+    const selects = (labels: Record<string, string>) => Object.entries(plugin.spec.template.spec.nodeSelector).every(([k, v]) => labels[k] === v);
+    expect(selects(gpu.Labels)).toBe(true);
+    expect(selects(system.Labels)).toBe(false);
+    expect(plugin.spec.template.spec.tolerations).toContainEqual(expect.objectContaining({ key: gpu.Taints[0].Key, effect: 'NoSchedule' }));
   });
 
   test('a public endpoint only with a CIDR allow-list', () => {
