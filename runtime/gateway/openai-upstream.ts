@@ -21,16 +21,23 @@ function upstreamError(upstream: UpstreamConfig, status: number, body: string): 
   return new GatewayError(status === 404 ? 404 : 400, 'invalid_request_error', `${where} rejected the request (${status}): ${message}`, 'upstream_rejected');
 }
 
+/** Where an upstream's API key comes from when it is not Secrets Manager (a developer's machine: environment or file). */
+export interface UpstreamKeySource {
+  get(): Promise<string>;
+}
+
 /** An OpenAI-compatible service the gateway forwards to: a vLLM load balancer in the VPC or a domestic provider. */
 export class OpenAiUpstream {
-  private readonly key?: CachedSecret<string>;
+  private readonly key?: UpstreamKeySource;
 
   constructor(
     readonly config: UpstreamConfig,
     secrets?: SecretsManagerClient,
+    localKey?: UpstreamKeySource,
   ) {
+    this.key = localKey;
     const id = config.apiKeySecretId;
-    if (!id || !secrets) return;
+    if (localKey || !id || !secrets) return;
     this.key = new CachedSecret(secrets, id, `the key of ${config.kind} upstream "${config.name}"`, (text) => {
       let parsed: unknown;
       try {

@@ -1,5 +1,4 @@
-import { ChildProcess, execFile, spawn } from 'child_process';
-import * as path from 'path';
+import { execFile } from 'child_process';
 import { promisify } from 'util';
 import OpenAI from 'openai';
 import { sigv4Fetch } from '../../runtime/client/sigv4-fetch';
@@ -8,6 +7,7 @@ import { createGateway } from '../../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 import { LocalGateway, startLocalGateway } from '../../runtime/local/local-gateway';
 import { BedrockFake } from '../fakes/bedrock-fake';
+import { RunningCli, startCli } from '../helpers/cli';
 
 const CALLER = { accessKeyId: 'AKIACHINADEV000001', secretAccessKey: 'china-dev-secret', arn: 'arn:aws-cn:iam::111122223333:user/dev' };
 
@@ -78,38 +78,24 @@ describe('local runner with IAM (SigV4) authorization, like the deployed API', (
 });
 
 describe('npm run gateway:local (the CLI)', () => {
-  let child: ChildProcess | undefined;
+  let cli: RunningCli | undefined;
   let fake: BedrockFake;
   beforeAll(async () => {
     fake = await new BedrockFake().start();
   });
   afterAll(async () => {
-    child?.kill('SIGTERM');
+    await cli?.stop();
     await fake.stop();
   });
 
   test('serves the configured allow-list against --bedrock-endpoint and stops on SIGTERM', async () => {
-    child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/gateway-local.ts', '--port', '0', '--bedrock-endpoint', fake.url, '--stream'], {
-      cwd: path.join(__dirname, '..', '..'),
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      let err = '';
-      child!.stderr!.on('data', (d) => {
-        err += d;
-        const m = /gateway on (http:\/\/[0-9.:]+)/.exec(err);
-        if (m) resolve(m[1]);
-      });
-      child!.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-    });
-    const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'local', maxRetries: 0 });
+    cli = await startCli('scripts/gateway-local.ts', ['--port', '0', '--bedrock-endpoint', fake.url, '--stream'], /gateway on (http:\/\/[0-9.:]+)/);
+    const openai = new OpenAI({ baseURL: `${cli.match[1]}/v1`, apiKey: 'local', maxRetries: 0 });
     expect((await openai.models.list()).data.map((m) => m.id)).toEqual(['nova-micro', 'nova-lite', 'nova-pro', 'nova-2-lite']);
     const res = await openai.chat.completions.create({ model: 'nova-pro', messages: [{ role: 'user', content: 'cli' }] });
     expect(res.choices[0].message.content).toBe('You said: cli');
     expect(fake.requests.at(-1)!.modelId).toBe('us.amazon.nova-pro-v1:0');
-    const exited = new Promise((resolve) => child!.on('exit', resolve));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    child = undefined;
+    expect(await cli.stop()).toBe(0);
+    cli = undefined;
   });
 });
