@@ -45,13 +45,14 @@ const built = esbuild.build({
   plugins: [keepSourceDirname],
 });
 built.then(
-  (output) => {
+  async (output) => {
     // Written then renamed: two CLIs started at once never run a half-written bundle.
     fs.mkdirSync(path.dirname(outfile), { recursive: true });
     const partial = `${outfile}.${process.pid}.tmp`;
     fs.writeFileSync(partial, output.outputFiles[0].contents);
     fs.renameSync(partial, outfile);
-    esbuild.stop?.();
+    // The CLI may exit at any moment: end esbuild's helper process first, so none is left behind.
+    await esbuild.stop();
     process.argv.splice(1, 2, outfile);
     process.setSourceMapsEnabled?.(true);
     require(outfile);
