@@ -20,7 +20,8 @@ const ledger = new ComplianceLedger();
 const kit = buildKit(app, config, ledger);
 
 // The report is written even when checks fail synth: that is when a reviewer needs it most.
-const reportDir = path.join(path.dirname(path.resolve(app.outdir)), 'compliance-report');
+// `npm run synth -- -o DIR` puts it in DIR/compliance-report (CNLLM_COMPLIANCE_REPORT_DIR); the default is ./compliance-report.
+const reportDir = process.env.CNLLM_COMPLIANCE_REPORT_DIR ?? path.join(path.dirname(path.resolve(app.outdir)), 'compliance-report');
 try {
   app.synth();
 } finally {

@@ -19,7 +19,7 @@ import { GatewayRuntimeConfigSchema } from '../runtime/gateway/runtime-config';
 import { startLocalGateway } from '../runtime/local/local-gateway';
 import { ApiKeyTable, newApiKey } from '../runtime/server/api-keys';
 import { BedrockFake } from '../test/fakes/bedrock-fake';
-import { DynamoDbFake } from '../test/fakes/dynamodb-fake';
+import { DynamoDbLocal } from '../test/fakes/dynamodb-local';
 import { flagValue } from './cli-config';
 
 const args = process.argv.slice(2);
@@ -296,7 +296,7 @@ function cpuMs(pid: number): number {
  * single-stream overheads, then CONCURRENT streams at once on each route, and its memory around the load.
  */
 async function benchDoor(fake: CountingBedrock, vllmUrl: string) {
-  const dynamo = await new DynamoDbFake().start();
+  const dynamo = await (await new DynamoDbLocal().start()).createApiKeyTable('bench-keys');
   const { key, record } = newApiKey('bench');
   await new ApiKeyTable(new DynamoDBClient({ region: 'cn-northwest-1', endpoint: dynamo.url, credentials }), 'bench-keys').put(record);
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-door-'));

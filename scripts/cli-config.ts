@@ -29,6 +29,11 @@ export function flagValue(args: string[], flag: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/** Every value of a flag that may repeat, e.g. `--vllm a=URL --vllm b=URL`. */
+export function flagValues(args: string[], flag: string): string[] {
+  return args.flatMap((arg, i) => (arg === flag && i + 1 < args.length ? [args[i + 1]] : []));
+}
+
 /**
  * SDK client settings for a named profile. The SDK honours a profile's endpoint_url only for
  * AWS_PROFILE; operator scripts use two profiles at once, so they read it themselves.

@@ -61,19 +61,26 @@ function upstreamError(upstream: UpstreamConfig, status: number, body: string, l
   return new GatewayError(502, 'api_error', `${where} failed (${status}): ${message}`, 'upstream_error', null, true);
 }
 
+/** Where an upstream's API key comes from when it is not Secrets Manager (a developer's machine: environment or file). */
+export interface UpstreamKeySource {
+  get(): Promise<string>;
+}
+
 /** An OpenAI-compatible service the gateway forwards to: a vLLM load balancer in the VPC or a domestic provider. */
 export class OpenAiUpstream {
-  private readonly key?: CachedSecret<string>;
+  private readonly key?: UpstreamKeySource;
   /** fetch, or one that also trusts the upstream's private CA. */
   private readonly send: typeof fetch;
 
   constructor(
     readonly config: UpstreamConfig,
     secrets?: SecretsManagerClient,
+    localKey?: UpstreamKeySource,
   ) {
     this.send = config.caCertificates?.length ? privateCaFetch(config.caCertificates) : (input, init) => fetch(input, init);
+    this.key = localKey;
     const id = config.apiKeySecretId;
-    if (!id || !secrets) return;
+    if (localKey || !id || !secrets) return;
     this.key = new CachedSecret(secrets, id, `the key of ${config.kind} upstream "${config.name}"`, (text) => {
       let parsed: unknown;
       try {

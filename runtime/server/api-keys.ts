@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'crypto';
-import { DynamoDBClient, DynamoDBClientConfig, GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, DynamoDBClientConfig, GetItemCommand, PutItemCommand, ScanCommand, ScanCommandOutput, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ExpiringCache } from './expiring-cache';
 
@@ -71,7 +71,14 @@ export class ApiKeyTable {
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    const items = (await this.client.send(new ScanCommand({ TableName: this.tableName }))).Items ?? [];
+    // A Scan page stops at 1 MB: follow LastEvaluatedKey, or keys past the first page go unlisted.
+    const items: NonNullable<ScanCommandOutput['Items']> = [];
+    let start: ScanCommandOutput['LastEvaluatedKey'];
+    do {
+      const page = await this.client.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
     return items.map((item) => ({ keyId: item.keyId.S!, hash: '', caller: item.caller.S!, createdAt: item.createdAt.S!, ...(item.revokedAt?.S && { revokedAt: item.revokedAt.S }) }));
   }
 }

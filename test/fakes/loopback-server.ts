@@ -10,10 +10,14 @@ export abstract class LoopbackServer {
 
   protected abstract serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
 
-  async start(): Promise<this> {
+  /** Port 0 (tests): any free port. The `npm run stand-in` CLI passes a fixed one. */
+  async start(port = 0): Promise<this> {
     this.server = http.createServer((req, res) => void this.serve(req, res));
     this.server.on('connection', () => this.connections++);
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, '127.0.0.1', resolve);
+    });
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }

@@ -1,29 +1,23 @@
-import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { promisify } from 'util';
+import { runCli } from '../helpers/cli';
 import { ApiKeyAuthenticator, ApiKeyTable } from '../../runtime/server/api-keys';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDbFake } from '../fakes/dynamodb-fake';
+import { DynamoDbLocal } from '../fakes/dynamodb-local';
 
 describe('npm run api-keys (issue, list, revoke)', () => {
   test('issues a key that authenticates, lists it without the key, and revokes it', async () => {
-    const dynamo = await new DynamoDbFake().start();
+    const dynamo = await (await new DynamoDbLocal().start()).createApiKeyTable('cnllm-api-keys');
     try {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-profiles-'));
       fs.writeFileSync(path.join(dir, 'config'), `[profile china]\nregion = cn-northwest-1\nendpoint_url = ${dynamo.url}\n`);
       fs.writeFileSync(path.join(dir, 'credentials'), '[china]\naws_access_key_id = AKIACHINA\naws_secret_access_key = s\n');
       const run = (...args: string[]) =>
-        promisify(execFile)(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/api-keys.ts', ...args], {
-          cwd: path.join(__dirname, '..', '..'),
-          env: { PATH: process.env.PATH, HOME: dir, AWS_CONFIG_FILE: path.join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials') },
-          timeout: 60000,
-        });
+        runCli('scripts/api-keys.ts', args, { PATH: process.env.PATH, HOME: dir, AWS_CONFIG_FILE: path.join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials') });
       const issued = await run('issue', '--caller', 'team-search');
       const key = /^(cnllm_\S+)$/m.exec(issued.stdout)![1];
       const keyId = key.split('_')[1];
-      const auth = new ApiKeyAuthenticator(new ApiKeyTable(new DynamoDBClient({ region: 'cn-northwest-1', endpoint: dynamo.url, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }), 'cnllm-api-keys'), 0);
+      const auth = new ApiKeyAuthenticator(new ApiKeyTable(dynamo.client(), 'cnllm-api-keys'), 0);
       expect(await auth.authenticate(key)).toEqual({ caller: 'team-search' });
 
       const listed = await run('list');
@@ -40,3 +34,16 @@ describe('npm run api-keys (issue, list, revoke)', () => {
     }
   });
 });
+
+test('list follows the table past one Scan page (1 MB): no key goes unlisted', async () => {
+  const dynamo = await (await new DynamoDbLocal().start()).createApiKeyTable('cnllm-api-keys');
+  try {
+    const table = new ApiKeyTable(dynamo.client(), 'cnllm-api-keys');
+    // Long caller names make a page fill up after a few hundred keys.
+    const caller = 'x'.repeat(4000);
+    for (let i = 0; i < 300; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => table.put({ keyId: `k${String(i + j).padStart(11, '0')}`, hash: 'h', caller: `${caller}${i + j}`, createdAt: 'now' })));
+    expect(await table.list()).toHaveLength(300);
+  } finally {
+    await dynamo.stop();
+  }
+}, 60_000);

@@ -1,7 +1,6 @@
-import { ChildProcess, execFile, spawn } from 'child_process';
+import { execFile } from 'child_process';
 import { createHash } from 'crypto';
 import * as net from 'net';
-import * as path from 'path';
 import { promisify } from 'util';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -12,6 +11,7 @@ import { createGateway } from '../../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 import { LocalGateway, startLocalGateway } from '../../runtime/local/local-gateway';
 import { BedrockFake } from '../fakes/bedrock-fake';
+import { RunningCli, startCli } from '../helpers/cli';
 
 const CALLER = { accessKeyId: 'AKIACHINADEV000001', secretAccessKey: 'china-dev-secret', arn: 'arn:aws-cn:iam::111122223333:user/dev' };
 
@@ -120,36 +120,21 @@ describe('local runner with IAM (SigV4) authorization, like the deployed API', (
 });
 
 describe('npm run gateway:local (the CLI)', () => {
-  let child: ChildProcess | undefined;
+  let cli: RunningCli | undefined;
   let fake: BedrockFake;
   beforeAll(async () => {
     fake = await new BedrockFake().start();
   });
   afterAll(async () => {
-    child?.kill('SIGTERM');
+    await cli?.stop();
     await fake.stop();
   });
 
-  function startCli(...args: string[]): Promise<string> {
-    child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/gateway-local.ts', '--port', '0', '--bedrock-endpoint', fake.url, ...args], {
-      cwd: path.join(__dirname, '..', '..'),
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    });
-    return new Promise<string>((resolve, reject) => {
-      let err = '';
-      child!.stderr!.on('data', (d) => {
-        err += d;
-        const m = /gateway on (http:\/\/[0-9.:]+)/.exec(err);
-        if (m) resolve(m[1]);
-      });
-      child!.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-    });
-  }
-
   test('with --iam, a caller that hangs up mid-body or sends X-Amz-Date: garbage does not take it down', async () => {
-    const url = await startCli('--iam', `${CALLER.accessKeyId}:${CALLER.secretAccessKey}:${CALLER.arn}`);
+    cli = await startCli('scripts/gateway-local.ts', ['--port', '0', '--bedrock-endpoint', fake.url, '--iam', `${CALLER.accessKeyId}:${CALLER.secretAccessKey}:${CALLER.arn}`], /gateway on (http:\/\/[0-9.:]+)/);
+    const url = cli.match[1];
     const exits: (number | null)[] = [];
-    child!.on('exit', (code) => exits.push(code));
+    cli.child.on('exit', (code) => exits.push(code));
     await new Promise<void>((resolve) => {
       const socket = net.connect(Number(new URL(url).port), '127.0.0.1', () => {
         socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: local\r\ncontent-length: 1000\r\n\r\n{"model":');
@@ -163,22 +148,18 @@ describe('npm run gateway:local (the CLI)', () => {
     expect(exits).toEqual([]);
     const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'iam', maxRetries: 0, fetch: sigv4Fetch({ region: 'cn-northwest-1', credentials: CALLER }) });
     expect((await openai.models.list()).data.length).toBeGreaterThan(0);
-    const exited = new Promise((resolve) => child!.on('exit', resolve));
-    child!.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    child = undefined;
+    expect(await cli.stop()).toBe(0);
+    cli = undefined;
   }, 60_000);
 
   test('serves the configured allow-list against --bedrock-endpoint and stops on SIGTERM', async () => {
-    const url = await startCli('--stream');
-    const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'local', maxRetries: 0 });
+    cli = await startCli('scripts/gateway-local.ts', ['--port', '0', '--bedrock-endpoint', fake.url, '--stream'], /gateway on (http:\/\/[0-9.:]+)/);
+    const openai = new OpenAI({ baseURL: `${cli.match[1]}/v1`, apiKey: 'local', maxRetries: 0 });
     expect((await openai.models.list()).data.map((m) => m.id)).toEqual(['nova-micro', 'nova-lite', 'nova-pro', 'nova-2-lite']);
     const res = await openai.chat.completions.create({ model: 'nova-pro', messages: [{ role: 'user', content: 'cli' }] });
     expect(res.choices[0].message.content).toBe('You said: cli');
     expect(fake.requests.at(-1)!.modelId).toBe('us.amazon.nova-pro-v1:0');
-    const exited = new Promise((resolve) => child!.on('exit', resolve));
-    child!.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    child = undefined;
+    expect(await cli.stop()).toBe(0);
+    cli = undefined;
   });
 });

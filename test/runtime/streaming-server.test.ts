@@ -1,7 +1,6 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'child_process';
 import * as net from 'net';
 import * as path from 'path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import OpenAI from 'openai';
 import { stsBearerToken } from '../../runtime/client/sts-token';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
@@ -12,14 +11,14 @@ import { StreamingServer, startStreamingServer } from '../../runtime/server/serv
 import { StsPresignedAuthenticator } from '../../runtime/server/sts-auth';
 import { AwsPartitionFake } from '../fakes/aws-partition-fake';
 import { BedrockFake } from '../fakes/bedrock-fake';
-import { DynamoDbFake } from '../fakes/dynamodb-fake';
+import { DynamoDbLocal } from '../fakes/dynamodb-local';
 
 const CHINA_ACCOUNT = '111122223333';
 const models = [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }];
 const credentials = { get: async () => ({ accessKeyId: 'AKIAGLOBAL', secretAccessKey: 's' }), invalidate: () => undefined };
 
 let bedrock: BedrockFake;
-let dynamo: DynamoDbFake;
+let dynamo: DynamoDbLocal;
 let sts: AwsPartitionFake;
 let table: ApiKeyTable;
 let server: StreamingServer;
@@ -27,9 +26,9 @@ const logs: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   bedrock = await new BedrockFake().start();
-  dynamo = await new DynamoDbFake().start();
+  dynamo = await (await new DynamoDbLocal().start()).createApiKeyTable('cnllm-api-keys');
   sts = await new AwsPartitionFake('aws-cn', CHINA_ACCOUNT).addKey('AKIACHINADEV', 'dev').start();
-  table = new ApiKeyTable(new DynamoDBClient({ region: 'cn-northwest-1', endpoint: dynamo.url, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }), 'cnllm-api-keys');
+  table = new ApiKeyTable(dynamo.client(), 'cnllm-api-keys');
   const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: bedrock.url, models });
   server = await startStreamingServer({
     gateway: createGateway({ config, bedrock: new BedrockInvoker(config, credentials), log: (l) => logs.push(l) }),
@@ -61,7 +60,9 @@ describe('in-VPC streaming door: per-caller API keys', () => {
     expect(res.choices[0].message.content).toBe('You said: hello');
     expect(logs.at(-1)).toEqual(expect.objectContaining({ caller: 'team-search', status: 200 }));
     // The table keeps a hash, never the key.
-    expect(JSON.stringify([...dynamo.tables.get('cnllm-api-keys')!.values()])).not.toContain(key);
+    const stored = await dynamo.items('cnllm-api-keys');
+    expect(stored.length).toBeGreaterThan(0);
+    expect(JSON.stringify(stored)).not.toContain(key);
   });
 
   test('a wrong, malformed or missing key is a 401 OpenAI error, and a revoked key stops working without a redeploy', async () => {

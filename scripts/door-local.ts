@@ -1,0 +1,89 @@
+import * as path from 'path';
+import { newApiKey } from '../runtime/server/api-keys';
+import { Authenticator, startStreamingServer } from '../runtime/server/server';
+import { StsPresignedAuthenticator } from '../runtime/server/sts-auth';
+import { ApiKeyAuthenticator } from '../runtime/server/api-keys';
+import { OperatorError } from '../runtime/operator/operator-error';
+import { configFromArgs, flagValue, flagValues, runCli } from './cli-config';
+import { ApiKeyFile } from './local/api-key-file';
+import { localRouting, ROUTING_USAGE } from './local/local-routes';
+
+const DEFAULT_KEYS_FILE = path.join('.cnllm-local', 'door-api-keys.json');
+const CALLER_PATTERN = /^[A-Za-z0-9._@-]{1,64}$/;
+
+const USAGE = `Usage: npm run door:local -- [--port 8788] [--host 127.0.0.1] [--sts-endpoint URL ...] [--drain-seconds 5]
+                             [--bedrock-endpoint URL | --profile NAME] [--vllm NAME=URL ...] [--upstream-keys FILE]
+                             [--api-keys-file FILE] [--config FILE] [-c key=value ...]
+       npm run door:local -- issue-key --caller NAME | revoke-key --key-id ID | list-keys   [--api-keys-file FILE]
+
+Serves the streaming door (runtime/server, the container of gateway.streamingDoor) on localhost:
+real streaming, bearer API keys, optional STS tokens, the same routes as gateway:local.
+  --api-keys-file FILE    the door's caller keys (hashes only) instead of DynamoDB
+                          (default ${DEFAULT_KEYS_FILE}); a key is issued on first start
+  issue-key / revoke-key / list-keys   manage that file, like npm run api-keys does the table;
+                          the running door sees changes within gateway.streamingDoor.apiKeyCacheSeconds
+  --sts-endpoint URL      also accept STS tokens verified at this STS origin, e.g.
+                          https://sts.cn-northwest-1.amazonaws.com.cn (audience: the config prefix)
+${ROUTING_USAGE}`;
+
+async function manageKeys(command: string, args: string[], keys: ApiKeyFile): Promise<void> {
+  if (command === 'issue-key') {
+    const caller = flagValue(args, '--caller');
+    if (!caller || !CALLER_PATTERN.test(caller)) throw new OperatorError('issue-key needs --caller NAME (letters, digits, . _ @ -; shown in logs and metrics)');
+    const { key, record } = newApiKey(caller);
+    await keys.put(record);
+    console.log(`issued key ${record.keyId} for ${caller}:\n${key}\nStore it now: ${keys.file} keeps only its hash.`);
+  } else if (command === 'revoke-key') {
+    const keyId = flagValue(args, '--key-id');
+    if (!keyId) throw new OperatorError('revoke-key needs --key-id ID (see: npm run door:local -- list-keys)');
+    await keys.revoke(keyId);
+    console.log(`revoked ${keyId}: the running door refuses it within its cache time`);
+  } else {
+    for (const r of await keys.list()) console.log(`${r.keyId}  ${r.caller}  issued ${r.createdAt}${r.revokedAt ? `  revoked ${r.revokedAt}` : ''}`);
+  }
+}
+
+async function main(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) return console.log(USAGE);
+  const keys = new ApiKeyFile(flagValue(args, '--api-keys-file') ?? DEFAULT_KEYS_FILE);
+  if (['issue-key', 'revoke-key', 'list-keys'].includes(args[0])) return manageKeys(args[0], args, keys);
+  if (args[0] && !args[0].startsWith('-')) throw new OperatorError(`unknown command "${args[0]}" (commands: issue-key, revoke-key, list-keys; none serves the door)`);
+
+  const config = configFromArgs(args);
+  const door = config.gateway.streamingDoor;
+  const routing = localRouting(config, args);
+  let firstKey: string | undefined;
+  if ((await keys.list()).every((r) => r.revokedAt)) {
+    const { key, record } = newApiKey('local-dev');
+    await keys.put(record);
+    firstKey = key;
+  }
+  const authenticators: Authenticator[] = [new ApiKeyAuthenticator(keys, door.apiKeyCacheSeconds)];
+  const stsEndpoints = flagValues(args, '--sts-endpoint');
+  if (stsEndpoints.length > 0) {
+    authenticators.push(new StsPresignedAuthenticator({ allowedEndpoints: stsEndpoints.map((e) => new URL(e).origin), audience: config.prefix, allowedAccounts: door.stsAllowedAccounts ?? [config.china.account] }));
+  }
+  const server = await startStreamingServer({
+    gateway: routing.gateway,
+    authenticators,
+    port: Number(flagValue(args, '--port') ?? 8788),
+    host: flagValue(args, '--host') ?? '127.0.0.1',
+    drainSeconds: Number(flagValue(args, '--drain-seconds') ?? 5),
+  });
+  const model = routing.settings.models[0].alias;
+  console.error(`cn-llm-kit streaming door on ${server.url} (Bedrock: ${routing.bedrockDescription}; residency: ${routing.settings.residency})`);
+  console.error(`auth: API keys in ${keys.file} (cache ${door.apiKeyCacheSeconds} s)${stsEndpoints.length > 0 ? `, STS tokens via ${stsEndpoints.join(', ')} (audience "${config.prefix}")` : ''}`);
+  console.error(`routes:\n${routing.routeLines.join('\n')}`);
+  if (firstKey) console.error(`issued an API key for caller local-dev (shown once; only its hash is kept):\n${firstKey}`);
+  console.error(`more keys: npm run door:local -- issue-key --caller NAME   (revoke-key --key-id ID, list-keys)
+try: export CNLLM_API_KEY=<the key>
+  curl -sN ${server.url}/v1/chat/completions -H "authorization: Bearer $CNLLM_API_KEY" -H 'content-type: application/json' -d '{"model":"${model}","stream":true,"messages":[{"role":"user","content":"hello"}]}'
+  node -e 'const OpenAI = require("openai"); new OpenAI({ baseURL: "${server.url}/v1", apiKey: process.env.CNLLM_API_KEY }).chat.completions.create({ model: "${model}", messages: [{ role: "user", content: "hello" }] }).then((r) => console.log(r.choices[0].message.content))'`);
+  await new Promise<void>((resolve) => {
+    const stop = () => void server.drain().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+runCli('door:local', main);

@@ -1,0 +1,94 @@
+import { fromIni } from '@aws-sdk/credential-providers';
+import { KitConfig } from '../../lib/config/schema';
+import { selfHostedRoutes } from '../../lib/config/vllm-routes';
+import { gatewayRuntimeSettings } from '../../lib/gateway/runtime-settings';
+import { BedrockInvoker, CredentialSource } from '../../runtime/gateway/bedrock';
+import { createGateway, Gateway } from '../../runtime/gateway/gateway';
+import { OpenAiUpstream } from '../../runtime/gateway/openai-upstream';
+import { RouteEntry, withRegistryRoutes } from '../../runtime/gateway/route-registry';
+import { GatewayRuntimeConfig, GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
+import { OperatorError } from '../../runtime/operator/operator-error';
+import { flagValue, flagValues } from '../cli-config';
+import { localUpstreamKeys, upstreamKeyEnvName } from './upstream-keys';
+
+/** The routing flags gateway:local and door:local share (their usage texts include it). */
+export const ROUTING_USAGE = `  --bedrock-endpoint URL  a Bedrock stand-in (npm run stand-in:bedrock) instead of real Bedrock in global.region
+  --profile NAME          global-partition profile for real Bedrock (default: the SDK's default chain)
+  --vllm NAME=URL         a vLLM service (served model NAME, base URL up to /v1), routed as the deployed
+                          VllmEc2 stack registers it; repeat for more
+  --upstream-keys FILE    JSON {"<upstream>": "<API key>"} (mode 600) for providers and vLLM routes
+  --config FILE, -c k=v   the kit config: routing.providers, routing.fallbacks, routing.residency,
+                          bedrock.models apply exactly as deployed
+Upstream keys come from $CNLLM_KEY_<UPSTREAM> (e.g. CNLLM_KEY_DASHSCOPE, CNLLM_KEY_VLLM_QWEN2_5_7B_INSTRUCT)
+or --upstream-keys, never from the command line.`;
+
+export interface LocalRouting {
+  readonly gateway: Gateway;
+  readonly settings: GatewayRuntimeConfig;
+  /** One line per model: where it goes and where its key came from (never the key). */
+  readonly routeLines: string[];
+  readonly bedrockDescription: string;
+}
+
+/**
+ * `--vllm NAME=URL` as the route registry entry the VllmEc2 stack would write for served model NAME.
+ * NAME must be one of the config's models, as deployed: routing.fallbacks are checked against those names.
+ */
+export function vllmRoutesFromArgs(args: string[], config: KitConfig): RouteEntry[] {
+  const served = config.models.map((m) => m.servedName);
+  const specs = flagValues(args, '--vllm').map((spec) => {
+    const [servedName, ...rest] = spec.split('=');
+    const baseUrl = rest.join('=');
+    if (!servedName || !/^https?:\/\/[^\s]+$/.test(baseUrl)) throw new OperatorError(`--vllm ${spec}: expected NAME=URL, e.g. --vllm qwen2.5-7b-instruct=http://127.0.0.1:8000/v1`);
+    if (!served.includes(servedName)) throw new OperatorError(`--vllm ${spec}: "${servedName}" is not a served model of the config (models[].servedName: ${served.join(', ') || 'none'}); add it to models or use one of those`);
+    return { servedName, baseUrl };
+  });
+  const routes = selfHostedRoutes(
+    specs.map((s) => s.servedName),
+    { ec2: true, eks: false },
+  );
+  // Locally the key comes from the environment or a file, not from a secret: the secret id is never read.
+  return routes.map((route, i) => ({ ...route, baseUrl: specs[i].baseUrl, apiKeySecretArn: 'local', kind: 'vllm' as const, crossBorder: false }));
+}
+
+/**
+ * The gateway a local run serves: settings derived by the same code as the deployed Lambda and
+ * streaming door (gatewayRuntimeSettings), upstream keys from the environment or a keys file.
+ */
+export function localRouting(config: KitConfig, args: string[], env: NodeJS.ProcessEnv = process.env): LocalRouting {
+  const bedrockEndpoint = flagValue(args, '--bedrock-endpoint');
+  const profile = flagValue(args, '--profile');
+  const derived = GatewayRuntimeConfigSchema.parse({
+    ...gatewayRuntimeSettings(config, { upstreamTimeoutSeconds: 300 }),
+    // --vllm routes join the table exactly as the deployed gateway adds the registry's entries (withRegistryRoutes).
+    routeRegistry: { parameterPath: '/local/routes', region: config.china.region, timeoutMs: 300000, maxAttempts: 2 },
+    ...(bedrockEndpoint && { bedrockEndpoint }),
+  });
+  const { routeRegistry: _localOnly, ...routed } = withRegistryRoutes(derived, vllmRoutesFromArgs(args, config), (line) => console.error(JSON.stringify(line)));
+  const settings: GatewayRuntimeConfig = { ...routed, upstreams: routed.upstreams.map(({ apiKeySecretId: _none, ...upstream }) => upstream) };
+  const keys = localUpstreamKeys(
+    settings.upstreams.map((u) => u.name),
+    { env, keysFile: flagValue(args, '--upstream-keys') },
+  );
+  const upstreams = new Map(settings.upstreams.map((u) => [u.name, new OpenAiUpstream(u, undefined, keys.get(u.name))]));
+  // A loopback stand-in does not check signatures: any key will do. Real Bedrock gets the operator's own global credentials.
+  const credentials: CredentialSource | undefined = profile
+    ? { get: fromIni({ profile }), invalidate: () => undefined }
+    : bedrockEndpoint
+      ? { get: async () => ({ accessKeyId: 'AKIALOCALSTANDIN', secretAccessKey: 'local' }), invalidate: () => undefined }
+      : undefined;
+  const bedrockDescription = bedrockEndpoint ?? `${settings.bedrockRegion} via ${profile ?? 'default credentials'}`;
+  const routeLines = settings.models.map((m) => {
+    if (m.route === 'bedrock') return `  ${m.alias} -> Bedrock ${m.modelId} (${bedrockDescription})`;
+    const upstream = settings.upstreams.find((u) => u.name === m.route)!;
+    const key = keys.get(upstream.name);
+    const keyText = key ? `key from ${key.from}` : `no key (set ${upstreamKeyEnvName(upstream.name)} or --upstream-keys)`;
+    return `  ${m.alias} -> ${upstream.kind} "${upstream.name}" ${upstream.baseUrl} as ${m.modelId}${upstream.crossBorder ? ', cross-border' : ''}; ${keyText}`;
+  });
+  return {
+    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams }),
+    settings,
+    routeLines,
+    bedrockDescription,
+  };
+}
