@@ -1,4 +1,5 @@
 import { BedrockInvoker, SecretCredentialSource, secretsClient } from './bedrock';
+import { CallerDimensions } from './caller';
 import { createGateway, Gateway } from './gateway';
 import { OpenAiUpstream, UpstreamConfig } from './openai-upstream';
 import { registryGateway, RouteRegistry } from './route-registry';
@@ -31,7 +32,8 @@ export function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env, options: Ga
     pool = next;
     return new Map([...next.values()].map((u) => [u.config.name, u]));
   };
-  const build = (c: GatewayRuntimeConfig) => createGateway({ config: c, bedrock, upstreams: upstreamsOf(c.upstreams), log, now: options.now });
+  const callers = new CallerDimensions();
+  const build = (c: GatewayRuntimeConfig) => createGateway({ config: c, bedrock, upstreams: upstreamsOf(c.upstreams), log, now: options.now, callers });
 
   const settings = config.routeRegistry;
   if (!settings) return build(config);

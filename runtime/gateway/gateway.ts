@@ -18,6 +18,11 @@ export interface GatewayDeps {
   /** One JSON line per request. */
   readonly log?: (line: Record<string, unknown>) => void;
   readonly now?: () => number;
+  /**
+   * The capped Caller metric dimension. A host that rebuilds the gateway (new registry routes) passes one
+   * it keeps, so the cap holds per process, not per build. @default a new one
+   */
+  readonly callers?: CallerDimensions;
 }
 
 export type Gateway = { handle(req: GatewayRequest, sink: ResponseSink): Promise<void> };
@@ -30,7 +35,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const log = deps.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
   const upstreams = deps.upstreams ?? new Map(config.upstreams.map((u) => [u.name, new OpenAiUpstream(u)]));
   const models = new ModelCatalog(config, upstreams);
-  const callers = new CallerDimensions();
+  const callers = deps.callers ?? new CallerDimensions();
   const ctx: GatewayContext = { config, bedrock, models, residency: new ResidencyGate(config, models), now };
 
   return {

@@ -218,18 +218,13 @@ export class SsePassthrough {
       this.doneSeen = true;
       return undefined;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(data);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const parsed = jsonObject(data);
+    if (!parsed) {
       this.malformedEvents++;
       return undefined;
     }
-    this.observe(parsed as Record<string, unknown>);
-    return withModel(data, parsed as Record<string, unknown>, this.alias);
+    this.observe(parsed);
+    return withModel(data, parsed, this.alias);
   }
 
   private observe(event: Record<string, unknown>) {
@@ -244,17 +239,22 @@ export class SsePassthrough {
 }
 
 /** A non-streamed chat completion from an upstream, with the alias as its model. */
-export function passthroughCompletion(body: string, alias: string, upstream: { kind: string; name: string }): { body: string; usage?: UpstreamUsage } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+export function passthroughCompletion(body: string, alias: string, upstream: { kind: string; name: string }): { body: string; parsed: Record<string, unknown>; usage?: UpstreamUsage } {
+  const parsed = jsonObject(body);
+  if (!parsed) {
     throw new GatewayError(502, 'api_error', `${upstream.kind} upstream "${upstream.name}" answered 200 with a body that is not a JSON object: ${body.slice(0, 200)}`, 'upstream_bad_response');
   }
-  return { body: withModel(body, parsed as Record<string, unknown>, alias) ?? body, usage: usageOf((parsed as Record<string, unknown>).usage) };
+  return { body: withModel(body, parsed, alias) ?? body, parsed, usage: usageOf(parsed.usage) };
+}
+
+/** A JSON object, or undefined for anything else (invalid JSON, arrays, scalars). */
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

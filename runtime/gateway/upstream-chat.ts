@@ -32,9 +32,9 @@ export async function upstreamChat(ctx: GatewayContext, call: Call, body: Routab
       { signal: req.signal, canRetry: () => !sink.started, deadline: call.deadline, now: ctx.now },
     );
     if (!body.stream) {
-      const { body: completion, usage } = passthroughCompletion(await readText(res, guard!), body.model, upstream.config);
+      const { body: completion, parsed, usage } = passthroughCompletion(await readText(res, guard!), body.model, upstream.config);
       Object.assign(outcome, usage);
-      if (config.logContent) outcome.completion = (JSON.parse(completion) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content;
+      if (config.logContent) outcome.completion = (parsed as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content;
       sink.start(200, JSON_HEADERS);
       sink.write(completion);
       return sink.end();

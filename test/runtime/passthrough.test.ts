@@ -153,7 +153,9 @@ describe('withModel and usageOf', () => {
   test('a non-streamed completion: alias in, usage out, the rest unchanged', () => {
     const body = '{"id":"x","model":"served","choices":[{"message":{"content":"hi"},"logprobs":{"content":[{"logprob":-0.0}]}}],"usage":{"prompt_tokens":2,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":0}}}';
     const upstream = { kind: 'vllm', name: 'vllm-qwen' };
-    expect(passthroughCompletion(body, ALIAS, upstream)).toEqual({ body: body.replace('"served"', '"qwen-7b"'), usage: { inputTokens: 2, outputTokens: 1, cachedTokens: 0 } });
+    const { body: rewritten, usage, parsed } = passthroughCompletion(body, ALIAS, upstream);
+    expect({ body: rewritten, usage }).toEqual({ body: body.replace('"served"', '"qwen-7b"'), usage: { inputTokens: 2, outputTokens: 1, cachedTokens: 0 } });
+    expect(parsed).toEqual(JSON.parse(body));
     expect(() => passthroughCompletion('<html>', ALIAS, upstream)).toThrow(expect.objectContaining({ status: 502, code: 'upstream_bad_response', message: expect.stringMatching(/^vllm upstream "vllm-qwen" answered 200 with a body that is not a JSON object: <html>/) }));
   });
 });
