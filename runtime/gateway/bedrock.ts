@@ -4,6 +4,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { CachedSecret } from './cached-secret';
 import { GatewayError, isCredentialRejection } from './errors';
+import { jsonObject } from './json';
 import { assertCleared, ClearedModel } from './residency';
 import { RetryOptions, withRetries } from './retry';
 import { GatewayRuntimeConfig } from './runtime-config';
@@ -24,7 +25,7 @@ export class SecretCredentialSource implements CredentialSource {
 
   constructor(client: SecretsManagerClient, secretId: string) {
     this.secret = new CachedSecret(client, secretId, 'its Bedrock credential', (text) => {
-      const parsed = safeJson(text);
+      const parsed = jsonObject(text);
       if (typeof parsed?.accessKeyId !== 'string' || typeof parsed?.secretAccessKey !== 'string') {
         throw new GatewayError(
           503,
@@ -43,14 +44,6 @@ export class SecretCredentialSource implements CredentialSource {
 
   invalidate(): void {
     this.secret.invalidate();
-  }
-}
-
-function safeJson(text: string): Record<string, unknown> | undefined {
-  try {
-    return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

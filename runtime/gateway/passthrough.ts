@@ -1,4 +1,5 @@
 import { GatewayError } from './errors';
+import { jsonObject } from './json';
 
 /**
  * Passing an OpenAI-compatible upstream's answer on to the caller: the caller must see the model
@@ -245,16 +246,6 @@ export function passthroughCompletion(body: string, alias: string, upstream: { k
     throw new GatewayError(502, 'api_error', `${upstream.kind} upstream "${upstream.name}" answered 200 with a body that is not a JSON object: ${body.slice(0, 200)}`, 'upstream_bad_response');
   }
   return { body: withModel(body, parsed, alias) ?? body, parsed, usage: usageOf(parsed.usage) };
-}
-
-/** A JSON object, or undefined for anything else (invalid JSON, arrays, scalars). */
-function jsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
