@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'crypto';
 import * as http from 'http';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { S3Client } from '@aws-sdk/client-s3';
 import { LoopbackServer } from './loopback-server';
 
 /** What the fake does to an UploadPart request: cut it mid-body, or store the part and lose the answer. */
@@ -18,7 +20,23 @@ const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').
  * ChecksumMode, parts of 5 MiB at least but the last. `partFaults` plays a link that drops, per part
  * number, one fault per request.
  */
+/** The model the staging tests stage: the bucket, prefix and CodeBuild project the stand-in serves. */
+export const STAGING_TARGET = {
+  modelId: 'Qwen/Qwen2.5-1.5B-Instruct',
+  revision: 'master',
+  bucket: 'weights',
+  prefix: 'models/Qwen/Qwen2.5-1.5B-Instruct/master/',
+  projectName: 'cnllm-stage-model',
+  region: 'cn-northwest-1',
+};
+
 export class StagingFake extends LoopbackServer {
+  /** S3 and CodeBuild clients pointed at this stand-in (`maxAttempts: 1` leaves retries to the code under test). */
+  clients(opts: { maxAttempts?: number } = {}): { s3: S3Client; codebuild: CodeBuildClient } {
+    const common = { region: 'cn-northwest-1', endpoint: this.url, credentials: { accessKeyId: 'AKIACHINA', secretAccessKey: 's' }, ...opts };
+    return { s3: new S3Client({ ...common, forcePathStyle: true }), codebuild: new CodeBuildClient(common) };
+  }
+
   readonly objects = new Map<string, Buffer>();
   readonly checksums = new Map<string, string>();
   readonly builds: { id: string; env: Record<string, string>; polls: number }[] = [];

@@ -7,7 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { expectedObjectChecksum, hashFile, s3PartSize } from '../../runtime/operator/s3-upload';
 import { stageModel } from '../../runtime/operator/stage-model';
 import { DEFAULT_RETRY_POLICY, MiB } from '../../runtime/operator/transfer';
-import { StagingFake } from '../fakes/staging-fake';
+import { STAGING_TARGET, StagingFake } from '../fakes/staging-fake';
 
 /**
  * stage-model --from-dir over a link that drops: S3 (the staging stand-in, with multipart, SHA-256
@@ -15,14 +15,7 @@ import { StagingFake } from '../fakes/staging-fake';
  * loses the answer. A 14 MiB shard moves in parts of 5 MiB (S3's smallest, to keep the test light;
  * the CLI uses 16 MiB): 5 + 5 + 4.
  */
-const target = {
-  modelId: 'Qwen/Qwen2.5-1.5B-Instruct',
-  revision: 'master',
-  bucket: 'weights',
-  prefix: 'models/Qwen/Qwen2.5-1.5B-Instruct/master/',
-  projectName: 'cnllm-stage-model',
-  region: 'cn-northwest-1',
-};
+const target = STAGING_TARGET;
 const shardKey = `weights/${target.prefix}model.safetensors`;
 
 let fake: StagingFake;
@@ -33,8 +26,7 @@ const partSize = 5 * MiB;
 beforeEach(async () => {
   fake = await new StagingFake().start();
   // One attempt per request, as the CLI sets it: the retries under test are the kit's, per part.
-  const common = { region: 'cn-northwest-1', endpoint: fake.url, credentials: { accessKeyId: 'AKIACHINA', secretAccessKey: 's' }, maxAttempts: 1 };
-  clients = { s3: new S3Client({ ...common, forcePathStyle: true }), codebuild: new CodeBuildClient(common) };
+  clients = fake.clients({ maxAttempts: 1 });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-shards-'));
   fs.writeFileSync(path.join(dir, 'config.json'), '{"architectures":["Qwen2ForCausalLM"]}');
   fs.writeFileSync(path.join(dir, 'model.safetensors'), shard);

@@ -7,23 +7,15 @@ import { promisify } from 'util';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { S3Client } from '@aws-sdk/client-s3';
 import { stageModel } from '../../runtime/operator/stage-model';
-import { StagingFake } from '../fakes/staging-fake';
+import { STAGING_TARGET, StagingFake } from '../fakes/staging-fake';
 
-const target = {
-  modelId: 'Qwen/Qwen2.5-1.5B-Instruct',
-  revision: 'master',
-  bucket: 'weights',
-  prefix: 'models/Qwen/Qwen2.5-1.5B-Instruct/master/',
-  projectName: 'cnllm-stage-model',
-  region: 'cn-northwest-1',
-};
+const target = STAGING_TARGET;
 
 let fake: StagingFake;
 let clients: { s3: S3Client; codebuild: CodeBuildClient };
 beforeEach(async () => {
   fake = await new StagingFake().start();
-  const common = { region: 'cn-northwest-1', endpoint: fake.url, credentials: { accessKeyId: 'AKIACHINA', secretAccessKey: 's' } };
-  clients = { s3: new S3Client({ ...common, forcePathStyle: true }), codebuild: new CodeBuildClient(common) };
+  clients = fake.clients();
 });
 afterEach(() => fake.stop());
 
