@@ -290,6 +290,13 @@ function cpuMs(pid: number): number {
   }
 }
 
+/** The node flags of the door image's CMD (runtime/server/Dockerfile), so the door here runs as it does there. */
+function imageNodeFlags(): string[] {
+  const dockerfile = fs.readFileSync(path.join(__dirname, '..', 'runtime', 'server', 'Dockerfile'), 'utf8');
+  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+  return cmd.filter((arg) => arg.startsWith('--'));
+}
+
 /**
  * The in-VPC streaming door as the image runs it (runtime/server/Dockerfile: the entry point bundled
  * by esbuild, plain node) in its own process, in front of the Bedrock stand-in and the vLLM stand-in:
@@ -302,7 +309,7 @@ async function benchDoor(fake: CountingBedrock, vllmUrl: string) {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-door-'));
   const entry = path.join(outdir, 'server.js');
   buildSync({ entryPoints: [path.join(__dirname, '..', 'runtime', 'server', 'main.ts')], bundle: true, platform: 'node', target: `node${process.versions.node.split('.')[0]}`, minify: true, outfile: entry, logLevel: 'silent' });
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...imageNodeFlags(), entry], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
       PATH: process.env.PATH,

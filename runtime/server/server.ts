@@ -4,6 +4,7 @@ import { createHash, randomUUID } from 'crypto';
 import { Gateway } from '../gateway/gateway';
 import { abortOnClose, flatHeaders, httpSink, readBody, sendJson } from '../gateway/node-http';
 import { badRequest, GatewayError } from '../gateway/errors';
+import { IdleHeapCompaction, IdleHeapCompactionOptions } from './idle-heap-compaction';
 
 export interface Authenticator {
   /** undefined: not this authenticator's token, or a bad one (401). Throws a GatewayError when the check itself cannot be made. */
@@ -25,6 +26,11 @@ export interface StreamingServerOptions {
   readonly requestTimeoutSeconds?: number;
   /** How long in-flight streams may run on after SIGTERM (keep below the target group's deregistration delay). */
   readonly drainSeconds?: number;
+  /**
+   * Collect garbage once after a burst, when the door is idle (see IdleHeapCompaction).
+   * @default off (no collector given)
+   */
+  readonly heapCompaction?: Omit<IdleHeapCompactionOptions, 'log'>;
   readonly log?: (line: Record<string, unknown>) => void;
 }
 
@@ -65,6 +71,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
   let draining = false;
   let drained: Promise<void> | undefined;
   let idle: (() => void) | undefined;
+  const compaction = new IdleHeapCompaction({ gc: undefined, ...options.heapCompaction, log });
 
   async function authenticate(token: string): Promise<{ caller: string } | undefined> {
     for (const auth of options.authenticators) {
@@ -109,6 +116,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
     }
     if (draining) return sendJson(res, 503, shuttingDown, { connection: 'close' });
     inFlight++;
+    compaction.started();
     serve(req, res, path)
       .catch((e: unknown) => {
         if ((e as Error).name === 'CallerGone') {
@@ -122,6 +130,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       })
       .finally(() => {
         inFlight--;
+        compaction.ended(inFlight);
         if (inFlight === 0) idle?.();
       });
   });
@@ -148,6 +157,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       await Promise.race([new Promise<void>((resolve) => (idle = resolve)), new Promise((r) => (timer = setTimeout(r, (options.drainSeconds ?? 100) * 1000)))]);
       clearTimeout(timer);
     }
+    compaction.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await closed;
