@@ -155,6 +155,8 @@ function formatPath(p: PropertyKey[]): string {
 
 function show(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
+  // A key pasted where a certificate belongs must not reach a terminal or CI log.
+  if (/PRIVATE KEY/.test(text)) return '(a private key: not shown)';
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

@@ -24,6 +24,7 @@ export function gatewayRuntimeSettings(
   },
 ): RuntimeConfigInput {
   const providers = config.routing.providers;
+  const trustedCas = [...(opts.internalCaCertificatePem ? [opts.internalCaCertificatePem] : []), ...config.internalTls.trustedCaCertificates];
   return {
     bedrockRegion: config.global.region,
     secretRegion: config.china.region,
@@ -51,7 +52,7 @@ export function gatewayRuntimeSettings(
         refreshSeconds: config.routing.registryRefreshSeconds,
         timeoutMs: opts.upstreamTimeoutSeconds * 1000,
         maxAttempts: 2,
-        ...(opts.internalCaCertificatePem && { caCertificates: [opts.internalCaCertificatePem] }),
+        ...(trustedCas.length > 0 && { caCertificates: trustedCas }),
       },
     }),
     fallbacks: config.routing.fallbacks,

@@ -40,7 +40,7 @@ describe('internal TLS, default: the kit\'s own ACM Private CA', () => {
   const gateway = Template.fromStack(kit.gateway!);
 
   test('the mode and domain default to private-ca and <prefix>.internal', () => {
-    expect(config.internalTls).toEqual({ mode: 'private-ca', domain: 'cnllm.internal' });
+    expect(config.internalTls).toEqual({ mode: 'private-ca', domain: 'cnllm.internal', trustedCaCertificates: [] });
   });
 
   test('Network: a general-purpose root CA, activated with its self-signed certificate, that ACM may renew from; a private zone in the VPC', () => {
@@ -114,6 +114,14 @@ describe('internal TLS options', () => {
     vllm.resourceCountIs('AWS::CertificateManager::Certificate', 0);
     expect(vllm.toJSON().Outputs.BaseUrlqwen2515binstruct.Value).toBe('https://qwen2-5-1-5b-instruct.llm.corp.internal/v1');
     expect(listeners(Template.fromStack(kit.gateway!))).toEqual([expect.objectContaining({ Port: 443, Certificates: [{ CertificateArn: DOOR_CERT }] })]);
+  });
+
+  test('certificate issued by your own CA: the gateway trusts the CA certificates you list, and only PEM certificates are accepted (a private key is refused without being echoed)', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vu\n-----END CERTIFICATE-----\n';
+    const mode = { ...door, 'internalTls.mode': 'certificate', 'vllmEc2.certificateArn': CERT, 'gateway.streamingDoor.certificateArn': DOOR_CERT };
+    const { kit } = kitApp({ ...mode, 'internalTls.trustedCaCertificates': [pem] });
+    expect(gatewaySettings(Template.fromStack(kit.gateway!)).routeRegistry?.caCertificates).toEqual([pem]);
+    expect(() => kitApp({ ...mode, 'internalTls.trustedCaCertificates': ['-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----'] })).toThrow(/internalTls\.trustedCaCertificates\[0\] = \(a private key: not shown\): must be PEM certificates/);
   });
 
   test('plain-http, chosen explicitly: HTTP listeners, no zone or CA, and an acknowledgement that names the config choice', () => {

@@ -68,6 +68,15 @@ export const internalTlsSection = z
       .string()
       .regex(/^arn:aws-cn:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[0-9a-f-]+$/, { error: 'must be an ACM Private CA ARN in China (arn:aws-cn:acm-pca:<region>:<account>:certificate-authority/<id>)' })
       .optional(),
+    /**
+     * PEM certificates of the CA that issued your certificates in mode certificate (an enterprise CA,
+     * or ACM Private CA outside this kit): the gateway trusts them, besides the public roots, when it
+     * calls self-hosted routes over HTTPS. Certificates only: nothing secret.
+     * @default []
+     */
+    trustedCaCertificates: z
+      .array(z.string().regex(/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/, { error: 'must be PEM certificates ("-----BEGIN CERTIFICATE-----" ... "-----END CERTIFICATE-----")' }))
+      .default([]),
   })
   .strict()
   .prefault({});
