@@ -1,14 +1,9 @@
 import { randomUUID } from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { badRequest, GatewayError } from '../gateway/errors';
 import { readBody, sendJson } from '../gateway/node-http';
-import { agentsConfigFromEnv } from './agents-config';
-import { AgentTeam, InvocationOutcome, InvocationRequest } from './agent-team';
-import { GatewayModels } from './gateway-model';
-import { GatewayTools } from './mcp-tools';
-import { DynamoSessionStorage } from './memory';
+import { InvocationOutcome, InvocationRequest } from './agent-team';
 import { stdoutLog, TraceLog } from './trace';
 
 /** The header AgentCore Runtime carries the runtime session in. */
@@ -118,35 +113,4 @@ export function parseInvocation(raw: Buffer, sessionHeader: string | string[] | 
     return badRequest('sessionId must be 1-256 letters, digits, "_", ".", ":" or "-", starting with a letter or digit.', bodySession !== undefined ? 'sessionId' : SESSION_HEADER, 'invalid_session_id');
   }
   return { prompt, sessionId: sessionId ?? randomUUID() };
-}
-
-/** The container's entry: the configuration from the environment, the agents behind the runtime contract. */
-async function main(): Promise<void> {
-  const config = agentsConfigFromEnv();
-  const region = process.env.AWS_REGION ?? config.gateway.region;
-  const tools = config.tools ? new GatewayTools(config.tools, config.gateway.region) : undefined;
-  const models = new GatewayModels({ gateway: config.gateway, timeoutMs: config.timeouts.agentSeconds * 1000 });
-  const team = new AgentTeam(config, {
-    model: (alias) => models.model(alias),
-    tools,
-    sessions: config.memory && new DynamoSessionStorage({ client: new DynamoDBClient({ region }), tableName: config.memory.tableName, ttlSeconds: config.memory.ttlSeconds, maxTurns: config.memory.maxTurns }),
-  });
-  const server = await startAgentServer({ team, port: Number(process.env.PORT ?? 8080) });
-  stdoutLog({ level: 'info', msg: 'listening', url: server.url, mode: config.mode, agents: [config.supervisor.name, ...config.collaborators.map((c) => c.name)], tools: Boolean(config.tools), memory: Boolean(config.memory) });
-  const stop = () => {
-    // Invocations under way may take up to the overall deadline to answer.
-    void server
-      .drain(config.timeouts.overallSeconds * 1000)
-      .then(() => tools?.close())
-      .then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-if (require.main === module) {
-  main().catch((e: unknown) => {
-    stdoutLog({ level: 'error', msg: 'failed to start', error: (e as Error).message });
-    process.exit(1);
-  });
 }
