@@ -2,7 +2,7 @@
  * The container's entry (AgentCore Runtime): the configuration from $CNLLM_AGENTS_CONFIG, the
  * agents behind the runtime's HTTP contract on $PORT (8080).
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { keyLookupClient } from '../server/api-keys';
 import { agentsConfigFromEnv } from './agents-config';
 import { AgentTeam } from './agent-team';
 import { GatewayModels } from './gateway-model';
@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   const team = new AgentTeam(config, {
     model: (alias) => models.model(alias),
     tools,
-    sessions: config.memory && new DynamoSessionStorage({ client: new DynamoDBClient({ region }), tableName: config.memory.tableName, ttlSeconds: config.memory.ttlSeconds, maxTurns: config.memory.maxTurns }),
+    // Bounded DynamoDB calls (the streaming door's client): a slow table fails the turn in seconds, not at the deadline.
+    sessions: config.memory && new DynamoSessionStorage({ client: keyLookupClient({ region }, 5000), tableName: config.memory.tableName, ttlSeconds: config.memory.ttlSeconds, maxTurns: config.memory.maxTurns }),
   });
   const server = await startAgentServer({ team, port: Number(process.env.PORT ?? 8080) });
   stdoutLog({ level: 'info', msg: 'listening', url: server.url, mode: config.mode, agents: [config.supervisor.name, ...config.collaborators.map((c) => c.name)], tools: Boolean(config.tools), memory: Boolean(config.memory) });

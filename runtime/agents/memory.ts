@@ -48,27 +48,34 @@ export class DynamoSessionStorage implements SnapshotStorage {
       body = JSON.stringify(snapshot);
     }
     const now = this.now();
-    await this.options.client.send(
-      new PutItemCommand({
-        TableName: this.options.tableName,
-        Item: {
-          [MEMORY_TABLE_KEY]: { S: params.location.sessionId },
-          scope: { S: `${params.location.scope}/${params.location.scopeId}` },
-          snapshot: { S: body },
-          updatedAt: { S: new Date(now).toISOString() },
-          [MEMORY_TABLE_TTL_ATTRIBUTE]: { N: String(Math.floor(now / 1000) + this.options.ttlSeconds) },
-        },
-      }),
-    );
+    const item = {
+      [MEMORY_TABLE_KEY]: { S: params.location.sessionId },
+      scope: { S: `${params.location.scope}/${params.location.scopeId}` },
+      snapshot: { S: body },
+      updatedAt: { S: new Date(now).toISOString() },
+      [MEMORY_TABLE_TTL_ATTRIBUTE]: { N: String(Math.floor(now / 1000) + this.options.ttlSeconds) },
+    };
+    await this.remember('save the session to', () => this.options.client.send(new PutItemCommand({ TableName: this.options.tableName, Item: item })));
   }
 
   async loadSnapshot(params: { location: SnapshotLocation; snapshotId?: string }): Promise<Snapshot | null> {
     if (params.snapshotId !== undefined && params.snapshotId !== 'latest') return null;
-    const item = (await this.options.client.send(new GetItemCommand({ TableName: this.options.tableName, Key: { [MEMORY_TABLE_KEY]: { S: params.location.sessionId } }, ConsistentRead: true }))).Item;
+    const { Item: item } = await this.remember('read the session from', () =>
+      this.options.client.send(new GetItemCommand({ TableName: this.options.tableName, Key: { [MEMORY_TABLE_KEY]: { S: params.location.sessionId } }, ConsistentRead: true })),
+    );
     if (!item?.snapshot?.S || item.scope?.S !== `${params.location.scope}/${params.location.scopeId}`) return null;
     // DynamoDB deletes expired items some time after expiry, not at once: an expired one is already forgotten.
     if (Number(item[MEMORY_TABLE_TTL_ATTRIBUTE]?.N ?? Infinity) * 1000 <= this.now()) return null;
     return JSON.parse(item.snapshot.S) as Snapshot;
+  }
+
+  /** A memory failure says it was the memory (the invocation fails: answering without the session would mislead). */
+  private async remember<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      throw Object.assign(new Error(`cannot ${what} session memory (DynamoDB table ${this.options.tableName}): ${(e as Error).message}`, { cause: e }), { code: 'memory_unavailable' });
+    }
   }
 
   async listSnapshotIds(): Promise<string[]> {

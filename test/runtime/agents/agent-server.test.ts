@@ -1,5 +1,8 @@
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, execFile, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { promisify } from 'util';
 import { parseConfig } from '../../../lib/config/load';
 import { AGENTS_CONFIG_ENV } from '../../../runtime/agents/agents-config';
 import { AgentServer, SESSION_HEADER, startAgentServer } from '../../../runtime/agents/server';
@@ -164,18 +167,17 @@ describe('the container entry (runtime/agents/main.ts run as the image runs it)'
     await model.stop();
   });
 
-  function start(env: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-    const launched = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts', 'run-ts.cjs'), 'runtime/agents/main.ts'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_REGION: 'cn-northwest-1', ...env } });
+  function start(env: NodeJS.ProcessEnv, entry = [path.join(REPO_ROOT, 'scripts', 'run-ts.cjs'), 'runtime/agents/main.ts']): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
+    const launched = spawn(process.execPath, entry, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_REGION: 'cn-northwest-1', ...env } });
     let out = '';
     launched.stdout!.on('data', (d) => (out += d));
     launched.stderr!.on('data', (d) => (out += d));
     return { child: launched, out: () => out, exited: new Promise((resolve) => launched.on('exit', resolve)) };
   }
 
-  test('reads $CNLLM_AGENTS_CONFIG and $PORT, serves the contract, exits 0 on SIGTERM', async () => {
-    const running = start({ PORT: '0', [AGENTS_CONFIG_ENV]: JSON.stringify(agents.config) });
-    child = running.child;
-    const url = await new Promise<string>((resolve, reject) => {
+  /** The URL of the server's "listening" log line (on all interfaces: reached on loopback). */
+  function listening(running: ReturnType<typeof start>): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
       const timer = setInterval(() => {
         const m = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(running.out());
         if (m) {
@@ -188,6 +190,12 @@ describe('the container entry (runtime/agents/main.ts run as the image runs it)'
         reject(new Error(`the server exited: ${running.out()}`));
       });
     });
+  }
+
+  test('reads $CNLLM_AGENTS_CONFIG and $PORT, serves the contract, exits 0 on SIGTERM', async () => {
+    const running = start({ PORT: '0', [AGENTS_CONFIG_ENV]: JSON.stringify(agents.config) });
+    child = running.child;
+    const url = await listening(running);
     expect(await json(await fetch(`${url}/ping`))).toEqual({ status: 'Healthy' });
     const res = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify({ prompt: 'What do the docs say about streaming?' }) });
     expect(res.status).toBe(200);
@@ -198,6 +206,24 @@ describe('the container entry (runtime/agents/main.ts run as the image runs it)'
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
   }, 60000);
+
+  test('the image\'s bundle (the Dockerfile\'s esbuild step, ES-module framework included) starts and serves', async () => {
+    const dockerfile = fs.readFileSync(path.join(REPO_ROOT, 'runtime/agents/Dockerfile'), 'utf8');
+    const step = /^RUN (npx esbuild runtime\/agents\/main\.ts(?:[^\n\\]|\\\n)*)/m.exec(dockerfile)![1].replace(/\\\n\s*/g, ' ');
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-agents-image-'));
+    try {
+      await promisify(execFile)('bash', ['-c', step.replace('--outfile=dist/agents.js', `--outfile=${out}/agents.js`)], { cwd: REPO_ROOT, timeout: 60000 });
+      const running = start({ PORT: '0', [AGENTS_CONFIG_ENV]: JSON.stringify(agents.config), NODE_OPTIONS: '--enable-source-maps' }, [path.join(out, 'agents.js')]);
+      child = running.child;
+      const url = await listening(running);
+      const res = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify({ prompt: 'What do the docs say about streaming?' }) });
+      expect(res.status).toBe(200);
+      running.child.kill('SIGTERM');
+      expect(await running.exited).toBe(0);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, 90000);
 
   test('a bad configuration stops the start with the field and the fix', async () => {
     const running = start({ [AGENTS_CONFIG_ENV]: JSON.stringify({ ...agents.config, mode: 'swarm' }) });

@@ -1,8 +1,10 @@
 import { randomUUID } from 'crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig } from '../../../lib/config/load';
 import { AgentsConfig, parseAgentsConfig } from '../../../runtime/agents/agents-config';
-import { InvocationOutcome } from '../../../runtime/agents/agent-team';
-import { MEMORY_TABLE_KEY, MEMORY_TABLE_TTL_ATTRIBUTE, sessionKey } from '../../../runtime/agents/memory';
+import { AgentTeam, InvocationOutcome } from '../../../runtime/agents/agent-team';
+import { GatewayModels } from '../../../runtime/agents/gateway-model';
+import { DynamoSessionStorage, MEMORY_TABLE_KEY, MEMORY_TABLE_TTL_ATTRIBUTE, sessionKey } from '../../../runtime/agents/memory';
 import { formatTraceTree } from '../../../runtime/agents/trace-tree';
 import { DEMO_DOCS, demoLedger } from '../../../scripts/local/agents-demo-data';
 import { LocalAgents, localAgentsConfig, startLocalAgents } from '../../../scripts/local/local-agents';
@@ -157,6 +159,16 @@ describe('agents end to end (gateway:local, MCP tools, DynamoDB memory)', () => 
     expect(snapshot.data).not.toHaveProperty('systemPrompt');
     const prompts = snapshot.data.messages.filter((m: { role: string; content: object[] }) => m.role === 'user' && m.content.some((b) => 'text' in b));
     expect(prompts.map((m: { content: { text: string }[] }) => m.content[0].text)).toEqual(['And residency?', 'Thanks.']);
+  });
+
+  test('session memory out of reach: the turn fails saying so (502 memory_unavailable), rather than answering without the session', async () => {
+    const { config } = await agents('supervisor');
+    const unreachable = new DynamoDBClient({ region: 'cn-northwest-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'AKIALOCAL', secretAccessKey: 'local' }, maxAttempts: 1 });
+    const models = new GatewayModels({ gateway: config.gateway, timeoutMs: 5000 });
+    const team = new AgentTeam(config, { model: (alias) => models.model(alias), sessions: new DynamoSessionStorage({ client: unreachable, tableName: 'agent-sessions', ttlSeconds: 60, maxTurns: 2 }), log: () => undefined });
+    const outcome = await team.invoke({ prompt: 'hello', sessionId: 'sess-1', requestId: 'r-1' });
+    expect(outcome).toMatchObject({ ok: false, status: 502, code: 'memory_unavailable' });
+    if (!outcome.ok) expect(outcome.message).toMatch(/^supervisor failed: cannot read the session from session memory \(DynamoDB table agent-sessions\): /);
   });
 
   test('a collaborator whose model fails (5xx): the supervisor reports it in its answer and the trace, and answers with the other', async () => {
