@@ -98,7 +98,7 @@ export class AgentTeam {
         return { ok: false, status: 504, code: 'deadline_exceeded', message, sessionId: request.sessionId, trace: trace.events };
       }
       if (result.stopReason === 'cancelled') throw new Error('the invocation was cancelled');
-      return { ok: true, answer: answerOf(result), sessionId: request.sessionId, trace: trace.events };
+      return { ok: true, answer: withFailuresNoted(answerOf(result), trace.events, collaboratorNames), sessionId: request.sessionId, trace: trace.events };
     } catch (e) {
       const failure = describeFailure(e);
       trace.add({ agent: supervisorName, event: 'error', ...trace.usageOf(supervisorName), ms: this.now() - started, detail: clip(failure.message) });
@@ -123,6 +123,17 @@ export class AgentTeam {
 
 function answerOf(result: AgentResult): string {
   return result.toString().trim();
+}
+
+/**
+ * The answer, with a line for each collaborator that failed and that the supervisor's model left
+ * unmentioned: a caller reading only the answer still learns that part of the work is missing.
+ */
+export function withFailuresNoted(answer: string, trace: readonly TraceEvent[], collaborators: ReadonlySet<string>): string {
+  const failed = new Map<string, string>();
+  for (const e of trace) if (e.event === 'error' && !e.tool && collaborators.has(e.agent) && !failed.has(e.agent)) failed.set(e.agent, e.detail ?? 'failed');
+  const unmentioned = [...failed].filter(([agent]) => !answer.includes(agent));
+  return unmentioned.length === 0 ? answer : `${answer}\n\n${unmentioned.map(([agent, detail]) => `(${agent} failed: ${detail})`).join('\n')}`;
 }
 
 /**

@@ -8,16 +8,24 @@ import { AgentsConfig, CollaboratorConfig } from './agents-config';
 /** AgentCore Gateway names a Lambda target's tools `<target>___<tool>`. */
 const TARGET_SEPARATOR = '___';
 
+/** How long a listing of the gateway's tools is reused: targets added to the gateway join within it. */
+const LISTING_TTL_MS = 5 * 60 * 1000;
+
 /**
  * The tools of the MCP gateway (AgentCore Gateway when deployed, the local tool server on loopback),
- * through Strands' MCP client over streamable HTTP. Listed once per process and reused; a failed
- * listing is not cached, so the next invocation tries again.
+ * through Strands' MCP client over streamable HTTP. A listing is reused for five minutes; a failed
+ * one is not kept, so the next invocation tries again.
  */
 export class GatewayTools {
   private readonly client: McpClient;
-  private listing?: Promise<Tool[]>;
+  private listing?: { tools: Promise<Tool[]>; at: number };
 
-  constructor(tools: NonNullable<AgentsConfig['tools']>, gatewayRegion: string, credentials?: AwsCredentialIdentityProvider) {
+  constructor(
+    tools: NonNullable<AgentsConfig['tools']>,
+    gatewayRegion: string,
+    credentials?: AwsCredentialIdentityProvider,
+    private readonly now: () => number = Date.now,
+  ) {
     const signed = tools.auth === 'sigv4';
     const transport = new StreamableHTTPClientTransport(new URL(tools.mcpUrl), {
       // AgentCore Gateway with IAM inbound auth verifies SigV4 for its own service name.
@@ -28,11 +36,17 @@ export class GatewayTools {
 
   /** Every tool the gateway lists. */
   async all(): Promise<Tool[]> {
-    this.listing ??= this.client.listTools().catch((e: unknown) => {
-      this.listing = undefined;
-      throw e;
-    });
-    return this.listing;
+    if (!this.listing || this.now() - this.listing.at > LISTING_TTL_MS) {
+      const listing: { tools: Promise<Tool[]>; at: number } = {
+        at: this.now(),
+        tools: this.client.listTools().catch((e: unknown) => {
+          if (this.listing === listing) this.listing = undefined;
+          throw e;
+        }),
+      };
+      this.listing = listing;
+    }
+    return this.listing.tools;
   }
 
   async close(): Promise<void> {
