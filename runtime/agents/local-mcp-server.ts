@@ -3,7 +3,8 @@ import { AddressInfo } from 'net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { readBody, sendJson } from '../gateway/node-http';
+import { flatHeaders, readBody, sendJson } from '../gateway/node-http';
+import { LocalIamCaller, verifySigV4 } from '../local/sigv4-verifier';
 import { gatewayToolName } from './mcp-tools';
 import { ToolHandler, ToolSchema } from './tools/tool-lambda';
 
@@ -25,7 +26,14 @@ export interface LocalMcpServer {
  * (streamable HTTP, stateless) listing each target's tools as `<target>___<tool>` and calling the
  * handler with the tool's name in the Lambda context, as the gateway does.
  */
-export async function startLocalMcpServer(targets: readonly ToolTarget[], options: { port?: number } = {}): Promise<LocalMcpServer> {
+export async function startLocalMcpServer(
+  targets: readonly ToolTarget[],
+  options: {
+    port?: number;
+    /** Require SigV4 (service bedrock-agentcore) from these callers, like a gateway with IAM inbound auth. @default none */
+    iam?: { region: string; callers: readonly LocalIamCaller[] };
+  } = {},
+): Promise<LocalMcpServer> {
   const tools = targets.flatMap((target) => target.schemas.map((schema) => ({ target, schema, name: gatewayToolName(target.name, schema.name) })));
 
   const mcpServer = () => {
@@ -54,6 +62,10 @@ export async function startLocalMcpServer(targets: readonly ToolTarget[], option
       if (req.method !== 'POST') return sendJson(res, 405, { jsonrpc: '2.0', error: { code: -32000, message: 'this server is stateless: POST JSON-RPC messages to /mcp' }, id: null }, { allow: 'POST' });
       const raw = await readBody(req, 1024 * 1024);
       if (raw === undefined) return sendJson(res, 413, { jsonrpc: '2.0', error: { code: -32600, message: 'request over 1 MB' }, id: null });
+      if (options.iam) {
+        const verdict = await verifySigV4({ method: 'POST', path, query: {}, headers: flatHeaders(req), body: raw }, options.iam.callers, options.iam.region, 'bedrock-agentcore');
+        if (!verdict.ok) return sendJson(res, 403, { message: verdict.message }, { 'x-amzn-errortype': verdict.errorType });
+      }
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));

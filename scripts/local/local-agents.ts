@@ -1,5 +1,6 @@
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { KitConfig } from '../../lib/config/schema';
 import { AgentsConfig, parseAgentsConfig } from '../../runtime/agents/agents-config';
 import { AgentTeam } from '../../runtime/agents/agent-team';
@@ -11,6 +12,7 @@ import { TraceLog } from '../../runtime/agents/trace';
 import { docSearchHandler, TOOL_SCHEMAS as DOC_SEARCH_SCHEMAS } from '../../runtime/agents/tools/doc-search';
 import { TOOL_SCHEMAS as USAGE_SCHEMAS, usageSummaryHandler } from '../../runtime/agents/tools/usage-summary';
 import { startLocalGateway } from '../../runtime/local/local-gateway';
+import { LocalIamCaller } from '../../runtime/local/sigv4-verifier';
 import { localRouting } from './local-routes';
 
 /** The provider route the local agents' model aliases take: the role-playing stand-in model. */
@@ -79,6 +81,12 @@ export interface LocalAgentsOptions {
   readonly log?: TraceLog;
   /** The gateway's request lines. @default stdout */
   readonly gatewayLog?: (line: Record<string, unknown>) => void;
+  /**
+   * The deployed auth: the gateway and the tool server require SigV4 from these callers (in
+   * china.region), the agents sign with `credentials` (set `auth: sigv4` in the agents' config).
+   * @default neither signs nor checks
+   */
+  readonly iam?: { readonly callers: readonly LocalIamCaller[]; readonly credentials: AwsCredentialIdentity };
 }
 
 export interface LocalAgents {
@@ -101,20 +109,22 @@ export async function startLocalAgents(options: LocalAgentsOptions): Promise<Loc
     const aliasesOnly = options.agents({ gateway: 'http://127.0.0.1:1', ...(options.tools && { mcp: 'http://127.0.0.1:1/mcp' }) });
     const kitConfig = withStandInModels(options.kitConfig, aliasesOnly, options.standInUrl);
     const routing = localRouting(kitConfig, options.routingArgs ?? [], process.env, options.gatewayLog);
-    const gateway = await startLocalGateway({ gateway: routing.gateway, port: 0, host: '127.0.0.1', mode: 'buffered' });
+    const iam = options.iam && { region: kitConfig.china.region, callers: options.iam.callers };
+    const gateway = await startLocalGateway({ gateway: routing.gateway, port: 0, host: '127.0.0.1', mode: 'buffered', iam });
     closers.push(() => gateway.close());
     const mcp = options.tools
       ? await startLocalMcpServer([
           { name: 'usage-summary', schemas: USAGE_SCHEMAS, handler: usageSummaryHandler({ s3: options.tools.s3, bucket: options.tools.bucket, prefix: 'ledger/' }) },
           { name: 'doc-search', schemas: DOC_SEARCH_SCHEMAS, handler: docSearchHandler({ s3: options.tools.s3, bucket: options.tools.bucket, prefix: 'docs/' }) },
-        ])
+        ], { iam })
       : undefined;
     if (mcp) closers.push(() => mcp.close());
     const config = options.agents({ gateway: gateway.url, mcp: mcp?.url });
     if (config.memory && options.memory) await ensureSessionTable(options.memory.client, config.memory.tableName);
-    const tools = config.tools ? new GatewayTools(config.tools, config.gateway.region) : undefined;
+    const credentials = options.iam && (async () => options.iam!.credentials);
+    const tools = config.tools ? new GatewayTools(config.tools, config.gateway.region, credentials) : undefined;
     if (tools) closers.unshift(() => tools.close());
-    const models = new GatewayModels({ gateway: config.gateway, timeoutMs: config.timeouts.agentSeconds * 1000 });
+    const models = new GatewayModels({ gateway: config.gateway, timeoutMs: config.timeouts.agentSeconds * 1000, credentials });
     const sessions = config.memory && options.memory ? new DynamoSessionStorage({ client: options.memory.client, tableName: config.memory.tableName, ttlSeconds: config.memory.ttlSeconds, maxTurns: config.memory.maxTurns }) : undefined;
     const team = new AgentTeam(config, { model: (alias) => models.model(alias), tools, sessions, log: options.log });
     return { team, config, gatewayUrl: gateway.url, mcpUrl: mcp?.url, close: () => closeAll(closers) };

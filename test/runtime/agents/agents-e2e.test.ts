@@ -212,6 +212,33 @@ describe('agents end to end (gateway:local, MCP tools, DynamoDB memory)', () => 
     expect(outcome.trace.map((e) => e.event)).toEqual(expect.arrayContaining(['delegate', 'error']));
   });
 
+  test('deployed auth: model calls are SigV4-signed for execute-api and tool calls for bedrock-agentcore, both verified; a wrong secret is refused, not hung on', async () => {
+    const caller = { accessKeyId: 'AKIAAGENTSRUNTIME01', secretAccessKey: 'agents-runtime-secret', arn: 'arn:aws-cn:iam::111122223333:role/agents-runtime' };
+    const start = (secretAccessKey: string) =>
+      startLocalAgents({
+        kitConfig: parseConfig({}),
+        standInUrl: model.url,
+        agents: (urls) => {
+          const base = localAgentsConfig('supervisor', urls, 'cn-northwest-1');
+          return parseAgentsConfig({ ...base, gateway: { ...base.gateway, auth: 'sigv4' }, tools: { ...base.tools, auth: 'sigv4' } });
+        },
+        tools: { s3: s3.client(), bucket: BUCKET },
+        iam: { callers: [caller], credentials: { accessKeyId: caller.accessKeyId, secretAccessKey } },
+        log: () => undefined,
+        gatewayLog: () => undefined,
+      }).then((started) => (running.push(started), started));
+
+    const signed = answered(await ask(await start(caller.secretAccessKey), USAGE_QUESTION));
+    expect(signed.trace.map((e) => `${e.agent} ${e.event} ${e.tool ?? e.to ?? ''}`)).toEqual(expect.arrayContaining(['analyst tool usage-summary___usage_summary', 'librarian tool doc-search___doc_search']));
+    expect(signed.trace.some((e) => e.event === 'error')).toBe(false);
+
+    const refused = await ask(await start('not-the-secret'), USAGE_QUESTION);
+    expect(refused).toMatchObject({ ok: false, status: 502 });
+    if (refused.ok) return;
+    expect(refused.message).toMatch(/^supervisor failed: 403 .*signature/i);
+    expect(refused.trace[0].detail).toMatch(/^the MCP tools could not be listed, the agents answer without them: .*signature we calculated does not match/);
+  });
+
   test('china-only residency: a collaborator on a cross-border model is refused by the gateway, never reaching Bedrock; the supervisor says so', async () => {
     const team = await agents('supervisor', { collaborators: [{ model: 'nova-lite' }] }, { routing: { residency: 'china-only' } });
     const outcome = answered(await ask(team, USAGE_QUESTION));
