@@ -3,7 +3,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.tsx?$': 'ts-jest', '^.+\\.js$': '<rootDir>/test/helpers/esm-to-cjs.cjs' },
+  transform: { '^.+\\.tsx?$': 'ts-jest', '/node_modules/.+\\.js$': '<rootDir>/test/helpers/esm-to-cjs.cjs' },
   // ES-module-only packages (the agents' framework) are rewritten to CommonJS; every other package loads as published.
   transformIgnorePatterns: ['/node_modules/(?!(@strands-agents/sdk|uuid)/)'],
   snapshotSerializers: ['<rootDir>/test/helpers/asset-hash-serializer.ts'],

@@ -78,8 +78,7 @@ export function usageSummaryHandler(ledger: S3Location): ToolHandler<UsageSummar
         const text = await readText(ledger, key);
         objectsRead++;
         bytesRead += size;
-        for (const line of text.split('\n')) {
-          if (!line.trim()) continue;
+        for (const line of jsonRecords(text)) {
           const record = parseRecord(line);
           if (!record) {
             skippedLines++;
@@ -146,6 +145,39 @@ interface LedgerRecord {
   inputTokens: number;
   outputTokens: number;
   cost?: { amount: number; currency: string };
+}
+
+/**
+ * The JSON records of a ledger object: one per line, or (Firehose without a newline delimiter)
+ * objects written back to back on one line, split where one closes and the next opens.
+ */
+export function jsonRecords(text: string): string[] {
+  const records: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    if (!/}\s*{/.test(line)) {
+      records.push(line);
+      continue;
+    }
+    let depth = 0;
+    let inString = false;
+    let start = -1;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '{') {
+        if (depth++ === 0) start = i;
+      } else if (c === '}' && depth > 0 && --depth === 0) {
+        records.push(line.slice(start, i + 1));
+      }
+    }
+    // An unterminated object is kept as it is, to be counted as a line that is not a record.
+    if (depth > 0) records.push(line.slice(start));
+  }
+  return records;
 }
 
 /** One ledger line: a settled request (`group` "default" when the caller has none). */

@@ -1,7 +1,7 @@
 import { gzipSync } from 'zlib';
 import { docSearchHandler, searchTerms, TOOL_SCHEMAS as DOC_SCHEMAS } from '../../../runtime/agents/tools/doc-search';
 import { ToolInputError } from '../../../runtime/agents/tools/tool-lambda';
-import { TOOL_SCHEMAS as USAGE_SCHEMAS, usageSummaryHandler } from '../../../runtime/agents/tools/usage-summary';
+import { jsonRecords, TOOL_SCHEMAS as USAGE_SCHEMAS, usageSummaryHandler } from '../../../runtime/agents/tools/usage-summary';
 import { S3Local } from '../../fakes/s3-local';
 
 const BUCKET = 'cnllm-tools';
@@ -24,6 +24,8 @@ describe('tool Lambdas against loopback S3', () => {
     );
     // Firehose writes gzip objects when compression is on.
     await s3.put(BUCKET, 'ledger/dt=2026-11-30/part-0002.jsonl.gz', gzipSync([line({ group: 'search', model: 'qwen-max', inputTokens: 10, outputTokens: 1, cost: { amount: 0.0001, currency: 'CNY' } }), line({ model: 'qwen-max', inputTokens: 7, outputTokens: 3 })].join('\n')));
+    // Firehose without a newline delimiter writes records back to back.
+    await s3.put(BUCKET, 'ledger/dt=2026-11-30/part-0003.jsonl', `${line({ group: 'support', model: 'qwen-plus', inputTokens: 5, outputTokens: 5, note: 'a } and a { in a string' })}${line({ group: 'support', model: 'qwen-plus', inputTokens: 1, outputTokens: 1 })}`);
     // Outside the range asked for: must not be counted.
     await s3.put(BUCKET, 'ledger/dt=2026-12-01/part-0003.jsonl', line({ group: 'search', model: 'qwen-max', inputTokens: 1000000, outputTokens: 1 }));
 
@@ -42,10 +44,15 @@ describe('tool Lambdas against loopback S3', () => {
     expect(summary.rows).toEqual([
       { group: 'search', model: 'qwen-max', requests: 2, inputTokens: 110, outputTokens: 21, cost: { CNY: 0.0013 } },
       { group: 'search', model: 'nova-lite', requests: 1, inputTokens: 50, outputTokens: 5, cost: {} },
+      { group: 'support', model: 'qwen-plus', requests: 2, inputTokens: 6, outputTokens: 6, cost: {} },
       { group: 'default', model: 'qwen-max', requests: 1, inputTokens: 7, outputTokens: 3, cost: {} },
     ]);
-    expect(summary.totals).toEqual({ requests: 4, inputTokens: 167, outputTokens: 29, cost: { CNY: 0.0013 } });
-    expect(summary).toMatchObject({ objectsRead: 2, skippedLines: 1, truncated: false });
+    expect(summary.totals).toEqual({ requests: 6, inputTokens: 173, outputTokens: 35, cost: { CNY: 0.0013 } });
+    expect(summary).toMatchObject({ objectsRead: 3, skippedLines: 1, truncated: false });
+  });
+
+  test('ledger records one per line or back to back (braces inside strings do not split them)', () => {
+    expect(jsonRecords('{"a":1}\n\n{"b":"}{"}{"c":{"d":2}}\n{"broken":')).toEqual(['{"a":1}', '{"b":"}{"}', '{"c":{"d":2}}', '{"broken":']);
   });
 
   test('usage_summary per model, filtered to one group, ignores the MCP trace context argument', async () => {
