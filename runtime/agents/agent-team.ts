@@ -1,7 +1,7 @@
 import { Agent, AgentResult, Model, SessionManager, SnapshotStorage, Tool } from '@strands-agents/sdk';
 import { AgentsConfig, collaboratorTimeoutMs } from './agents-config';
 import { sessionKey } from './memory';
-import { toolsFor } from './mcp-tools';
+import { bareToolName, toolsFor } from './mcp-tools';
 import { supervisorPrompt } from './prompts';
 import { limitToolTime } from './time-limits';
 import { clip, InvocationTrace, stdoutLog, traceAgent, TraceEvent, TraceLog } from './trace';
@@ -56,7 +56,11 @@ export class AgentTeam {
     const collaboratorNames = new Set(config.collaborators.map((c) => c.name));
     const collaborators = new Map(
       config.collaborators.map((c) => {
-        const agent = new Agent({ name: c.name, id: c.name, description: c.description, systemPrompt: c.instructions, model: this.deps.model(c.model), tools: toolsFor(c, tools), printer: false });
+        const allowed = toolsFor(c, tools);
+        // A tool the configuration names but the gateway does not offer (a target not deployed, a typo) is said, not silently missing.
+        const missing = tools.length > 0 ? (c.tools ?? []).filter((name) => !allowed.some((t) => t.name === name || bareToolName(t.name) === name)) : [];
+        if (missing.length > 0) trace.add({ agent: c.name, event: 'error', tool: missing.join(', '), ms: 0, detail: `the MCP gateway offers no tool ${missing.join(', ')}; it offers ${tools.map((t) => t.name).join(', ')}` });
+        const agent = new Agent({ name: c.name, id: c.name, description: c.description, systemPrompt: c.instructions, model: this.deps.model(c.model), tools: allowed, printer: false });
         limitToolTime(agent, () => ({ ms: agentMs }));
         return [c.name, { agent, config: c }] as const;
       }),

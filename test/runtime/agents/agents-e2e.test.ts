@@ -202,6 +202,15 @@ describe('agents end to end (gateway:local, MCP tools, DynamoDB memory)', () => 
     expect(outcome.answer).toContain('The usage analyst could not use usage-summary___usage_summary: from must be a day as YYYY-MM-DD');
   });
 
+  test('a tool the configuration names but the MCP gateway does not offer is an error in the trace, not silently missing', async () => {
+    const team = await agents('supervisor', { collaborators: [{ tools: ['usage_summary', 'cost_forecast'] }] });
+    const outcome = answered(await ask(team, USAGE_QUESTION));
+    expect(outcome.trace[0]).toEqual({ agent: 'analyst', event: 'error', tool: 'cost_forecast', ms: 0, detail: 'the MCP gateway offers no tool cost_forecast; it offers usage-summary___usage_summary, doc-search___doc_search' });
+    // The tools it does have still work, and the answer is not marked as a failed delegation.
+    expect(outcome.trace).toContainEqual(expect.objectContaining({ agent: 'analyst', event: 'tool', tool: 'usage-summary___usage_summary' }));
+    expect(outcome.answer).not.toContain('failed');
+  });
+
   test('the overall deadline ends an invocation that would outlast it: 504 with the trace so far, never a hang', async () => {
     model.fail('local-stuck', { kind: 'hang' });
     const team = await agents('supervisor', { timeouts: { agentSeconds: 2, overallSeconds: 2 }, collaborators: [{ model: 'local-stuck', timeoutSeconds: 60 }] });
