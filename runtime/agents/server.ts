@@ -76,6 +76,8 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
       .finally(() => inFlight.delete(work));
     inFlight.add(work);
   });
+  // A request (headers and body) must arrive within a minute; the answer may take up to the agents' deadline.
+  server.requestTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, options.host ?? '0.0.0.0', resolve);
