@@ -16,8 +16,9 @@ export class DynamoDbLocal {
   url = '';
   private server?: Server;
 
-  async start(): Promise<this> {
-    this.server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  /** `path`: keep the tables in that directory across runs (LevelDB) instead of in memory. */
+  async start(options: { path?: string } = {}): Promise<this> {
+    this.server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path && { path: options.path }) });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;

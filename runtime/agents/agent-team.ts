@@ -1,0 +1,158 @@
+import { Agent, AgentResult, Model, SessionManager, SnapshotStorage, Tool } from '@strands-agents/sdk';
+import { AgentsConfig, collaboratorTimeoutMs } from './agents-config';
+import { sessionKey } from './memory';
+import { bareToolName, toolsFor } from './mcp-tools';
+import { supervisorPrompt } from './prompts';
+import { limitToolTime } from './time-limits';
+import { clip, InvocationTrace, stdoutLog, traceAgent, TraceEvent, TraceLog } from './trace';
+
+export interface AgentTeamDeps {
+  /** A gateway alias -> the agent's model (GatewayModels in the server). */
+  readonly model: (alias: string) => Model;
+  /** The MCP gateway's tools. @default no tools */
+  readonly tools?: { all(): Promise<Tool[]> };
+  /** Where sessions are kept. @default none: each invocation stands alone */
+  readonly sessions?: SnapshotStorage;
+  /** @default one JSON line per trace event on stdout */
+  readonly log?: TraceLog;
+  readonly now?: () => number;
+}
+
+export interface InvocationRequest {
+  readonly prompt: string;
+  readonly sessionId: string;
+  readonly requestId: string;
+}
+
+export type InvocationOutcome =
+  | { readonly ok: true; readonly answer: string; readonly sessionId: string; readonly trace: TraceEvent[] }
+  /** The supervisor itself failed or the deadline passed: no answer, the trace so far. */
+  | { readonly ok: false; readonly status: number; readonly code: string; readonly message: string; readonly sessionId: string; readonly trace: TraceEvent[] };
+
+/**
+ * The agents of one deployment: a supervisor (or router) whose tools are its collaborators, each a
+ * Strands agent on a gateway model alias, the collaborators with the MCP gateway's tools. Agents are
+ * built per invocation (a Strands agent runs one invocation at a time; the server takes many).
+ */
+export class AgentTeam {
+  private readonly log: TraceLog;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly config: AgentsConfig,
+    private readonly deps: AgentTeamDeps,
+  ) {
+    this.log = deps.log ?? stdoutLog;
+    this.now = deps.now ?? Date.now;
+  }
+
+  async invoke(request: InvocationRequest): Promise<InvocationOutcome> {
+    const { config } = this;
+    const trace = new InvocationTrace({ requestId: request.requestId, sessionId: request.sessionId, logContent: config.logContent, log: this.log }, this.now);
+    const supervisorName = config.supervisor.name;
+    const agentMs = config.timeouts.agentSeconds * 1000;
+    const tools = await this.gatewayTools(trace);
+
+    const collaboratorNames = new Set(config.collaborators.map((c) => c.name));
+    const collaborators = new Map(
+      config.collaborators.map((c) => {
+        const allowed = toolsFor(c, tools);
+        // A tool the configuration names but the gateway does not offer (a target not deployed, a typo) is said, not silently missing.
+        const missing = tools.length > 0 ? (c.tools ?? []).filter((name) => !allowed.some((t) => t.name === name || bareToolName(t.name) === name)) : [];
+        if (missing.length > 0) trace.add({ agent: c.name, event: 'error', tool: missing.join(', '), ms: 0, detail: `the MCP gateway offers no tool ${missing.join(', ')}; it offers ${tools.map((t) => t.name).join(', ')}` });
+        const agent = new Agent({ name: c.name, id: c.name, description: c.description, systemPrompt: c.instructions, model: this.deps.model(c.model), tools: allowed, printer: false });
+        limitToolTime(agent, () => ({ ms: agentMs }));
+        return [c.name, { agent, config: c }] as const;
+      }),
+    );
+    for (const { agent } of collaborators.values()) traceAgent(agent, trace, new Set(), this.now);
+
+    const supervisor = new Agent({
+      name: supervisorName,
+      id: supervisorName,
+      systemPrompt: supervisorPrompt(config),
+      model: this.deps.model(config.supervisor.model),
+      // Routing hands the request to one collaborator whose answer ends the turn: Strands' delegate tools.
+      tools: [...collaborators.values()].map(({ agent, config: c }) => agent.asTool({ name: c.name, description: c.description, delegate: config.mode === 'routing' })),
+      printer: false,
+      ...(this.deps.sessions && { sessionManager: new SessionManager({ sessionId: sessionKey(request.sessionId), storage: { snapshot: this.deps.sessions }, saveLatestOn: 'invocation' }) }),
+    });
+    limitToolTime(supervisor, (toolName) => {
+      const collaborator = collaborators.get(toolName);
+      return collaborator ? { ms: collaboratorTimeoutMs(config, collaborator.config), onTimeout: () => collaborator.agent.cancel() } : { ms: agentMs };
+    });
+    traceAgent(supervisor, trace, collaboratorNames, this.now);
+
+    const cancelAll = () => {
+      supervisor.cancel();
+      for (const { agent } of collaborators.values()) agent.cancel();
+    };
+    const overallMs = config.timeouts.overallSeconds * 1000;
+    let deadline: NodeJS.Timeout | undefined;
+    const overrun = new Promise<'overrun'>((resolve) => {
+      deadline = setTimeout(() => resolve('overrun'), overallMs);
+    });
+    const started = this.now();
+    try {
+      const result = await Promise.race([supervisor.invoke(request.prompt), overrun]);
+      if (result === 'overrun') {
+        cancelAll();
+        const message = `the agents did not finish within timeouts.overallSeconds (${config.timeouts.overallSeconds} s)`;
+        trace.add({ agent: supervisorName, event: 'error', ...trace.usageOf(supervisorName), ms: this.now() - started, detail: message });
+        return { ok: false, status: 504, code: 'deadline_exceeded', message, sessionId: request.sessionId, trace: trace.events };
+      }
+      if (result.stopReason === 'cancelled') throw new Error('the invocation was cancelled');
+      return { ok: true, answer: withFailuresNoted(answerOf(result), trace.events, collaboratorNames), sessionId: request.sessionId, trace: trace.events };
+    } catch (e) {
+      const failure = describeFailure(e);
+      trace.add({ agent: supervisorName, event: 'error', ...trace.usageOf(supervisorName), ms: this.now() - started, detail: clip(failure.message) });
+      return { ok: false, status: 502, code: failure.code, message: `${supervisorName} failed: ${failure.message}`, sessionId: request.sessionId, trace: trace.events };
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /** The tools, or none (noted in the trace) when the MCP gateway cannot list them: the agents answer without. */
+  private async gatewayTools(trace: InvocationTrace): Promise<Tool[]> {
+    if (!this.deps.tools) return [];
+    const started = this.now();
+    try {
+      return await this.deps.tools.all();
+    } catch (e) {
+      trace.add({ agent: this.config.supervisor.name, event: 'error', ms: this.now() - started, detail: clip(`the MCP tools could not be listed, the agents answer without them: ${describeFailure(e).message}`) });
+      return [];
+    }
+  }
+}
+
+function answerOf(result: AgentResult): string {
+  return result.toString().trim();
+}
+
+/**
+ * The answer, with a line for each collaborator that failed and that the supervisor's model left
+ * unmentioned: a caller reading only the answer still learns that part of the work is missing.
+ */
+export function withFailuresNoted(answer: string, trace: readonly TraceEvent[], collaborators: ReadonlySet<string>): string {
+  const failed = new Map<string, string>();
+  for (const e of trace) if (e.event === 'error' && !e.tool && collaborators.has(e.agent) && !failed.has(e.agent)) failed.set(e.agent, e.detail ?? 'failed');
+  const unmentioned = [...failed].filter(([agent]) => !answer.includes(agent));
+  return unmentioned.length === 0 ? answer : `${answer}\n\n${unmentioned.map(([agent, detail]) => `(${agent} failed: ${detail})`).join('\n')}`;
+}
+
+/**
+ * What went wrong, with the gateway's error code when the failure was its answer (an OpenAI-style
+ * error; Strands wraps model failures in a ModelError whose cause is the client's error).
+ */
+export function describeFailure(e: unknown): { code: string; message: string } {
+  type Failure = { code?: unknown; error?: { code?: unknown }; message?: string; name?: string; cause?: unknown };
+  let code = 'agent_error';
+  for (let error = e as Failure | undefined, depth = 0; error && typeof error === 'object' && depth < 5; error = error.cause as Failure | undefined, depth++) {
+    const found = typeof error.code === 'string' ? error.code : typeof error.error?.code === 'string' ? error.error.code : error.name === 'APIConnectionTimeoutError' ? 'timeout' : undefined;
+    if (found) {
+      code = found;
+      break;
+    }
+  }
+  return { code, message: (e as Failure | undefined)?.message ?? String(e) };
+}

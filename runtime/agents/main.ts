@@ -1,0 +1,41 @@
+/**
+ * The container's entry (AgentCore Runtime): the configuration from $CNLLM_AGENTS_CONFIG, the
+ * agents behind the runtime's HTTP contract on $PORT (8080).
+ */
+import { keyLookupClient } from '../server/api-keys';
+import { agentsConfigFromEnv } from './agents-config';
+import { AgentTeam } from './agent-team';
+import { GatewayModels } from './gateway-model';
+import { GatewayTools } from './mcp-tools';
+import { DynamoSessionStorage } from './memory';
+import { startAgentServer } from './server';
+import { stdoutLog } from './trace';
+
+async function main(): Promise<void> {
+  const config = agentsConfigFromEnv();
+  const region = process.env.AWS_REGION ?? config.gateway.region;
+  const tools = config.tools ? new GatewayTools(config.tools, config.gateway.region) : undefined;
+  const models = new GatewayModels({ gateway: config.gateway, timeoutMs: config.timeouts.agentSeconds * 1000 });
+  const team = new AgentTeam(config, {
+    model: (alias) => models.model(alias),
+    tools,
+    // Bounded DynamoDB calls (the streaming door's client): a slow table fails the turn in seconds, not at the deadline.
+    sessions: config.memory && new DynamoSessionStorage({ client: keyLookupClient({ region }, 5000), tableName: config.memory.tableName, ttlSeconds: config.memory.ttlSeconds, maxTurns: config.memory.maxTurns }),
+  });
+  const server = await startAgentServer({ team, port: Number(process.env.PORT ?? 8080) });
+  stdoutLog({ level: 'info', msg: 'listening', url: server.url, mode: config.mode, agents: [config.supervisor.name, ...config.collaborators.map((c) => c.name)], tools: Boolean(config.tools), memory: Boolean(config.memory) });
+  const stop = () => {
+    // Invocations under way may take up to the overall deadline to answer.
+    void server
+      .drain(config.timeouts.overallSeconds * 1000)
+      .then(() => tools?.close())
+      .then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  stdoutLog({ level: 'error', msg: 'failed to start', error: (e as Error).message });
+  process.exit(1);
+});
