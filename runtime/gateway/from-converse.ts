@@ -80,6 +80,8 @@ export function toChatCompletion(res: ConverseResponse, id: string, model: strin
       },
     ],
     usage: usageOf(res.usage),
+    // The tier that served the request, when Bedrock says (OpenAI reports it the same way).
+    ...(res.serviceTier?.type && { service_tier: res.serviceTier.type }),
   };
 }
 
@@ -95,6 +97,8 @@ export class ChunkTranslator {
   private answerBlock?: number;
   private finish: string | null = null;
   usage: ChatUsage | undefined;
+  /** The tier that served the stream (ConverseStream's metadata event), reported in the usage chunk. */
+  serviceTier?: string;
   /** The content sent so far: what a structured answer is checked against, and what the content log keeps. */
   content = '';
 
@@ -153,6 +157,7 @@ export class ChunkTranslator {
     }
     if (event.metadata) {
       this.usage = usageOf(event.metadata.usage);
+      this.serviceTier = event.metadata.serviceTier?.type;
       return [];
     }
     return [];
@@ -160,6 +165,14 @@ export class ChunkTranslator {
 
   /** The usage chunk OpenAI sends last when `stream_options.include_usage` is set. */
   usageChunk() {
-    return { id: this.id, object: 'chat.completion.chunk' as const, created: this.created, model: this.model, choices: [], usage: this.usage ?? usageOf(undefined) };
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk' as const,
+      created: this.created,
+      model: this.model,
+      choices: [],
+      usage: this.usage ?? usageOf(undefined),
+      ...(this.serviceTier && { service_tier: this.serviceTier }),
+    };
   }
 }

@@ -96,6 +96,8 @@ export const ChatCompletionRequestSchema = z.object({
   response_format: ResponseFormatSchema.optional(),
   /** Checked against the model's reasoning support (reasoningEffortOf) before the request is mapped. */
   reasoning_effort: z.string().optional(),
+  /** Mapped onto Converse's serviceTier (serviceTierOf). */
+  service_tier: z.string().optional(),
 });
 
 export type ChatCompletionRequest = z.output<typeof ChatCompletionRequestSchema>;
@@ -116,6 +118,7 @@ const HONOURED = new Set([
   'tool_choice',
   'response_format',
   'reasoning_effort',
+  'service_tier',
 ]);
 
 /** Fields that label or route a request without changing its answer: accepted and not forwarded. */
@@ -132,7 +135,6 @@ const NEUTRAL_ONLY: Record<string, { neutral: (value: unknown) => boolean; why: 
   parallel_tool_calls: { neutral: (v) => v === true, why: 'Converse cannot forbid parallel tool calls' },
   modalities: { neutral: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', why: 'Converse answers in text' },
   store: { neutral: (v) => v === false, why: 'the gateway stores no completions' },
-  service_tier: { neutral: (v) => v === 'auto' || v === 'default', why: 'Converse has no service tiers' },
 };
 
 const PART_TYPES: Record<string, readonly string[]> = { user: ['text', 'image_url'], system: ['text'], developer: ['text'], assistant: ['text'], tool: ['text'] };
@@ -144,6 +146,8 @@ export interface BedrockChatRequest {
   readonly reasoningEffort?: 'low' | 'medium' | 'high';
   /** How `response_format` is honoured; undefined: plain text. */
   readonly structuredOutput?: StructuredOutput;
+  /** Converse serviceTier for OpenAI's `flex` and `priority`; undefined: the default tier. */
+  readonly serviceTier?: 'flex' | 'priority';
 }
 
 /**
@@ -176,7 +180,23 @@ export function bedrockRequest(raw: RoutableRequest, model: ModelEntry): Bedrock
     throw badRequest(`Invalid request for ${route}: ${param ?? 'body'}: ${issue.message}`, param);
   }
   const body = parsed.data;
-  return { body, reasoningEffort: reasoningEffortOf(body.reasoning_effort, model, route), structuredOutput: structuredOutputOf(body, model, route) };
+  return {
+    body,
+    reasoningEffort: reasoningEffortOf(body.reasoning_effort, model, route),
+    structuredOutput: structuredOutputOf(body, model, route),
+    serviceTier: serviceTierOf(body.service_tier, route),
+  };
+}
+
+/**
+ * OpenAI's service tiers -> Converse's: `flex` and `priority` exist on both (Bedrock refuses a tier
+ * the model does not offer, and that 400 reaches the caller); `auto` and `default` are the default
+ * tier; `scale` has no Bedrock equivalent.
+ */
+function serviceTierOf(tier: string | undefined, route: string): 'flex' | 'priority' | undefined {
+  if (tier === undefined || tier === 'auto' || tier === 'default') return undefined;
+  if (tier === 'flex' || tier === 'priority') return tier;
+  throw new GatewayError(400, 'invalid_request_error', `"service_tier": ${JSON.stringify(tier)} cannot be honoured on ${route}: it takes auto, default, flex or priority.`, 'unsupported_value', 'service_tier');
 }
 
 /** OpenAI's efforts -> Converse's (low, medium, high); `minimal` is served at the lowest effort Converse has. */

@@ -72,6 +72,7 @@ export function toConverse(chat: BedrockChatRequest, opts: ConverseOptions = {})
   if (chat.structuredOutput?.mode === 'native') out.outputConfig = nativeOutputConfig(chat.structuredOutput);
   // Nova 2's reasoning switch (it is off unless asked): Converse has no field of its own for it.
   if (chat.reasoningEffort) out.additionalModelRequestFields = { reasoningConfig: { type: 'enabled', maxReasoningEffort: chat.reasoningEffort } };
+  if (chat.serviceTier) out.serviceTier = { type: chat.serviceTier };
   if (opts.guardrail) out.guardrailConfig = guardrailConfig(opts.guardrail);
   return out;
 }

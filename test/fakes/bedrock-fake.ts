@@ -147,7 +147,8 @@ export class BedrockFake extends LoopbackServer {
     if (r.text) content.push({ text: r.text });
     if (r.toolUse) content.push({ toolUse: { toolUseId: 'tooluse_1', name: r.toolUse.name, input: r.toolUse.input } });
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason: r.stopReason, usage: r.usage, metrics: { latencyMs: 5 } }));
+    // Bedrock reports the tier that served a request which asked for one.
+    res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason: r.stopReason, usage: r.usage, metrics: { latencyMs: 5 }, ...(body.serviceTier && { serviceTier: body.serviceTier }) }));
   }
 
   private async converseStream(res: http.ServerResponse, body: any, behaviour: Behaviour) {
@@ -197,7 +198,7 @@ export class BedrockFake extends LoopbackServer {
       send({ contentBlockStop: { contentBlockIndex: toolBlock } });
     }
     send({ messageStop: { stopReason: r.stopReason } });
-    send({ metadata: { usage: r.usage, metrics: { latencyMs: 5 } } });
+    send({ metadata: { usage: r.usage, metrics: { latencyMs: 5 }, ...(body.serviceTier && { serviceTier: body.serviceTier }) } });
     res.end();
   }
 }

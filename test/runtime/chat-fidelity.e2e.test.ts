@@ -339,3 +339,53 @@ describe.each<[Door, string]>([
     });
   });
 });
+
+describe('every other parameter on the Bedrock route: honoured, neutral, or a 400 naming it and the route', () => {
+  let client: OpenAI;
+  beforeEach(async () => {
+    client = await openDoor('lambda');
+  });
+  const ask = (extra: object) => client.chat.completions.create({ model: 'nova-pro', messages: user('hi'), ...extra } as never);
+
+  test('service_tier flex and priority become Converse serviceTier, and the serving tier is reported; scale is refused', async () => {
+    const res = await ask({ service_tier: 'flex' });
+    expect(bedrock.requests[0].body.serviceTier).toEqual({ type: 'flex' });
+    expect(res.service_tier).toBe('flex');
+    const chunks = await chunksOf(await ask({ service_tier: 'priority', stream: true, stream_options: { include_usage: true } }));
+    expect(bedrock.requests[1].body.serviceTier).toEqual({ type: 'priority' });
+    expect(chunks.at(-1)!.service_tier).toBe('priority');
+    await ask({ service_tier: 'auto' });
+    expect(bedrock.requests[2].body.serviceTier).toBeUndefined();
+    await expect(ask({ service_tier: 'scale' })).rejects.toMatchObject({ status: 400, error: { param: 'service_tier', code: 'unsupported_value' } });
+  });
+
+  test.each<[object, string]>([
+    [{ n: 3 }, 'n'],
+    [{ logprobs: true, top_logprobs: 2 }, 'logprobs'],
+    [{ top_logprobs: 2 }, 'top_logprobs'],
+    [{ presence_penalty: 0.4 }, 'presence_penalty'],
+    [{ frequency_penalty: -0.2 }, 'frequency_penalty'],
+    [{ seed: 7 }, 'seed'],
+    [{ logit_bias: { '1234': -100 } }, 'logit_bias'],
+    [{ parallel_tool_calls: false }, 'parallel_tool_calls'],
+    [{ audio: { voice: 'alloy', format: 'wav' } }, 'audio'],
+    [{ modalities: ['text', 'audio'] }, 'modalities'],
+    [{ prediction: { type: 'content', content: 'hi' } }, 'prediction'],
+    [{ store: true }, 'store'],
+    [{ verbosity: 'low' }, 'verbosity'],
+    [{ web_search_options: {} }, 'web_search_options'],
+    [{ functions: [{ name: 'f', parameters: {} }] }, 'functions'],
+  ])('%j -> 400 naming "%s" and the route, before any Bedrock call', async (extra, param) => {
+    const error = await ask(extra).catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error.error).toEqual({ type: 'invalid_request_error', param, code: expect.stringMatching(/^unsupported_(parameter|value)$/), message: expect.stringContaining(`"${param}"`) });
+    expect(error.error.message).toContain('the Bedrock route of "nova-pro"');
+    expect(bedrock.requests).toHaveLength(0);
+  });
+
+  test('neutral values and labels pass without reaching Converse', async () => {
+    await ask({ n: 1, logprobs: false, top_logprobs: 0, presence_penalty: 0, frequency_penalty: 0, logit_bias: {}, parallel_tool_calls: true, modalities: ['text'], store: false, user: 'u-1', metadata: { team: 'a' }, safety_identifier: 's', prompt_cache_key: 'k', response_format: { type: 'text' }, reasoning_effort: 'none', service_tier: 'default' });
+    const sent = bedrock.requests[0].body;
+    expect(Object.keys(sent).sort()).toEqual(['messages']);
+  });
+});
