@@ -383,6 +383,23 @@ describe('every other parameter on the Bedrock route: honoured, neutral, or a 40
     expect(bedrock.requests).toHaveLength(0);
   });
 
+  test('structured output edge cases: an answer cut at the token limit says so; a strict schema the gateway cannot check and a non-object tool schema are 400s', async () => {
+    bedrock.push({ kind: 'reply', text: '{"city": "Yin', stopReason: 'max_tokens' });
+    const cut = await client.chat.completions.create({ model: 'claude-sonnet', messages: user('x'), response_format: weatherFormat(), max_tokens: 5 }).catch((e) => e);
+    expect(cut).toMatchObject({ status: 502, error: { code: 'invalid_structured_output', message: expect.stringContaining('cut off at the token limit: raise max_tokens') } });
+
+    const conditional = { type: 'object', properties: { a: { type: 'string' } }, if: { required: ['a'] }, then: { required: ['a'] } };
+    const unchecked = await ask({ response_format: { type: 'json_schema', json_schema: { name: 'c', schema: conditional, strict: true } } }).catch((e) => e);
+    expect(unchecked).toMatchObject({ status: 400, error: { param: 'response_format.json_schema.schema', code: 'unsupported_schema', message: expect.stringContaining('if/then/else') } });
+    // Not strict: nothing to check, the model's constrained decoding is all there is.
+    bedrock.push({ kind: 'reply', toolUse: { name: 'c', input: { a: 'x' } } });
+    expect(JSON.parse((await ask({ response_format: { type: 'json_schema', json_schema: { name: 'c', schema: conditional } } })).choices[0].message.content!)).toEqual({ a: 'x' });
+
+    const list = await ask({ response_format: { type: 'json_schema', json_schema: { name: 'l', schema: { type: 'array', items: { type: 'string' } } } } }).catch((e) => e);
+    expect(list).toMatchObject({ status: 400, error: { param: 'response_format.json_schema.schema', code: 'unsupported_value' } });
+    expect(bedrock.requests.map((r) => r.modelId)).toEqual([`us.${CLAUDE_ID}`, 'us.amazon.nova-pro-v1:0']);
+  });
+
   test('neutral values and labels pass without reaching Converse', async () => {
     await ask({ n: 1, logprobs: false, top_logprobs: 0, presence_penalty: 0, frequency_penalty: 0, logit_bias: {}, parallel_tool_calls: true, modalities: ['text'], store: false, user: 'u-1', metadata: { team: 'a' }, safety_identifier: 's', prompt_cache_key: 'k', response_format: { type: 'text' }, reasoning_effort: 'none', service_tier: 'default' });
     const sent = bedrock.requests[0].body;
