@@ -1,10 +1,9 @@
 import { randomUUID } from 'crypto';
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { guarded, streamTruncated } from './attempt-guard';
-import { ChatUsage, ChunkTranslator, toChatCompletion } from './from-converse';
+import { ChunkTranslator, meterUsage, toChatCompletion } from './from-converse';
 import { attemptLimits, Call, GatewayContext } from './handler-context';
 import { BedrockChatRequest } from './openai-schema';
-import { Outcome } from './request-log';
 import { ClearedModel } from './residency';
 import { endWithSseError, sendJson, SSE_HEADERS, sseData } from './responses';
 import { checkStructuredAnswer } from './structured-output';
@@ -27,7 +26,7 @@ export async function bedrockChat(ctx: GatewayContext, call: Call, chat: Bedrock
   if (!body.stream) {
     const res = await bedrock.call((client) => guarded(limits, (guard) => client.send(new ConverseCommand(input), { abortSignal: guard.signal as never })), retry);
     const completion = toChatCompletion(res, id, body.model, created, structuredOutput);
-    meter(outcome, completion.usage);
+    meterUsage(outcome, res.usage);
     const { message, finish_reason } = completion.choices[0];
     if (config.logContent) outcome.completion = message.content ?? undefined;
     // An answer with tool calls (native mode lets the model call the caller's tools) has no JSON to check.
@@ -73,7 +72,7 @@ export async function bedrockChat(ctx: GatewayContext, call: Call, chat: Bedrock
     if (!sink.started) throw error;
     return endWithSseError(sink, outcome, error);
   }
-  if (translator.usage) meter(outcome, translator.usage);
+  if (translator.converseUsage) meterUsage(outcome, translator.converseUsage);
   if (config.logContent) outcome.completion = translator.content;
   if (structuredOutput && translator.finishReason !== 'tool_calls') {
     // The content went out as it came: a streamed answer is checked once whole, and a bad one ends in an error event.
@@ -88,9 +87,3 @@ export async function bedrockChat(ctx: GatewayContext, call: Call, chat: Bedrock
   sink.end();
 }
 
-/** Usage as the request log meters it: every prompt token, and among them those read from the cache. */
-function meter(outcome: Outcome, usage: ChatUsage): void {
-  outcome.inputTokens = usage.prompt_tokens;
-  outcome.outputTokens = usage.completion_tokens;
-  if (usage.prompt_tokens_details) outcome.cachedTokens = usage.prompt_tokens_details.cached_tokens;
-}

@@ -1,4 +1,5 @@
 import type { ContentBlock, ConverseResponse, ConverseStreamOutput, StopReason, TokenUsage } from '@aws-sdk/client-bedrock-runtime';
+import type { Outcome } from './request-log';
 import type { StructuredOutput } from './structured-output';
 
 export function finishReason(stop: StopReason | string | undefined): 'stop' | 'length' | 'tool_calls' | 'content_filter' {
@@ -36,6 +37,18 @@ export function usageOf(usage: TokenUsage | undefined) {
 }
 
 export type ChatUsage = ReturnType<typeof usageOf>;
+
+/**
+ * Converse usage as the request log meters it, the same on the chat and the native routes: every
+ * prompt token (cached ones too), and among them those read from the cache.
+ */
+export function meterUsage(outcome: Pick<Outcome, 'inputTokens' | 'outputTokens' | 'cachedTokens'>, usage: TokenUsage | undefined): ChatUsage {
+  const counted = usageOf(usage);
+  outcome.inputTokens = counted.prompt_tokens;
+  outcome.outputTokens = counted.completion_tokens;
+  if (counted.prompt_tokens_details) outcome.cachedTokens = counted.prompt_tokens_details.cached_tokens;
+  return counted;
+}
 
 /** Reasoning text of a reasoningContent block (Nova 2 Lite sends it redacted: the text is then "[REDACTED]", or the block carries only redactedContent). */
 function reasoningTextOf(block: ContentBlock): string {
@@ -97,6 +110,8 @@ export class ChunkTranslator {
   private answerBlock?: number;
   private finish: string | null = null;
   usage: ChatUsage | undefined;
+  /** Converse's own usage of the stream (metadata event), for metering. */
+  converseUsage: TokenUsage | undefined;
   /** The tier that served the stream (ConverseStream's metadata event), reported in the usage chunk. */
   serviceTier?: string;
   /** The content sent so far: what a structured answer is checked against, and what the content log keeps. */
@@ -156,6 +171,7 @@ export class ChunkTranslator {
       return [this.chunk({}, this.finish)];
     }
     if (event.metadata) {
+      this.converseUsage = event.metadata.usage;
       this.usage = usageOf(event.metadata.usage);
       this.serviceTier = event.metadata.serviceTier?.type;
       return [];

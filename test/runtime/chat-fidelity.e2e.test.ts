@@ -327,6 +327,19 @@ describe.each<[Door, string]>([
       expect(logs.at(-1)).toEqual(expect.objectContaining({ caller, inputTokens: written, cachedTokens: usage.prompt_tokens_details.cached_tokens, CachedInputTokens: usage.prompt_tokens_details.cached_tokens }));
     });
 
+    test('the native Converse route meters the cache the same way: every prompt token, cached ones among them', async () => {
+      // The client's base URL ends in /v1; the native route sits beside it, and the client still signs/authenticates the call.
+      const converse = () =>
+        client.post('/../model/nova-pro/converse', {
+          body: { system: [{ text: system.content }, { cachePoint: { type: 'default' } }], messages: [{ role: 'user', content: [{ text: 'hi' }] }] },
+        }) as Promise<{ usage: { inputTokens: number; cacheReadInputTokens: number; cacheWriteInputTokens: number } }>;
+      const written = (await converse()).usage;
+      expect(logs.at(-1)).toEqual(expect.objectContaining({ caller, inputTokens: written.inputTokens + written.cacheWriteInputTokens, cachedTokens: 0 }));
+      const read = (await converse()).usage;
+      expect(read.cacheReadInputTokens).toBeGreaterThan(0);
+      expect(logs.at(-1)).toEqual(expect.objectContaining({ inputTokens: read.inputTokens + read.cacheReadInputTokens, cachedTokens: read.cacheReadInputTokens }));
+    });
+
     test('a model that caches tools gets a cache point after them too; a model not opted in gets none', async () => {
       const tools = [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }];
       await client.chat.completions.create({ model: 'claude-sonnet', messages: [system, ...user('hi')], tools });
