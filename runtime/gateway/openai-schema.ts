@@ -50,7 +50,7 @@ export const MessageSchema = z.discriminatedUnion('role', [
 ]);
 
 /** OpenAI's `response_format`: `json_schema.name` follows OpenAI's (and Converse's tool name) pattern. */
-export const ResponseFormatSchema = z.discriminatedUnion('type', [
+const ResponseFormatSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
   z.object({ type: z.literal('json_object') }),
   z.object({
@@ -63,8 +63,6 @@ export const ResponseFormatSchema = z.discriminatedUnion('type', [
     }),
   }),
 ]);
-
-export type ResponseFormat = z.output<typeof ResponseFormatSchema>;
 
 export const ChatCompletionRequestSchema = z.object({
   model: z.string().min(1),
