@@ -106,11 +106,15 @@ export class BedrockFake extends LoopbackServer {
     const b = behaviour.kind === 'reply' ? behaviour : { kind: 'reply' as const };
     const lastUser = [...(body.messages ?? [])].reverse().find((m: any) => m.role === 'user');
     const lastText = (lastUser?.content ?? []).map((c: any) => c.text ?? (c.toolResult ? `tool said ${c.toolResult.content?.[0]?.text}` : '')).join(' ');
-    const text = b.text ?? (b.toolUse ? '' : `You said: ${lastText}`);
+    // As Bedrock does: a forced tool (toolChoice {tool}) is always what the model answers with, and
+    // structured outputs (outputConfig.textFormat) answer in JSON.
+    const forced: string | undefined = body.toolConfig?.toolChoice?.tool?.name;
+    const toolUse = b.toolUse ?? (forced !== undefined && b.text === undefined ? { name: forced, input: { said: lastText } } : undefined);
+    const text = b.text ?? (toolUse ? '' : body.outputConfig?.textFormat ? JSON.stringify({ said: lastText }) : `You said: ${lastText}`);
     const promptWords = JSON.stringify(body.messages ?? []).split(/\s+/).length;
     const tokens = text.length > 0 ? text.split(/(?<= )/) : [];
     const reasoningTokens = b.reasoning ? b.reasoning.text.split(/(?<= )/) : [];
-    const outputTokens = tokens.length + reasoningTokens.length + (b.toolUse ? 5 : 0);
+    const outputTokens = tokens.length + reasoningTokens.length + (toolUse ? 5 : 0);
     const cache = this.cacheUsage(body);
     const usage = {
       inputTokens: promptWords,
@@ -118,7 +122,7 @@ export class BedrockFake extends LoopbackServer {
       totalTokens: promptWords + outputTokens + (cache?.cacheReadInputTokens ?? 0) + (cache?.cacheWriteInputTokens ?? 0),
       ...cache,
     };
-    return { text, tokens, reasoning: b.reasoning, reasoningTokens, toolUse: b.toolUse, stopReason: b.stopReason ?? (b.toolUse ? 'tool_use' : 'end_turn'), usage };
+    return { text, tokens, reasoning: b.reasoning, reasoningTokens, toolUse, stopReason: b.stopReason ?? (toolUse ? 'tool_use' : 'end_turn'), usage };
   }
 
   /**
