@@ -285,3 +285,29 @@ describe('routing configuration', () => {
     );
   });
 });
+
+describe('Bedrock chat features per model', () => {
+  const bedrockSettings = (context: Record<string, unknown>) =>
+    Object.fromEntries(
+      gatewayRuntimeSettings(loadConfig(context), { upstreamTimeoutSeconds: 10 })
+        .models!.filter((m) => m.route === 'bedrock')
+        .map((m) => [m.alias, { reasoning: m.reasoning, structuredOutput: m.structuredOutput, promptCaching: m.promptCaching }]),
+    );
+
+  test('catalog names carry their capabilities; prompt caching is off unless listed, and caches tools only where the model does', () => {
+    const models = JSON.stringify(['nova-pro', 'nova-2-lite', { alias: 'claude', modelId: 'anthropic.claude-sonnet-4-5-20250929-v1:0', destinationRegions: ['us-east-1'], structuredOutput: 'native', cacheTools: true }]);
+    expect(bedrockSettings({ 'bedrock.models': models, 'bedrock.promptCaching': 'nova-pro,claude' })).toEqual({
+      'nova-pro': { reasoning: 'none', structuredOutput: 'tool', promptCaching: 'system' },
+      'nova-2-lite': { reasoning: 'effort', structuredOutput: 'tool', promptCaching: 'off' },
+      claude: { reasoning: 'none', structuredOutput: 'native', promptCaching: 'system-and-tools' },
+    });
+    expect(bedrockSettings({})['nova-lite']).toEqual({ reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off' });
+  });
+
+  test('bedrock.promptCaching names models of bedrock.models; full entries state capabilities from a fixed set', () => {
+    expect(problemsOf({ 'bedrock.models': '["nova-pro"]', 'bedrock.promptCaching': 'nova-pro,nova-lite' })).toEqual([
+      expect.stringMatching(/^bedrock\.promptCaching\[1\] = "nova-lite": names "nova-lite", which is not in bedrock.models \(nova-pro\)/),
+    ]);
+    expect(problemsOf({ 'bedrock.models': JSON.stringify([{ alias: 'x', modelId: 'amazon.x-v1:0', destinationRegions: ['us-east-1'], reasoning: 'budget' }]) })).toEqual([expect.stringMatching(/^bedrock\.models\[0\]/)]);
+  });
+});

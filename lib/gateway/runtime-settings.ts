@@ -30,7 +30,15 @@ export function gatewayRuntimeSettings(
     secretRegion: config.china.region,
     ...(opts.credentialSecretId && { credentialSecretId: opts.credentialSecretId }),
     models: [
-      ...config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0, route: 'bedrock' })),
+      ...config.bedrock.models.map((m) => ({
+        alias: m.alias,
+        modelId: invocationId(m),
+        created: 0,
+        route: 'bedrock',
+        reasoning: m.reasoning,
+        structuredOutput: m.structuredOutput,
+        promptCaching: config.bedrock.promptCaching.includes(m.alias) ? (m.cacheTools ? ('system-and-tools' as const) : ('system' as const)) : ('off' as const),
+      })),
       ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name }))),
     ],
     upstreams: [

@@ -1,18 +1,23 @@
 import { randomUUID } from 'crypto';
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { guarded, streamTruncated } from './attempt-guard';
-import { ChunkTranslator, toChatCompletion } from './from-converse';
+import { ChunkTranslator, meterUsage, toChatCompletion } from './from-converse';
 import { attemptLimits, Call, GatewayContext } from './handler-context';
-import { ChatCompletionRequest } from './openai-schema';
+import { BedrockChatRequest } from './openai-schema';
 import { ClearedModel } from './residency';
 import { endWithSseError, sendJson, SSE_HEADERS, sseData } from './responses';
+import { checkStructuredAnswer } from './structured-output';
 import { toConverse } from './to-converse';
 
 /** An OpenAI chat completion served by Bedrock's Converse API, translated both ways. */
-export async function bedrockChat(ctx: GatewayContext, call: Call, body: ChatCompletionRequest, model: ClearedModel) {
+export async function bedrockChat(ctx: GatewayContext, call: Call, chat: BedrockChatRequest, model: ClearedModel) {
   const { config, bedrock } = ctx;
   const { req, sink, outcome } = call;
-  const input = { modelId: model.modelId, ...toConverse(body, config.guardrail) };
+  const { body, structuredOutput } = chat;
+  const input = {
+    modelId: model.modelId,
+    ...toConverse(chat, { guardrail: config.guardrail, promptCaching: model.promptCaching, strictTools: model.structuredOutput === 'native' }),
+  };
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(ctx.now() / 1000);
   const limits = attemptLimits(ctx, call);
@@ -20,15 +25,16 @@ export async function bedrockChat(ctx: GatewayContext, call: Call, body: ChatCom
 
   if (!body.stream) {
     const res = await bedrock.call((client) => guarded(limits, (guard) => client.send(new ConverseCommand(input), { abortSignal: guard.signal as never })), retry);
-    const completion = toChatCompletion(res, id, body.model, created);
-    outcome.inputTokens = completion.usage.prompt_tokens;
-    outcome.outputTokens = completion.usage.completion_tokens;
-    if (config.logContent) outcome.completion = completion.choices[0].message.content ?? undefined;
+    const completion = toChatCompletion(res, id, body.model, created, structuredOutput);
+    meterUsage(outcome, res.usage);
+    const { message, finish_reason } = completion.choices[0];
+    if (config.logContent) outcome.completion = message.content ?? undefined;
+    // An answer with tool calls (native mode lets the model call the caller's tools) has no JSON to check.
+    if (structuredOutput && !message.tool_calls) checkStructuredAnswer(structuredOutput, message.content ?? '', finish_reason);
     return sendJson(sink, 200, completion);
   }
 
-  let translator = new ChunkTranslator(id, body.model, created);
-  let text = '';
+  let translator = new ChunkTranslator(id, body.model, created, structuredOutput);
   const send = (data: unknown) => {
     if (!sink.started) sink.start(200, SSE_HEADERS);
     sink.write(sseData(data));
@@ -37,7 +43,7 @@ export async function bedrockChat(ctx: GatewayContext, call: Call, body: ChatCom
     await bedrock.call(
       (client) =>
         guarded(limits, async (guard) => {
-          translator = new ChunkTranslator(id, body.model, created);
+          translator = new ChunkTranslator(id, body.model, created, structuredOutput);
           const res = await client.send(new ConverseStreamCommand(input), { abortSignal: guard.signal as never });
           // messageStart carries no content: holding it back keeps the retry window open until
           // the first token, which is when in-stream throttling usually strikes.
@@ -55,7 +61,6 @@ export async function bedrockChat(ctx: GatewayContext, call: Call, body: ChatCom
             }
             chunks.forEach(send);
             if (event.messageStop) stopped = true;
-            if (config.logContent && event.contentBlockDelta?.delta?.text) text += event.contentBlockDelta.delta.text;
           }
           // No messageStop: the answer was cut off, however cleanly the connection ended.
           if (!stopped) throw streamTruncated('Bedrock');
@@ -67,10 +72,18 @@ export async function bedrockChat(ctx: GatewayContext, call: Call, body: ChatCom
     if (!sink.started) throw error;
     return endWithSseError(sink, outcome, error);
   }
+  if (translator.converseUsage) meterUsage(outcome, translator.converseUsage);
+  if (config.logContent) outcome.completion = translator.content;
+  if (structuredOutput && translator.finishReason !== 'tool_calls') {
+    // The content went out as it came: a streamed answer is checked once whole, and a bad one ends in an error event.
+    try {
+      checkStructuredAnswer(structuredOutput, translator.content, translator.finishReason);
+    } catch (error) {
+      return endWithSseError(sink, outcome, error);
+    }
+  }
   if (body.stream_options?.include_usage) send(translator.usageChunk());
   sink.write('data: [DONE]\n\n');
   sink.end();
-  outcome.inputTokens = translator.usage?.prompt_tokens;
-  outcome.outputTokens = translator.usage?.completion_tokens;
-  if (config.logContent) outcome.completion = text;
 }
+

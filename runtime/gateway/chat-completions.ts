@@ -1,7 +1,7 @@
 import { bedrockChat } from './bedrock-chat';
 import { badRequest, fromUpstream } from './errors';
 import { Call, GatewayContext } from './handler-context';
-import { bedrockRequest, ChatCompletionRequest, RoutableRequestSchema } from './openai-schema';
+import { BedrockChatRequest, bedrockRequest, RoutableRequestSchema } from './openai-schema';
 import { parseJsonBody } from './request-body';
 import { upstreamChat } from './upstream-chat';
 
@@ -24,9 +24,9 @@ export async function chatCompletions(ctx: GatewayContext, call: Call) {
 
   let failure: unknown;
   for (const [i, candidate] of candidates.entries()) {
-    let converse: ChatCompletionRequest | undefined;
+    let converse: BedrockChatRequest | undefined;
     try {
-      if (candidate.route === 'bedrock') converse = bedrockRequest(body, candidate.alias);
+      if (candidate.route === 'bedrock') converse = bedrockRequest(body, candidate);
     } catch (unservable) {
       // The first route tried answers for the request; a fallback that cannot express it is skipped,
       // and if none is left the caller gets the failure that made the gateway fall back.

@@ -1,6 +1,7 @@
 import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { guarded, streamTruncated } from './attempt-guard';
 import { badRequest, fromUpstream, GatewayError } from './errors';
+import { meterUsage } from './from-converse';
 import { attemptLimits, Call, GatewayContext } from './handler-context';
 import { nativeConverseInput } from './native-request';
 import { encodeStreamEvent, EVENT_STREAM_CONTENT_TYPE, toBedrockJson } from './native-wire';
@@ -25,8 +26,7 @@ export async function nativeConverse(ctx: GatewayContext, call: Call, modelName:
   if (!stream) {
     const res = await bedrock.call((client) => guarded(limits, (guard) => client.send(new ConverseCommand(input as never), { abortSignal: guard.signal as never })), retry);
     const { $metadata: _ignored, ...shape } = res;
-    outcome.inputTokens = res.usage?.inputTokens;
-    outcome.outputTokens = res.usage?.outputTokens;
+    meterUsage(outcome, res.usage);
     return sendJson(sink, 200, toBedrockJson(shape));
   }
   try {
@@ -46,10 +46,7 @@ export async function nativeConverse(ctx: GatewayContext, call: Call, modelName:
             held = undefined;
             sink.write(encodeStreamEvent(event));
             if (event.messageStop) stopped = true;
-            if (event.metadata) {
-              outcome.inputTokens = event.metadata.usage?.inputTokens;
-              outcome.outputTokens = event.metadata.usage?.outputTokens;
-            }
+            if (event.metadata) meterUsage(outcome, event.metadata.usage);
           }
           if (!stopped) throw streamTruncated('Bedrock');
         }),

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { badRequest, GatewayError } from './errors';
+import type { ModelEntry } from './models';
+import { structuredOutputOf, StructuredOutput } from './structured-output';
 
 /**
  * What the gateway itself reads from a chat completion request, whatever the route. Everything
@@ -37,8 +39,29 @@ export const MessageSchema = z.discriminatedUnion('role', [
     role: z.literal('assistant'),
     content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
     tool_calls: z.array(toolCall).optional(),
+    /**
+     * The reasoning an earlier answer came with, as callers echo it back (vLLM's and DeepSeek's
+     * field). Accepted and not sent: Converse replays reasoning only as a signed reasoningContent
+     * block, and the signature has no place in OpenAI's message shape.
+     */
+    reasoning_content: z.string().nullable().optional(),
   }),
   z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.union([z.string(), z.array(textPart)]) }),
+]);
+
+/** OpenAI's `response_format`: `json_schema.name` follows OpenAI's (and Converse's tool name) pattern. */
+const ResponseFormatSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.object({
+      name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, { error: 'must be 1-64 letters, digits, "_" or "-"' }),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullable().optional(),
+    }),
+  }),
 ]);
 
 export const ChatCompletionRequestSchema = z.object({
@@ -56,20 +79,45 @@ export const ChatCompletionRequestSchema = z.object({
     .array(
       z.object({
         type: z.literal('function'),
-        function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }),
+        function: z.object({
+          name: z.string().min(1),
+          description: z.string().optional(),
+          parameters: z.record(z.string(), z.unknown()).optional(),
+          strict: z.boolean().nullable().optional(),
+        }),
       }),
     )
     .optional(),
   tool_choice: z
     .union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) })])
     .optional(),
+  response_format: ResponseFormatSchema.optional(),
+  /** Checked against the model's reasoning support (reasoningEffortOf) before the request is mapped. */
+  reasoning_effort: z.string().optional(),
+  /** Mapped onto Converse's serviceTier (serviceTierOf). */
+  service_tier: z.string().optional(),
 });
 
 export type ChatCompletionRequest = z.output<typeof ChatCompletionRequestSchema>;
 export type ChatMessage = z.output<typeof MessageSchema>;
 
 /** Fields Converse honours (ChatCompletionRequestSchema maps them). */
-const HONOURED = new Set(['model', 'messages', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'stop', 'stream', 'stream_options', 'tools', 'tool_choice']);
+const HONOURED = new Set([
+  'model',
+  'messages',
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'max_completion_tokens',
+  'stop',
+  'stream',
+  'stream_options',
+  'tools',
+  'tool_choice',
+  'response_format',
+  'reasoning_effort',
+  'service_tier',
+]);
 
 /** Fields that label or route a request without changing its answer: accepted and not forwarded. */
 const NO_EFFECT_ON_ANSWER = new Set(['user', 'metadata', 'prompt_cache_key', 'safety_identifier']);
@@ -83,20 +131,29 @@ const NEUTRAL_ONLY: Record<string, { neutral: (value: unknown) => boolean; why: 
   presence_penalty: { neutral: (v) => v === 0, why: 'Converse has no presence penalty' },
   logit_bias: { neutral: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0, why: 'Converse has no logit bias' },
   parallel_tool_calls: { neutral: (v) => v === true, why: 'Converse cannot forbid parallel tool calls' },
-  response_format: { neutral: (v) => (v as { type?: unknown })?.type === 'text', why: 'the gateway does not map structured output onto Converse' },
   modalities: { neutral: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', why: 'Converse answers in text' },
   store: { neutral: (v) => v === false, why: 'the gateway stores no completions' },
-  service_tier: { neutral: (v) => v === 'auto' || v === 'default', why: 'Converse has no service tiers' },
 };
 
 const PART_TYPES: Record<string, readonly string[]> = { user: ['text', 'image_url'], system: ['text'], developer: ['text'], assistant: ['text'], tool: ['text'] };
 
+/** A request the Bedrock route can serve, with what the gateway does on top of Converse for it. */
+export interface BedrockChatRequest {
+  readonly body: ChatCompletionRequest;
+  /** Converse reasoning effort (reasoningConfig.maxReasoningEffort); undefined: reasoning off. */
+  readonly reasoningEffort?: 'low' | 'medium' | 'high';
+  /** How `response_format` is honoured; undefined: plain text. */
+  readonly structuredOutput?: StructuredOutput;
+  /** Converse serviceTier for OpenAI's `flex` and `priority`; undefined: the default tier. */
+  readonly serviceTier?: 'flex' | 'priority';
+}
+
 /**
- * The request as the Bedrock route `alias` can serve it, or a 400 naming the parameter and the
- * route: a parameter Converse cannot honour is refused, never dropped in silence.
+ * The request as the Bedrock route of `model` can serve it, or a 400 naming the parameter and the
+ * route: a parameter Converse (or this model) cannot honour is refused, never dropped in silence.
  */
-export function bedrockRequest(raw: RoutableRequest, alias: string): ChatCompletionRequest {
-  const route = `the Bedrock route of "${alias}"`;
+export function bedrockRequest(raw: RoutableRequest, model: ModelEntry): BedrockChatRequest {
+  const route = `the Bedrock route of "${model.alias}"`;
   for (const [field, value] of Object.entries(raw)) {
     if (HONOURED.has(field) || NO_EFFECT_ON_ANSWER.has(field) || value === null || value === undefined) continue;
     const rule = NEUTRAL_ONLY[field];
@@ -120,5 +177,47 @@ export function bedrockRequest(raw: RoutableRequest, alias: string): ChatComplet
     const param = issue.path.join('.') || null;
     throw badRequest(`Invalid request for ${route}: ${param ?? 'body'}: ${issue.message}`, param);
   }
-  return parsed.data;
+  const body = parsed.data;
+  return {
+    body,
+    reasoningEffort: reasoningEffortOf(body.reasoning_effort, model, route),
+    structuredOutput: structuredOutputOf(body, model, route),
+    serviceTier: serviceTierOf(body.service_tier, route),
+  };
+}
+
+/**
+ * OpenAI's service tiers -> Converse's: `flex` and `priority` exist on both (Bedrock refuses a tier
+ * the model does not offer, and that 400 reaches the caller); `auto` and `default` are the default
+ * tier; `scale` has no Bedrock equivalent.
+ */
+function serviceTierOf(tier: string | undefined, route: string): 'flex' | 'priority' | undefined {
+  if (tier === undefined || tier === 'auto' || tier === 'default') return undefined;
+  if (tier === 'flex' || tier === 'priority') return tier;
+  throw new GatewayError(400, 'invalid_request_error', `"service_tier": ${JSON.stringify(tier)} cannot be honoured on ${route}: it takes auto, default, flex or priority.`, 'unsupported_value', 'service_tier');
+}
+
+/** OpenAI's efforts -> Converse's (low, medium, high); `minimal` is served at the lowest effort Converse has. */
+const CONVERSE_EFFORT: Record<string, 'low' | 'medium' | 'high' | undefined> = { none: undefined, minimal: 'low', low: 'low', medium: 'medium', high: 'high' };
+
+/**
+ * The effort to ask Converse for. A model without a reasoning setting refuses every effort but
+ * `none` (reasoning off is what it does anyway): answering without the reasoning asked for would
+ * be a silent drop.
+ */
+function reasoningEffortOf(effort: string | undefined, model: ModelEntry, route: string): 'low' | 'medium' | 'high' | undefined {
+  if (effort === undefined || effort === 'none') return undefined;
+  if (!(effort in CONVERSE_EFFORT)) {
+    throw new GatewayError(400, 'invalid_request_error', `"reasoning_effort": ${JSON.stringify(effort)} cannot be honoured on ${route}: it takes none, minimal, low, medium or high.`, 'unsupported_value', 'reasoning_effort');
+  }
+  if ((model.reasoning ?? 'none') === 'none') {
+    throw new GatewayError(
+      400,
+      'invalid_request_error',
+      `"reasoning_effort": ${JSON.stringify(effort)} cannot be honoured on ${route}: the model has no reasoning setting; remove it (or send "none") or choose a reasoning model.`,
+      'unsupported_value',
+      'reasoning_effort',
+    );
+  }
+  return CONVERSE_EFFORT[effort];
 }

@@ -13,6 +13,8 @@ export interface UpstreamUsage {
   readonly outputTokens?: number;
   /** Prompt tokens served from the upstream's prefix cache (billed lower by providers). */
   readonly cachedTokens?: number;
+  /** Completion tokens spent on reasoning (part of outputTokens), when the upstream counts them apart. */
+  readonly reasoningTokens?: number;
 }
 
 /** What a finished passthrough stream showed, for the log line and for truncation detection. */
@@ -251,7 +253,7 @@ export function passthroughCompletion(body: string, alias: string, upstream: { k
 /**
  * Usage as OpenAI-compatible services report it, nested details included: cached prompt tokens in
  * `prompt_tokens_details.cached_tokens` (OpenAI, DashScope, vLLM, DeepSeek) or DeepSeek's
- * `prompt_cache_hit_tokens`.
+ * `prompt_cache_hit_tokens`; reasoning tokens in `completion_tokens_details.reasoning_tokens`.
  */
 export function usageOf(value: unknown): UpstreamUsage | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
@@ -260,8 +262,10 @@ export function usageOf(value: unknown): UpstreamUsage | undefined {
   const inputTokens = count(u.prompt_tokens);
   const outputTokens = count(u.completion_tokens);
   const cachedTokens = count(details.cached_tokens) ?? count(u.prompt_cache_hit_tokens);
+  const completionDetails = u.completion_tokens_details && typeof u.completion_tokens_details === 'object' ? (u.completion_tokens_details as Record<string, unknown>) : {};
+  const reasoningTokens = count(completionDetails.reasoning_tokens);
   if (inputTokens === undefined && outputTokens === undefined) return undefined;
-  return { inputTokens, outputTokens, ...(cachedTokens !== undefined && { cachedTokens }) };
+  return { inputTokens, outputTokens, ...(cachedTokens !== undefined && { cachedTokens }), ...(reasoningTokens !== undefined && { reasoningTokens }) };
 }
 
 /**

@@ -15,6 +15,8 @@ export interface Outcome {
   outputTokens?: number;
   /** Prompt tokens the upstream served from its prefix cache. */
   cachedTokens?: number;
+  /** Completion tokens spent on reasoning (among outputTokens), when the route counts them apart (vLLM, providers; Converse does not). */
+  reasoningTokens?: number;
   /** The error's code; also set when a stream that started with 200 ended with an error event. */
   error?: string;
   /**

@@ -25,6 +25,24 @@ export const GatewayRuntimeConfigSchema = z.object({
         created: z.number().default(0),
         /** `bedrock`, or the name of an OpenAI-compatible upstream (a vLLM service, a domestic provider). */
         route: z.string().default('bedrock'),
+        /**
+         * Bedrock models only. `effort`: `reasoning_effort` becomes Converse's
+         * additionalModelRequestFields.reasoningConfig {type: enabled, maxReasoningEffort} (Nova 2).
+         * Unset (`none`): the model has no reasoning setting and `reasoning_effort` is refused. @default none
+         */
+        reasoning: z.enum(['none', 'effort']).optional(),
+        /**
+         * Bedrock models only: how `response_format` json_schema is honoured. `native`: Converse's
+         * outputConfig.textFormat (structured outputs); `tool`: a forced tool whose input schema is the
+         * schema (Nova's constrained decoding). json_object always uses the forced tool. @default tool
+         */
+        structuredOutput: z.enum(['tool', 'native']).optional(),
+        /**
+         * Bedrock models only: where the gateway places Converse cache points (prompt caching).
+         * `system`: after the system prompt; `system-and-tools`: after the tool definitions too (models
+         * that cache tools, not Nova). @default off
+         */
+        promptCaching: z.enum(['off', 'system', 'system-and-tools']).optional(),
       }),
     )
     .min(1),

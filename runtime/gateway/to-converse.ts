@@ -2,17 +2,34 @@ import type { ContentBlock, ConverseRequest, ImageFormat, Message, SystemContent
 import type { DocumentType } from '@smithy/types';
 import { badRequest } from './errors';
 import { decodeMedia } from './media';
-import { ChatCompletionRequest, ChatMessage } from './openai-schema';
+import { BedrockChatRequest, ChatCompletionRequest, ChatMessage } from './openai-schema';
+import { forcedTool, nativeOutputConfig, StructuredOutput } from './structured-output';
 
 const IMAGE_FORMATS: Record<string, ImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
 
 type Converse = Omit<ConverseRequest, 'modelId'>;
 
-/** OpenAI chat completion request -> Bedrock Converse request (without modelId). */
 /** Bedrock applies the configured guardrail to every call. */
 export const guardrailConfig = (guardrail: { id: string; version: string }) => ({ guardrailIdentifier: guardrail.id, guardrailVersion: guardrail.version });
 
-export function toConverse(req: ChatCompletionRequest, guardrail?: { id: string; version: string }): Converse {
+/** What the route adds to the request: the deployment's guardrail and the model's prompt caching. */
+export interface ConverseOptions {
+  readonly guardrail?: { id: string; version: string };
+  /** Where cache points go (runtime-config models[].promptCaching). @default off */
+  readonly promptCaching?: 'off' | 'system' | 'system-and-tools';
+  /**
+   * The model takes Converse's strict tool use (toolSpec.strict: the models with structured outputs).
+   * Off (Nova): a tool's `strict` is not sent; Nova decodes every tool input under its schema anyway.
+   */
+  readonly strictTools?: boolean;
+}
+
+/** A Converse cache point: the prompt up to it is cached (Bedrock ignores one below the model's minimum prefix). */
+const CACHE_POINT = { cachePoint: { type: 'default' as const } };
+
+/** OpenAI chat completion request -> Bedrock Converse request (without modelId). */
+export function toConverse(chat: BedrockChatRequest, opts: ConverseOptions = {}): Converse {
+  const req = chat.body;
   const system: SystemContentBlock[] = [];
   const messages: Message[] = [];
 
@@ -43,11 +60,26 @@ export function toConverse(req: ChatCompletionRequest, guardrail?: { id: string;
     ...(stop && stop.length > 0 && { stopSequences: stop }),
   };
 
+  const caching = opts.promptCaching ?? 'off';
+  // Cache points mark the static prefix: the system prompt (and the tools, which Converse puts before it).
+  if (caching !== 'off' && system.length > 0) system.push(CACHE_POINT);
   const out: Converse = { messages, ...(system.length > 0 && { system }), ...(Object.keys(inferenceConfig).length > 0 && { inferenceConfig }) };
-  const toolConfig = toolsOf(req);
-  if (toolConfig) out.toolConfig = toolConfig;
-  if (guardrail) out.guardrailConfig = guardrailConfig(guardrail);
+  const toolConfig = chat.structuredOutput?.mode === 'tool' ? forcedToolConfig(chat.structuredOutput) : toolsOf(req, opts.strictTools === true);
+  if (toolConfig) {
+    if (caching === 'system-and-tools') toolConfig.tools!.push(CACHE_POINT);
+    out.toolConfig = toolConfig;
+  }
+  if (chat.structuredOutput?.mode === 'native') out.outputConfig = nativeOutputConfig(chat.structuredOutput);
+  // Nova 2's reasoning switch (it is off unless asked): Converse has no field of its own for it.
+  if (chat.reasoningEffort) out.additionalModelRequestFields = { reasoningConfig: { type: 'enabled', maxReasoningEffort: chat.reasoningEffort } };
+  if (chat.serviceTier) out.serviceTier = { type: chat.serviceTier };
+  if (opts.guardrail) out.guardrailConfig = guardrailConfig(opts.guardrail);
   return out;
+}
+
+/** The one tool the model must call for a `tool`-mode structured answer. */
+function forcedToolConfig(plan: StructuredOutput): NonNullable<Converse['toolConfig']> {
+  return { tools: [forcedTool(plan)], toolChoice: { tool: { name: plan.name } } };
 }
 
 function textOf(content: string | { text: string }[] | null | undefined): string {
@@ -93,13 +125,18 @@ function parseArguments(args: string, index: number): Record<string, unknown> {
   throw badRequest('tool call arguments must be a JSON object', `messages[${index}].tool_calls`, 'invalid_tool_arguments');
 }
 
-function toolsOf(req: ChatCompletionRequest): Converse['toolConfig'] {
+function toolsOf(req: ChatCompletionRequest, strictTools: boolean): Converse['toolConfig'] {
   if (!req.tools || req.tools.length === 0 || req.tool_choice === 'none') {
     // Converse rejects toolUse/toolResult blocks without a toolConfig; OpenAI allows a history with tool calls and no tools.
     return undefined;
   }
   const tools: Tool[] = req.tools.map((t) => ({
-    toolSpec: { name: t.function.name, description: t.function.description, inputSchema: { json: (t.function.parameters ?? { type: 'object', properties: {} }) as DocumentType } },
+    toolSpec: {
+      name: t.function.name,
+      description: t.function.description,
+      inputSchema: { json: (t.function.parameters ?? { type: 'object', properties: {} }) as DocumentType },
+      ...(strictTools && t.function.strict === true && { strict: true }),
+    },
   }));
   let toolChoice: ToolChoice | undefined;
   if (req.tool_choice === 'required') toolChoice = { any: {} };

@@ -2,8 +2,13 @@ import * as http from 'http';
 import { LoopbackServer } from './loopback-server';
 
 export type UpstreamBehaviour =
-  /** A chat completion (streamed when asked) with `n` choices; `usage` replaces the plain counts (nested details, as DashScope or DeepSeek send). */
-  | { kind: 'reply'; tokens?: string[]; delayMs?: number; usage?: Record<string, unknown> }
+  /**
+   * A chat completion (streamed when asked) with `n` choices; `usage` replaces the plain counts (nested
+   * details, as DashScope or DeepSeek send). `reasoning`: reasoning text before the answer, as vLLM's
+   * reasoning parsers and DeepSeek send it (`reasoning_content` on the message and on deltas), counted
+   * in usage.completion_tokens_details.reasoning_tokens.
+   */
+  | { kind: 'reply'; tokens?: string[]; reasoning?: string[]; delayMs?: number; usage?: Record<string, unknown> }
   /** An SSE body written piece by piece as given (events split anywhere, malformed ones, CRLF...). */
   | { kind: 'sse'; pieces: (string | Buffer)[]; delayMs?: number }
   /** A non-2xx answer: an OpenAI error body, or `body` as given, or a body that never ends. */
@@ -57,17 +62,31 @@ export class OpenAiUpstreamFake extends LoopbackServer {
       return;
     }
     const lastUser = [...body.messages].reverse().find((m: any) => m.role === 'user')?.content;
-    const tokens = behaviour.tokens ?? [`${this.name}: `, String(lastUser)];
-    const usage = behaviour.usage ?? { prompt_tokens: 7, completion_tokens: tokens.length, total_tokens: 7 + tokens.length };
+    // Guided decoding (vLLM's response_format): the answer is JSON, not the echo.
+    const structured = body.response_format?.type === 'json_object' || body.response_format?.type === 'json_schema';
+    const tokens = behaviour.tokens ?? (structured ? ['{"upstream": ', JSON.stringify(this.name), ', "said": ', JSON.stringify(String(lastUser)), '}'] : [`${this.name}: `, String(lastUser)]);
+    const reasoning = behaviour.reasoning ?? [];
+    const completionTokens = tokens.length + reasoning.length;
+    const usage = behaviour.usage ?? {
+      prompt_tokens: 7,
+      completion_tokens: completionTokens,
+      total_tokens: 7 + completionTokens,
+      ...(reasoning.length > 0 && { completion_tokens_details: { reasoning_tokens: reasoning.length } }),
+    };
     const choices = Array.from({ length: body.n ?? 1 }, (_, index) => index);
     // The upstream names its own model (vLLM: the served path), not the gateway's alias.
     const base = { id: `cmpl-${this.name}`, created: 1, model: body.model };
     if (!body.stream) {
-      return json(200, { ...base, object: 'chat.completion', choices: choices.map((index) => ({ index, message: { role: 'assistant', content: tokens.join('') }, finish_reason: 'stop' })), usage });
+      const message = { role: 'assistant', content: tokens.join(''), ...(reasoning.length > 0 && { reasoning_content: reasoning.join('') }) };
+      return json(200, { ...base, object: 'chat.completion', choices: choices.map((index) => ({ index, message, finish_reason: 'stop' })), usage });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const send = (o: object) => res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', ...o })}\n\n`);
     send({ choices: choices.map((index) => ({ index, delta: { role: 'assistant', content: '' }, finish_reason: null })) });
+    for (const piece of reasoning) {
+      if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+      send({ choices: choices.map((index) => ({ index, delta: { reasoning_content: piece }, finish_reason: null })) });
+    }
     for (const token of tokens) {
       if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
       send({ choices: choices.map((index) => ({ index, delta: { content: token }, finish_reason: null })) });

@@ -50,7 +50,7 @@ describe('SsePassthrough: the model is the alias in every event, everything else
       const { out, summary } = run(splitAt(input, [cut]));
       if (out !== want) throw new Error(`split at byte ${cut}: ${JSON.stringify(out)}`);
       expect(summary.doneSeen).toBe(true);
-      expect(summary.usage).toEqual({ inputTokens: 31, outputTokens: 5, cachedTokens: 16 });
+      expect(summary.usage).toEqual({ inputTokens: 31, outputTokens: 5, cachedTokens: 16, reasoningTokens: 0 });
       expect(summary.malformedEvents).toBe(0);
     }
   });
@@ -141,7 +141,8 @@ describe('withModel and usageOf', () => {
   });
 
   test.each([
-    ['OpenAI', { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25, prompt_tokens_details: { cached_tokens: 8, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 2 } }, { inputTokens: 20, outputTokens: 5, cachedTokens: 8 }],
+    ['OpenAI', { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25, prompt_tokens_details: { cached_tokens: 8, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 2 } }, { inputTokens: 20, outputTokens: 5, cachedTokens: 8, reasoningTokens: 2 }],
+    ['DeepSeek reasoner', { prompt_tokens: 9, completion_tokens: 120, total_tokens: 129, completion_tokens_details: { reasoning_tokens: 98 } }, { inputTokens: 9, outputTokens: 120, reasoningTokens: 98 }],
     ['DeepSeek', { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25, prompt_tokens_details: { cached_tokens: 12 }, prompt_cache_hit_tokens: 12, prompt_cache_miss_tokens: 8 }, { inputTokens: 20, outputTokens: 5, cachedTokens: 12 }],
     ['DeepSeek (hit tokens only)', { prompt_tokens: 20, completion_tokens: 5, prompt_cache_hit_tokens: 4 }, { inputTokens: 20, outputTokens: 5, cachedTokens: 4 }],
     ['DashScope', { prompt_tokens: 3019, completion_tokens: 104, total_tokens: 3123, prompt_tokens_details: { cached_tokens: 2048 } }, { inputTokens: 3019, outputTokens: 104, cachedTokens: 2048 }],

@@ -227,7 +227,8 @@ describe('OpenAI-compatible routes get the request as sent', () => {
       [{ logprobs: true }, 'logprobs'],
       [{ n: 2 }, 'n'],
       [{ seed: 42 }, 'seed'],
-      [{ response_format: { type: 'json_object' } }, 'response_format'],
+      [{ prediction: { type: 'content', content: 'hi' } }, 'prediction'],
+      [{ reasoning_effort: 'low' }, 'reasoning_effort'],
       [{ frequency_penalty: 0.5 }, 'frequency_penalty'],
       [{ guided_json: { type: 'object' } }, 'guided_json'],
     ] as const) {

@@ -140,10 +140,11 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
         secretRegion: 'cn-northwest-1',
         logContent: false,
         models: [
-          { alias: 'nova-micro', modelId: 'us.amazon.nova-micro-v1:0', created: 0, route: 'bedrock' },
-          { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0', created: 0, route: 'bedrock' },
-          { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0, route: 'bedrock' },
-          { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0, route: 'bedrock' },
+          // What each model can be asked beyond plain chat (Nova: a forced tool for JSON, no prompt caching unless listed).
+          { alias: 'nova-micro', modelId: 'us.amazon.nova-micro-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off' },
+          { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off' },
+          { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off' },
+          { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0, route: 'bedrock', reasoning: 'effort', structuredOutput: 'tool', promptCaching: 'off' },
         ],
         // Self-hosted routes are read from Parameter Store at run time, not fixed in the environment; they are
         // HTTPS on private names, trusting the kit's private CA (its root certificate, a deploy-time value).

@@ -1,5 +1,6 @@
 /** The cross-border path to Bedrock: which models China may call, and how. */
 import { z } from 'zod';
+import { catalogCapabilities, ChatCapabilities } from '../../bedrock/capabilities';
 import { CatalogModel, DEFAULT_BEDROCK_MODELS, NOVA_CATALOG } from '../../bedrock/catalog';
 import { list, flag, int, ipv4, globalRegion } from './primitives';
 
@@ -14,9 +15,15 @@ export const bedrockModelSchema = z.union([
       profile: z.enum(['us', 'global', 'none']).default('us'),
       destinationRegions: list(globalRegion, 1),
       lifecycle: z.enum(['active', 'legacy']).default('active'),
+      /** `effort`: the model takes reasoningConfig {type: enabled, maxReasoningEffort} (reasoning_effort); `none` refuses reasoning_effort. @default none */
+      reasoning: z.enum(['none', 'effort']).default('none'),
+      /** `native`: Converse outputConfig.textFormat serves response_format json_schema; `tool`: a forced tool does. @default tool */
+      structuredOutput: z.enum(['tool', 'native']).default('tool'),
+      /** With prompt caching on, a cache point also follows the tool definitions (models that cache tools, e.g. Claude). @default false */
+      cacheTools: z.boolean().default(false),
     })
     .strict(),
-], { error: `must be one of ${Object.keys(NOVA_CATALOG).join(', ')} or an object {alias, modelId, profile, destinationRegions}` });
+], { error: `must be one of ${Object.keys(NOVA_CATALOG).join(', ')} or an object {alias, modelId, profile, destinationRegions, reasoning?, structuredOutput?, cacheTools?}` });
 
 export const bedrockSection = z
   .object({
@@ -24,6 +31,12 @@ export const bedrockSection = z
     models: z.array(bedrockModelSchema).min(1, { error: 'must list at least one model' }).default(DEFAULT_BEDROCK_MODELS),
     /** Pins the global credential to these source IPs (the Network stack's NatEgressIps output). Empty: usable from anywhere. */
     sourceIps: list(ipv4).default([]),
+    /**
+     * Aliases of bedrock.models (catalog names or full entries) whose requests get Converse cache
+     * points: after the system prompt, and after the tools where the model caches them. Cached prompt
+     * tokens come back as usage.prompt_tokens_details.cached_tokens. @default [] (no caching)
+     */
+    promptCaching: list(z.string().min(1)).default([]),
     /** Bedrock model invocation logging (prompts and completions are customer data): off unless asked. */
     invocationLogging: flag(false),
     invocationLogRetentionDays: int(1, 3653, 'days invocation logs are kept').default(90),
@@ -37,13 +50,19 @@ export const bedrockSection = z
       .optional(),
   })
   .strict()
+  .superRefine((section, ctx) => {
+    const aliases = section.models.map((m) => (typeof m === 'string' ? m : m.alias));
+    section.promptCaching.forEach((alias, i) => {
+      if (!aliases.includes(alias)) ctx.addIssue({ code: 'custom', path: ['promptCaching', i], message: `names "${alias}", which is not in bedrock.models (${aliases.join(', ')})` });
+    });
+  })
   .prefault({});
 
-export interface BedrockModel extends CatalogModel {
+export interface BedrockModel extends CatalogModel, ChatCapabilities {
   /** What callers send as `model`. */
   readonly alias: string;
 }
 
-export function resolveBedrockModel(entry: string | (Omit<CatalogModel, 'note'> & { alias: string })): BedrockModel {
-  return typeof entry === 'string' ? { alias: entry, ...NOVA_CATALOG[entry] } : entry;
+export function resolveBedrockModel(entry: string | (Omit<CatalogModel, 'note'> & ChatCapabilities & { alias: string })): BedrockModel {
+  return typeof entry === 'string' ? { alias: entry, ...NOVA_CATALOG[entry], ...catalogCapabilities(entry) } : entry;
 }
