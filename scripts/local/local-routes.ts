@@ -55,7 +55,7 @@ export function vllmRoutesFromArgs(args: string[], config: KitConfig): RouteEntr
  * The gateway a local run serves: settings derived by the same code as the deployed Lambda and
  * streaming door (gatewayRuntimeSettings), upstream keys from the environment or a keys file.
  */
-export function localRouting(config: KitConfig, args: string[], env: NodeJS.ProcessEnv = process.env): LocalRouting {
+export function localRouting(config: KitConfig, args: string[], env: NodeJS.ProcessEnv = process.env, log?: (line: Record<string, unknown>) => void): LocalRouting {
   const bedrockEndpoint = flagValue(args, '--bedrock-endpoint');
   const profile = flagValue(args, '--profile');
   const derived = GatewayRuntimeConfigSchema.parse({
@@ -86,7 +86,7 @@ export function localRouting(config: KitConfig, args: string[], env: NodeJS.Proc
     return `  ${m.alias} -> ${upstream.kind} "${upstream.name}" ${upstream.baseUrl} as ${m.modelId}${upstream.crossBorder ? ', cross-border' : ''}; ${keyText}`;
   });
   return {
-    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams }),
+    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams, ...(log && { log }) }),
     settings,
     routeLines,
     bedrockDescription,
