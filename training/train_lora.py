@@ -108,15 +108,17 @@ def sha256(path):
 
 
 def train(train_dir, model_dir, output_dir, hps):
+    # Inputs are checked before the (slow) imports: a wrong path fails in well under a second.
+    if not os.path.isfile(os.path.join(model_dir, "config.json")):
+        raise UsageError(f"{model_dir} holds no Hugging Face model (config.json missing): stage the base model first")
+    prompts, completions = read_examples(train_dir)
+
     import torch
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    if not os.path.isfile(os.path.join(model_dir, "config.json")):
-        raise UsageError(f"{model_dir} holds no Hugging Face model (config.json missing): stage the base model first")
-    prompts, completions = read_examples(train_dir)
     started = time.time()
     torch.manual_seed(hps["seed"])
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)

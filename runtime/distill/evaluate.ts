@@ -125,7 +125,10 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
   return { done: true, report };
 }
 
-export function buildReport(opts: Pick<EvaluateOptions, 'runId' | 'teacher' | 'student' | 'judge' | 'promoteThreshold' | 'minJudgedShare' | 'now'>, prompts: PromptVerdict[]): EvalReport {
+export function buildReport(
+  opts: Pick<EvaluateOptions, 'runId' | 'teacher' | 'promoteThreshold' | 'minJudgedShare' | 'now'> & { readonly student: { readonly model: string }; readonly judge: { readonly model: string } },
+  prompts: PromptVerdict[],
+): EvalReport {
   const promoteThreshold = opts.promoteThreshold ?? 0.9;
   const minJudgedShare = opts.minJudgedShare ?? 0.8;
   const scored = prompts.filter((p) => p.studentScore !== undefined);

@@ -57,9 +57,13 @@ export class LocalDirStorage implements DistillStorage {
 /**
  * The weights bucket. S3 has no append: `append` rewrites the object with the new text at the end,
  * so callers batch what they append (the teacher step flushes every few seconds, not per answer).
- * One writer per key at a time (one Lambda per run step), which the state machine guarantees.
+ * One writer per key at a time (one Lambda per run step), which the state machine guarantees; the
+ * writer builds each append on what it wrote last, so one append costs one PUT, not a GET and a PUT.
  */
 export class S3Storage implements DistillStorage {
+  /** What this process last wrote per key: an append builds on it instead of reading the object back. */
+  private readonly written = new Map<string, string>();
+
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
@@ -76,13 +80,15 @@ export class S3Storage implements DistillStorage {
   }
 
   async write(key: string, body: string): Promise<void> {
+    this.written.delete(key);
     // The bucket's default encryption (the kit's KMS key) applies; no per-object override here.
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: key.endsWith('.json') ? 'application/json' : key.endsWith('.md') ? 'text/markdown' : 'application/x-ndjson' }));
   }
 
   async append(key: string, text: string): Promise<void> {
-    const existing = (await this.read(key)) ?? '';
+    const existing = this.written.get(key) ?? (await this.read(key)) ?? '';
     await this.write(key, existing + text);
+    this.written.set(key, existing + text);
   }
 
   describe(key: string): string {
