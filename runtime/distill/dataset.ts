@@ -40,8 +40,15 @@ export const layout = {
 export const datasetManifestSchema = z
   .object({
     /** The owner cleared this data for processing outside mainland China (cross-border teacher). */
-    exportAllowed: z.boolean({ error: 'exportAllowed must be true or false' }),
+    exportAllowed: z.boolean({ error: 'must be true or false' }),
     description: z.string().optional(),
+    /**
+     * Extra personal-data patterns of this dataset, masked before a cross-border export like the
+     * built-in ones, e.g. [{"kind": "employee_id", "pattern": "EMP-\\d{6}"}]. @default none
+     */
+    maskPatterns: z
+      .array(z.object({ kind: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'kind must be a short snake_case name' }), pattern: z.string().min(1), replacement: z.string().optional() }).strict())
+      .optional(),
   })
   .passthrough();
 export type DatasetManifest = z.output<typeof datasetManifestSchema>;
@@ -114,7 +121,7 @@ export function parseManifest(text: string | undefined, dataset: DatasetRef, sou
     throw new DatasetError(`${source} is not JSON: ${(e as Error).message}`);
   }
   const parsed = datasetManifestSchema.safeParse(json);
-  if (!parsed.success) throw new DatasetError(`${source}: ${parsed.error.issues[0].message}`);
+  if (!parsed.success) throw new DatasetError(`${source}: ${parsed.error.issues[0].path.join('.')} ${parsed.error.issues[0].message}`);
   return parsed.data;
 }
 

@@ -45,6 +45,7 @@ export interface ExportOptions {
   readonly dataset: DatasetRef;
   readonly teacher: string;
   readonly crossBorder: boolean;
+  /** Patterns added to the built-in ones and the manifest's maskPatterns. */
   readonly extraPatterns?: readonly ExtraPattern[];
   readonly now?: () => Date;
 }
@@ -65,7 +66,7 @@ export async function exportPrompts(opts: ExportOptions): Promise<ExportLogRecor
   if (text === undefined) throw new ExportRefused(`dataset ${dataset.name}/${dataset.version} has no prompts at ${storage.describe(promptsKey)}`);
   const prompts = parsePrompts(text, storage.describe(promptsKey));
   const masked: MaskCounts = {};
-  const masker = new PiiMasker(opts.extraPatterns);
+  const masker = new PiiMasker([...(manifest.maskPatterns ?? []), ...(opts.extraPatterns ?? [])]);
   const outgoing = opts.crossBorder ? prompts.map((p) => masker.maskPrompt(p, masked)) : prompts;
   const record: ExportLogRecord = {
     dataset: dataset.name,

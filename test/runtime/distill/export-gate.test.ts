@@ -127,6 +127,17 @@ describe('export gate against the kit gateway (GET /v1/models cross_border)', ()
     expect(JSON.parse(logText).time).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
+  test('the manifest adds the dataset\'s own patterns; a broken one fails the export naming it', async () => {
+    const storage = storageWith({ exportAllowed: true, maskPatterns: [{ kind: 'order_no', pattern: '退货政策', replacement: '[POLICY]' }] });
+    const log = await exportStep({ storage, runId: 'r4', gateway: client, teacher: 'nova-lite' }, dataset);
+    expect(log.masked).toEqual(expect.objectContaining({ order_no: 1, resident_id: 1 }));
+    expect(fs.readFileSync(path.join(dir, layout.exportedPrompts('r4')), 'utf8')).toContain('[POLICY]是什么');
+    const broken = storageWith({ exportAllowed: true, maskPatterns: [{ kind: 'bad', pattern: '[' }] });
+    await expect(exportStep({ storage: broken, runId: 'r5', gateway: client, teacher: 'nova-lite' }, dataset)).rejects.toThrow(/extra PII pattern "bad" is not a valid regular expression/);
+    const wrongFlag = storageWith({ exportAllowed: 'yes' });
+    await expect(exportStep({ storage: wrongFlag, runId: 'r6', gateway: client, teacher: 'nova-lite' }, dataset)).rejects.toThrow(/manifest\.json: exportAllowed must be true or false/);
+  });
+
   test('a China-only teacher needs no export flag and gets the prompts as written', async () => {
     const storage = storageWith({ exportAllowed: false });
     const log = await exportStep({ storage, runId: 'r3', gateway: client, teacher: 'qwen-max' }, dataset);
