@@ -56,7 +56,7 @@ async function main(args: string[]): Promise<void> {
   const evalShare = numberFlag(args, '--eval-share', DEFAULT_EVAL_SHARE, (n) => n >= 0 && n <= 0.5, 'between 0 and 0.5');
   const concurrency = numberFlag(args, '--concurrency', 4, (n) => Number.isInteger(n) && n >= 1 && n <= 64, 'an integer 1-64');
   const threshold = numberFlag(args, '--threshold', 0.9, (n) => n >= 0 && n <= 2, 'between 0 and 2');
-  const epochs = numberFlag(args, '--epochs', 3, (n) => Number.isInteger(n) && n >= 1 && n <= 50, 'an integer 1-50');
+  const epochs = numberFlag(args, '--epochs', 10, (n) => Number.isInteger(n) && n >= 1 && n <= 50, 'an integer 1-50');
   const teacher = flagValue(args, '--teacher') ?? 'nova-lite';
   const judge = flagValue(args, '--judge') ?? 'judge-local';
   const dataset = { name: path.basename(path.dirname(promptsFile)).toLowerCase().replace(/[^a-z0-9._-]/g, '-') || 'local', version: 'local' };
@@ -99,6 +99,8 @@ async function main(args: string[]): Promise<void> {
       const r = await teacherStep(run, { samplesPerPrompt: samples, concurrency });
       console.error(`teacher: ${r.answeredNow} answered now, ${r.alreadyAnswered} from an earlier run, ${r.failedNow} failed (${((Date.now() - started) / 1000).toFixed(1)} s); ${storage.describe(layout.answers(runId))}`);
     }
+    // A new split or a new adapter makes the student's answers and the judgements of an earlier run stale.
+    if (steps.includes('split') || steps.includes('train')) fs.rmSync(path.join(outDir, 'eval'), { recursive: true, force: true });
     if (steps.includes('split')) {
       const c = await splitStep(storage, runId, evalShare);
       console.error(`split: ${c.train} train / ${c.eval} eval examples from ${c.answers} answers (dropped: ${c.failed} failed, ${c.truncated} truncated, ${c.empty} empty, ${c.duplicates} duplicates)`);
@@ -110,7 +112,7 @@ async function main(args: string[]): Promise<void> {
       if (!flagValue(args, '--base-model')) {
         await runTrainingScript('tiny_base.py', ['--data', path.join(outDir, 'dataset', 'train.jsonl'), '--out', baseModel], path.join(outDir, 'logs', 'base-model.log'));
       }
-      const hps = { lora_r: 8, lora_alpha: 16, epochs, learning_rate: 0.002, max_seq_len: 256, batch_size: 8 };
+      const hps = { lora_r: 8, lora_alpha: 16, epochs, learning_rate: 0.005, max_seq_len: 256, batch_size: 8 };
       const out = await runTrainingScript(
         'train_lora.py',
         ['--train-dir', path.join(outDir, 'dataset'), '--model-dir', baseModel, '--output-dir', adapterDir, '--hps', JSON.stringify(hps), '--teacher', teacher, '--dataset-version', `${dataset.name}/${dataset.version}`],

@@ -129,8 +129,8 @@ export async function collectAnswers(opts: CollectOptions): Promise<CollectResul
         answeredNow++;
       } catch (e) {
         if (!(e instanceof GatewayCallError)) throw e;
-        // Out of time while retrying: left for the next invocation rather than recorded as failed.
-        if (e.retryable && opts.deadline !== undefined && Date.now() >= opts.deadline - 1000) continue;
+        // Out of time for the retry it needs: left for the next invocation rather than recorded as failed.
+        if (e.outOfTime) continue;
         record = { ...base, error: { message: e.message, ...(e.status !== undefined && { status: e.status }) }, time: new Date().toISOString() };
         failedNow++;
       }

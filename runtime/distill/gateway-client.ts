@@ -23,6 +23,8 @@ export class GatewayCallError extends Error {
     message: string,
     readonly status: number | undefined,
     readonly retryable: boolean,
+    /** The retry the failure called for would not end before the caller's deadline. */
+    readonly outOfTime = false,
   ) {
     super(message);
     this.name = 'GatewayCallError';
@@ -128,7 +130,7 @@ export class GatewayClient {
       }
       if (!failure.retryable || attempt >= maxAttempts) throw failure;
       const delay = Math.min(maxDelay, wait ?? Math.random() * baseDelay * 2 ** (attempt - 1));
-      if (deadline !== undefined && Date.now() + delay >= deadline) throw failure;
+      if (deadline !== undefined && Date.now() + delay >= deadline) throw new GatewayCallError(failure.message, failure.status, true, true);
       await this.sleep(delay);
     }
   }

@@ -57,6 +57,17 @@ describe('teacher answers: retries, records, deadline', () => {
     expect(new Set(records.map((r) => r.sample))).toEqual(new Set([0, 1]));
   });
 
+  test('a throttled prompt whose Retry-After ends past the deadline is left for the next invocation, not recorded as failed', async () => {
+    const client = new GatewayClient({ baseUrl: `${teacher.url}/v1` });
+    teacher.failures.push({ status: 429, headers: { 'retry-after': '30' } });
+    const prompts = PROMPTS.slice(0, 3);
+    const first = await collectAnswers({ storage, key: 'a.jsonl', client, model: 't', prompts, concurrency: 1, deadline: Date.now() + 10000 });
+    expect(first).toEqual(expect.objectContaining({ done: false, answeredNow: 2, failedNow: 0, remaining: 1 }));
+    const second = await collectAnswers({ storage, key: 'a.jsonl', client, model: 't', prompts, concurrency: 1 });
+    expect(second).toEqual(expect.objectContaining({ done: true, alreadyAnswered: 2, answeredNow: 1, failedNow: 0 }));
+    expect(readAnswers(await storage.read('a.jsonl')).records.filter((r) => r.error)).toEqual([]);
+  });
+
   test('past the deadline no request starts: the answers so far are saved and the next call finishes the rest', async () => {
     teacher.delayMs = 100;
     const client = new GatewayClient({ baseUrl: `${teacher.url}/v1` });
