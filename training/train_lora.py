@@ -58,6 +58,9 @@ def hyper_parameters(sm_hps, overrides):
         raise UsageError("SM_HPS / --hps must be a JSON object")
     hps = dict(DEFAULTS)
     for key, value in {**given, **{k: v for k, v in overrides.items() if v is not None}}.items():
+        if key.startswith("sagemaker_"):
+            # The framework's own settings (sagemaker_program, sagemaker_submit_directory, ...) travel with the hyper-parameters.
+            continue
         try:
             if key in INT_HPS:
                 hps[key] = int(value)
@@ -129,7 +132,9 @@ def train(train_dir, model_dir, output_dir, hps):
         # On a shared CPU, threads that wait on each other at every operator cost far more than they
         # bring for a small model (measured: one thread ran an epoch 10x faster on a busy 2-core machine).
         torch.set_num_threads(1)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.bfloat16 if gpu else torch.float32)
+    # bf16 where the GPU has it (A10G, A100, L4...); T4 (g4dn) has not: fp16 weights, fp32 LoRA weights (PEFT's default), fp16 mixed precision.
+    bf16 = gpu and torch.cuda.is_bf16_supported()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.bfloat16 if bf16 else torch.float16 if gpu else torch.float32)
     dataset = Dataset.from_dict({"prompt": prompts, "completion": completions})
     with tempfile.TemporaryDirectory() as scratch:
         config = SFTConfig(
@@ -143,7 +148,8 @@ def train(train_dir, model_dir, output_dir, hps):
             save_strategy="no",
             report_to=[],
             seed=hps["seed"],
-            bf16=gpu,
+            bf16=bf16,
+            fp16=gpu and not bf16,
             use_cpu=not gpu,
             dataloader_num_workers=0,
             disable_tqdm=True,
@@ -178,16 +184,21 @@ def main(argv):
     parser.add_argument("--model-dir", default=os.environ.get("SM_CHANNEL_MODEL"))
     parser.add_argument("--output-dir", default=os.environ.get("SM_MODEL_DIR"))
     parser.add_argument("--hps", default=os.environ.get("SM_HPS", ""), help="hyper-parameters as JSON (default: $SM_HPS)")
-    for name, kind in [("lora-r", int), ("lora-alpha", int), ("epochs", int), ("learning-rate", float), ("max-seq-len", int), ("batch-size", int), ("seed", int)]:
-        parser.add_argument(f"--{name}", type=kind)
-    for name in ("base-model", "base-revision", "dataset-version", "teacher"):
-        parser.add_argument(f"--{name}")
-    args = parser.parse_args(argv)
+    # SageMaker's script mode also passes every hyper-parameter as "--lora_r 16": both spellings work.
+    for name, kind in [("lora_r", int), ("lora_alpha", int), ("lora_dropout", float), ("epochs", int), ("learning_rate", float), ("max_seq_len", int), ("batch_size", int), ("seed", int)]:
+        parser.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name, type=kind)
+    for name in ("base_model", "base_revision", "dataset_version", "teacher"):
+        parser.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name)
+    args, unknown = parser.parse_known_args(argv)
+    # The framework's own arguments (--sagemaker_program train_lora.py ...) are not the script's business.
+    stray = [a for i, a in enumerate(unknown) if a.startswith("--") and not a.startswith("--sagemaker_")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
     try:
         for flag, value, env in (("--train-dir", args.train_dir, "SM_CHANNEL_TRAIN"), ("--model-dir", args.model_dir, "SM_CHANNEL_MODEL"), ("--output-dir", args.output_dir, "SM_MODEL_DIR")):
             if not value:
                 raise UsageError(f"{flag} is required (or ${env} in a SageMaker job)")
-        overrides = {k: getattr(args, k) for k in ("lora_r", "lora_alpha", "epochs", "learning_rate", "max_seq_len", "batch_size", "seed", "base_model", "base_revision", "dataset_version", "teacher")}
+        overrides = {k: getattr(args, k) for k in ("lora_r", "lora_alpha", "lora_dropout", "epochs", "learning_rate", "max_seq_len", "batch_size", "seed", "base_model", "base_revision", "dataset_version", "teacher")}
         hps = hyper_parameters(args.hps, overrides)
         manifest = train(args.train_dir, args.model_dir, args.output_dir, hps)
     except UsageError as e:

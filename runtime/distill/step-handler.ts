@@ -26,7 +26,7 @@ export const stepEventSchema = z
     judge: alias.optional(),
     gatewayUrl: z.string().url({ error: 'must be the gateway base URL up to /v1' }),
     /** Answers asked per prompt. @default 1 */
-    samplesPerPrompt: z.number().int().min(1).max(8).default(1),
+    samplesPerPrompt: z.number().int().min(1).max(16).default(1),
     /** Share of prompts held out for evaluation. @default 0.1 */
     evalShare: z.number().min(0).max(0.5).default(DEFAULT_EVAL_SHARE),
     /** Requests in flight at once. @default 4 */
@@ -49,6 +49,8 @@ export interface StepHandlerDeps {
   readonly reserveMs?: number;
   readonly flushIntervalMs?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** @default one JSON line on stdout (CloudWatch Logs) */
+  readonly log?: (line: Record<string, unknown>) => void;
 }
 
 /** SigV4 for the REST API, an STS token for the door, nothing for loopback (tests, a tunnel). */
@@ -80,38 +82,47 @@ export function createStepHandler(deps: StepHandlerDeps) {
     const run: RunContext = { storage, runId: event.runId, gateway, teacher: event.teacher };
     const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - (deps.reserveMs ?? 60000) : undefined;
     const flushIntervalMs = deps.flushIntervalMs ?? 5000;
-    switch (event.step) {
-      case 'export': {
-        const log = await exportStep(run, event.dataset);
-        return { done: true, step: event.step, prompts: log.prompts, crossBorder: log.crossBorder, exported: log.exported, masked: log.masked, maskedTotal: log.maskedTotal };
-      }
-      case 'teacher': {
-        const result = await teacherStep(run, { samplesPerPrompt: event.samplesPerPrompt, concurrency: event.concurrency, deadline, flushIntervalMs });
-        return { step: event.step, ...result };
-      }
-      case 'split': {
-        const counts = await splitStep(storage, event.runId, event.evalShare);
-        return { done: true, step: event.step, ...counts };
-      }
-      case 'evaluate': {
-        if (!event.student || !event.judge) throw new Error(`distill step event: evaluate needs ${!event.student ? 'student' : 'judge'} (the alias the gateway serves it under)`);
-        const result = await evaluateStep({
-          storage,
-          runId: event.runId,
-          teacher: event.teacher,
-          student: { client: gateway, model: event.student },
-          judge: { client: gateway, model: event.judge },
-          promoteThreshold: event.promoteThreshold,
-          concurrency: event.concurrency,
-          deadline,
-          flushIntervalMs,
-        });
-        if (!result.done) return { done: false, step: event.step, remaining: result.remaining };
-        const r = result.report;
-        return { done: true, step: event.step, promote: r.promote, score: r.score, winRate: r.winRate, verdict: r.verdict, ...r.counts };
-      }
-    }
+    const result = await runStep(event, run, { deadline, flushIntervalMs });
+    // One line per step for the logs: counts and verdicts only, never a prompt or an answer.
+    (deps.log ?? ((line) => console.log(JSON.stringify(line))))({ level: 'info', msg: 'distill step', runId: event.runId, dataset: `${event.dataset.name}/${event.dataset.version}`, teacher: event.teacher, ...result });
+    return result;
   };
+}
+
+async function runStep(event: z.output<typeof stepEventSchema>, run: RunContext, opts: { deadline?: number; flushIntervalMs: number }): Promise<Record<string, unknown>> {
+  const { storage, gateway } = run;
+  const { deadline, flushIntervalMs } = opts;
+  switch (event.step) {
+    case 'export': {
+      const log = await exportStep(run, event.dataset);
+      return { done: true, step: event.step, prompts: log.prompts, crossBorder: log.crossBorder, exported: log.exported, masked: log.masked, maskedTotal: log.maskedTotal };
+    }
+    case 'teacher': {
+      const result = await teacherStep(run, { samplesPerPrompt: event.samplesPerPrompt, concurrency: event.concurrency, deadline, flushIntervalMs });
+      return { step: event.step, ...result };
+    }
+    case 'split': {
+      const counts = await splitStep(storage, event.runId, event.evalShare);
+      return { done: true, step: event.step, ...counts };
+    }
+    case 'evaluate': {
+      if (!event.student || !event.judge) throw new Error(`distill step event: evaluate needs ${!event.student ? 'student' : 'judge'} (the alias the gateway serves it under)`);
+      const result = await evaluateStep({
+        storage,
+        runId: event.runId,
+        teacher: event.teacher,
+        student: { client: gateway, model: event.student },
+        judge: { client: gateway, model: event.judge },
+        promoteThreshold: event.promoteThreshold,
+        concurrency: event.concurrency,
+        deadline,
+        flushIntervalMs,
+      });
+      if (!result.done) return { done: false, step: event.step, remaining: result.remaining };
+      const r = result.report;
+      return { done: true, step: event.step, promote: r.promote, score: r.score, winRate: r.winRate, verdict: r.verdict, ...r.counts };
+    }
+  }
 }
 
 let defaultHandler: ReturnType<typeof createStepHandler> | undefined;

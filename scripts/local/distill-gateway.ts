@@ -1,5 +1,5 @@
 import { loadConfig } from '../../lib/config/load';
-import { LocalGateway, startLocalGateway } from '../../runtime/local/local-gateway';
+import { LocalGateway, LocalGatewayOptions, startLocalGateway } from '../../runtime/local/local-gateway';
 import { localRouting } from './local-routes';
 
 /** An OpenAI-compatible service the local gateway routes to, as a config `routing.providers` entry. */
@@ -22,6 +22,8 @@ export async function startDistillGateway(opts: {
   env?: NodeJS.ProcessEnv;
   /** The gateway's request log lines (one per request). @default stdout, as gateway:local */
   log?: (line: Record<string, unknown>) => void;
+  /** Require SigV4 from these callers, like the deployed REST API. @default no authorization */
+  iam?: LocalGatewayOptions['iam'];
 }): Promise<LocalGateway> {
   const config = loadConfig({
     cnLlmKit: {
@@ -31,5 +33,5 @@ export async function startDistillGateway(opts: {
     },
   });
   const routing = localRouting(config, ['--bedrock-endpoint', opts.bedrockEndpoint], opts.env ?? {}, opts.log);
-  return startLocalGateway({ gateway: routing.gateway, port: 0, mode: 'buffered' });
+  return startLocalGateway({ gateway: routing.gateway, port: 0, mode: 'buffered', ...(opts.iam && { iam: opts.iam }) });
 }

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { sigv4Fetch } from '../../../runtime/client/sigv4-fetch';
 import { layout, parsePrompts } from '../../../runtime/distill/dataset';
 import { createStepHandler, gatewayFetch } from '../../../runtime/distill/step-handler';
 import { LocalGateway } from '../../../runtime/local/local-gateway';
@@ -59,20 +60,21 @@ describe('distill step handler (Lambda) against loopback S3 and the kit gateway'
   });
 
   test('a bad event fails naming the field', async () => {
-    const handler = createStepHandler({ s3 });
+    const handler = createStepHandler({ s3, log: () => undefined });
     await expect(handler({ ...base, step: 'train' })).rejects.toThrow(/distill step event: step must be export, teacher, split or evaluate/);
     await expect(handler({ ...base, step: 'split', evalShare: 0.9 })).rejects.toThrow(/evalShare/);
     await expect(handler({ ...base, step: 'evaluate' })).rejects.toThrow(/evaluate needs student/);
   });
 
   test('export to a cross-border teacher is refused for a dataset without exportAllowed', async () => {
-    const handler = createStepHandler({ s3 });
+    const handler = createStepHandler({ s3, log: () => undefined });
     await expect(handler({ ...base, runId: 'run-refused', teacher: 'nova-lite', step: 'export' })).rejects.toThrow(/support\/v1 may not leave mainland China.*s3:\/\/cnllm-weights\/distill\/datasets\/support\/v1\/manifest\.json has exportAllowed: false/);
     expect(bedrock.requests).toHaveLength(0);
   });
 
   test('export, teacher (looped at the deadline), split and evaluate: every file in the contract layout', async () => {
-    const handler = createStepHandler({ s3, flushIntervalMs: 0 });
+    const logged: Record<string, unknown>[] = [];
+    const handler = createStepHandler({ s3, flushIntervalMs: 0, log: (line) => void logged.push(line) });
     expect(await handler({ ...base, step: 'export' })).toEqual(expect.objectContaining({ done: true, prompts: PROMPT_COUNT, crossBorder: false, exported: false }));
 
     // An invocation with 60.3 s left works 0.3 s (a minute is kept back to save and return), then reports done:false.
@@ -96,9 +98,24 @@ describe('distill step handler (Lambda) against loopback S3 and the kit gateway'
     expect(student.requests).toHaveLength(4);
     expect(judge.calls).toBe(4);
     expect(await get(layout.reportMd('run-1'))).toContain('# Distillation evaluation: run-1');
+    // One log line per invocation, with counts: no prompt or answer text.
+    expect(logged.map((l) => [l.step, l.done])).toEqual([['export', true], ['teacher', false], ['teacher', true], ['split', true], ['evaluate', true]]);
+    expect(JSON.stringify(logged)).not.toMatch(/answer to|You said|退货/);
   });
 
-  test('requests to the REST API are SigV4-signed; loopback ones go as they are', () => {
+  test('against a gateway that requires SigV4 (as the REST API does), signed requests pass and unsigned ones are refused', async () => {
+    const caller = { accessKeyId: 'AKIADISTILLSTEP', secretAccessKey: 'step-secret', arn: 'arn:aws-cn:iam::123456789012:role/distill-step' };
+    const iamGateway = await startDistillGateway({ bedrockEndpoint: bedrock.url, providers: [{ name: 'cn-teacher', baseUrl: `${teacher.url}/v1`, alias: 'qwen-teacher', crossBorder: false }], log: () => undefined, iam: { region: 'cn-northwest-1', callers: [caller] } });
+    try {
+      const event = { ...base, runId: 'run-iam', step: 'export', gatewayUrl: `${iamGateway.url}/v1` };
+      const signed = createStepHandler({ s3, log: () => undefined, gatewayFetch: sigv4Fetch({ region: 'cn-northwest-1', credentials: caller }) });
+      expect(await signed(event)).toEqual(expect.objectContaining({ done: true, exported: false }));
+      const unsigned = createStepHandler({ s3, log: () => undefined });
+      await expect(unsigned(event)).rejects.toThrow(/GET \/models answered 403/);
+    } finally {
+      await iamGateway.close();
+    }
+    // The deployed handler picks SigV4 by the URL: execute-api hosts are signed, loopback is not.
     expect(gatewayFetch('https://abc123.execute-api.cn-northwest-1.amazonaws.com.cn/prod/v1', { AWS_REGION: 'cn-northwest-1' })).toBeDefined();
     expect(gatewayFetch('http://127.0.0.1:8787/v1', {})).toBeUndefined();
   });

@@ -14,6 +14,7 @@ const run = promisify(execFile);
  * The real LoRA fine-tune, on CPU, of a tiny random Qwen2 with a tokenizer trained on the data:
  * the same train_lora.py as the SageMaker job, driven by SageMaker's environment. Needs the
  * Python packages of training/requirements.txt (npm run setup); without them this test fails, it is never skipped.
+ * Its compute is about 15 s; the time limits are for Python start-up on a machine loaded by other work.
  */
 describe('training/train_lora.py', () => {
   let dir: string;
@@ -24,7 +25,7 @@ describe('training/train_lora.py', () => {
     fs.mkdirSync(path.join(dir, 'train'));
     fs.writeFileSync(path.join(dir, 'train', 'train.jsonl'), toJsonl(prompts.map((p) => ({ messages: [...p.messages, { role: 'assistant', content: `You said: ${p.messages.at(-1)!.content}` }] }))));
     await runTrainingScript('tiny_base.py', ['--data', path.join(dir, 'train', 'train.jsonl'), '--out', path.join(dir, 'base')], path.join(dir, 'base.log'));
-  }, 300000);
+  }, 600000);
 
   test('SM_* environment in, a PEFT adapter with a checksummed manifest out, and PEFT loads it onto the base', async () => {
     const env = {
@@ -32,9 +33,12 @@ describe('training/train_lora.py', () => {
       SM_CHANNEL_TRAIN: path.join(dir, 'train'),
       SM_CHANNEL_MODEL: path.join(dir, 'base'),
       SM_MODEL_DIR: path.join(dir, 'model'),
-      SM_HPS: JSON.stringify({ lora_r: '4', lora_alpha: 8, epochs: 1, learning_rate: 0.002, max_seq_len: 128, teacher: 'nova-pro', dataset_version: 'support/v1', base_model: 'tiny-qwen2' }),
+      // As the Step Functions task sets them: strings, with the framework's own entries among them.
+      SM_HPS: JSON.stringify({ sagemaker_program: 'train_lora.py', sagemaker_submit_directory: 's3://b/code.tar.gz', sagemaker_region: 'cn-northwest-1', lora_r: '4', lora_alpha: '8', epochs: '1', learning_rate: '0.002', max_seq_len: '128', teacher: 'nova-pro', dataset_version: 'support/v1', base_model: 'tiny-qwen2' }),
     };
-    const out = await runTrainingScript('train_lora.py', [], path.join(dir, 'train.log'), env);
+    // Script mode passes the hyper-parameters as arguments too.
+    const smArgs = ['--lora_r', '4', '--lora_alpha', '8', '--epochs', '1', '--learning_rate', '0.002', '--max_seq_len', '128', '--sagemaker_program', 'train_lora.py', '--sagemaker_region', 'cn-northwest-1'];
+    const out = await runTrainingScript('train_lora.py', smArgs, path.join(dir, 'train.log'), env);
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual(expect.objectContaining({ examples: 40, adapter: path.join(dir, 'model') }));
     const model = path.join(dir, 'model');
     expect(fs.readdirSync(model)).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors', 'manifest.json']));
@@ -73,13 +77,14 @@ describe('training/train_lora.py', () => {
     // LoRA A and B on every linear layer of both blocks (7 per block).
     expect(loraTensors).toBe(2 * 7 * 2);
     expect(generated).toBeGreaterThan(0);
-  }, 300000);
+  }, 600000);
 
   test('bad hyper-parameters and missing inputs fail with what to fix', async () => {
     const fail = (args: string[], env: NodeJS.ProcessEnv = {}) => run(python(), [path.join(TRAINING_DIR, 'train_lora.py'), ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } }).then(() => '', (e) => `${e.code}: ${e.stderr}`);
     expect(await fail(['--model-dir', 'm', '--output-dir', 'o'])).toMatch(/^2: train_lora: --train-dir is required \(or \$SM_CHANNEL_TRAIN in a SageMaker job\)/);
     expect(await fail([], { SM_CHANNEL_TRAIN: dir, SM_CHANNEL_MODEL: dir, SM_MODEL_DIR: dir, SM_HPS: '{"lora_r": 0}' })).toMatch(/^2: train_lora: hyper-parameter lora_r must be at least 1/);
     expect(await fail([], { SM_CHANNEL_TRAIN: dir, SM_CHANNEL_MODEL: dir, SM_MODEL_DIR: dir, SM_HPS: '{"warmup": 3}' })).toMatch(/unknown hyper-parameter 'warmup'/);
+    expect(await fail(['--warmup', '3'], { SM_CHANNEL_TRAIN: dir, SM_CHANNEL_MODEL: dir, SM_MODEL_DIR: dir })).toMatch(/^2: .*unrecognized arguments: --warmup/s);
     expect(await fail(['--train-dir', path.join(dir, 'train'), '--model-dir', path.join(dir, 'nothing'), '--output-dir', path.join(dir, 'o')])).toMatch(/holds no Hugging Face model \(config.json missing\)/);
   }, 120000);
 });
