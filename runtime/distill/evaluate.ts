@@ -78,6 +78,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
   const evalText = await storage.read(layout.eval(runId));
   if (evalText === undefined) throw new Error(`no held-out set at ${storage.describe(layout.eval(runId))}: run the split step first`);
   const examples = parseJsonl(evalText, storage.describe(layout.eval(runId))) as EvalExample[];
+  // A student or judge alias the gateway does not serve would fail every request and end as "nothing judged": say so at once.
+  for (const [role, { client, model }] of [['student', opts.student], ['judge', opts.judge]] as const) {
+    const served = (await client.listModels()).map((m) => m.id);
+    if (!served.includes(model)) throw new Error(`the ${role} "${model}" is not served at ${client.options.baseUrl} (GET /models lists: ${served.join(', ') || 'none'})`);
+  }
   const common = { storage, concurrency: opts.concurrency, deadline: opts.deadline, flushIntervalMs: opts.flushIntervalMs };
 
   const studentRun = await collectAnswers({

@@ -77,10 +77,12 @@ describe('distill step handler (Lambda) against loopback S3 and the kit gateway'
     const handler = createStepHandler({ s3, flushIntervalMs: 0, log: (line) => void logged.push(line) });
     expect(await handler({ ...base, step: 'export' })).toEqual(expect.objectContaining({ done: true, prompts: PROMPT_COUNT, crossBorder: false, exported: false }));
 
-    // An invocation with 60.3 s left works 0.3 s (a minute is kept back to save and return), then reports done:false.
-    teacher.delayMs = 150;
-    const first = await handler({ ...base, step: 'teacher' }, lambdaContext(60300));
+    // An invocation with 62 s left works 2 s (a minute is kept back to save and return), then reports
+    // done:false: 40 prompts at 0.5 s each, 4 at a time, need 5 s.
+    teacher.delayMs = 500;
+    const first = await handler({ ...base, step: 'teacher' }, lambdaContext(62000));
     expect(first).toEqual(expect.objectContaining({ done: false, step: 'teacher', total: PROMPT_COUNT }));
+    expect(first.answeredNow).toBeGreaterThan(0);
     const savedFirst = (await get(layout.answers('run-1'))).trim().split('\n').length;
     expect(savedFirst).toBe(first.answeredNow);
     teacher.delayMs = 0;
@@ -92,6 +94,8 @@ describe('distill step handler (Lambda) against loopback S3 and the kit gateway'
     expect(split).toEqual(expect.objectContaining({ done: true, train: PROMPT_COUNT - 4, eval: 4 }));
     expect((await get(layout.train('run-1'))).trim().split('\n')).toHaveLength(PROMPT_COUNT - 4);
 
+    await expect(handler({ ...base, step: 'evaluate', student: 'qwen-student-lora', judge: 'gpt-judge' })).rejects.toThrow(/the judge "gpt-judge" is not served at .* \(GET \/models lists: .*qwen-judge/);
+    expect(student.requests).toHaveLength(0);
     const evaluated = await handler({ ...base, step: 'evaluate', student: 'qwen-student-lora', judge: 'qwen-judge', promoteThreshold: 0.5 }, lambdaContext(900000));
     const report = JSON.parse(await get(layout.reportJson('run-1')));
     expect(evaluated).toEqual(expect.objectContaining({ done: true, promote: report.promote, score: report.score, winRate: report.winRate, evalPrompts: 4, judged: 4 }));

@@ -69,14 +69,16 @@ describe('teacher answers: retries, records, deadline', () => {
   });
 
   test('past the deadline no request starts: the answers so far are saved and the next call finishes the rest', async () => {
-    teacher.delayMs = 100;
+    // 12 prompts at 0.5 s, 2 at a time, need 3 s; the deadline allows 2.
+    teacher.delayMs = 500;
     const client = new GatewayClient({ baseUrl: `${teacher.url}/v1` });
     const prompts = PROMPTS.slice(0, 12);
-    const first = await collectAnswers({ storage, key: 'a.jsonl', client, model: 't', prompts, concurrency: 2, deadline: Date.now() + 250, flushIntervalMs: 60000 });
+    const first = await collectAnswers({ storage, key: 'a.jsonl', client, model: 't', prompts, concurrency: 2, deadline: Date.now() + 2000, flushIntervalMs: 60000 });
     expect(first.done).toBe(false);
     expect(first.answeredNow).toBeGreaterThan(0);
     expect(first.remaining).toBe(12 - first.answeredNow);
     expect(readAnswers(await storage.read('a.jsonl')).records).toHaveLength(first.answeredNow);
+    teacher.delayMs = 0;
     const second = await collectAnswers({ storage, key: 'a.jsonl', client, model: 't', prompts, concurrency: 2 });
     expect(second).toEqual(expect.objectContaining({ done: true, alreadyAnswered: first.answeredNow, answeredNow: 12 - first.answeredNow }));
     expect(teacher.asked).toHaveLength(12);
