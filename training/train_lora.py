@@ -159,6 +159,10 @@ def train(train_dir, model_dir, output_dir, hps):
         result = trainer.train()
         os.makedirs(output_dir, exist_ok=True)
         trainer.model.save_pretrained(output_dir, safe_serialization=True)
+    # PEFT's generated model card names the job's local paths and nothing the manifest does not say better.
+    card = os.path.join(output_dir, "README.md")
+    if os.path.isfile(card):
+        os.remove(card)
     files = sorted(f for f in os.listdir(output_dir) if f != "manifest.json" and os.path.isfile(os.path.join(output_dir, f)))
     manifest = {
         "base_model": hps.get("base_model") or os.path.basename(os.path.normpath(model_dir)),

@@ -41,7 +41,7 @@ describe('training/train_lora.py', () => {
     const out = await runTrainingScript('train_lora.py', smArgs, path.join(dir, 'train.log'), env);
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual(expect.objectContaining({ examples: 40, adapter: path.join(dir, 'model') }));
     const model = path.join(dir, 'model');
-    expect(fs.readdirSync(model)).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors', 'manifest.json']));
+    expect(fs.readdirSync(model).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'manifest.json']);
     const manifest = JSON.parse(fs.readFileSync(path.join(model, 'manifest.json'), 'utf8'));
     expect(manifest).toEqual(
       expect.objectContaining({
