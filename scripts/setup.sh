@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything `npm test` and `npm run synth` need on a fresh machine: shellcheck (the tests check the
-# rendered vLLM boot script with it; Debian/Ubuntu package) and the pinned npm packages.
+# rendered vLLM boot script with it; Debian/Ubuntu package), the pinned npm packages and the pinned
+# Python training packages (the distillation test fine-tunes a tiny model for real).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +24,14 @@ if ! command -v shellcheck >/dev/null 2>&1; then
 fi
 
 npm ci --no-audit --no-fund
-echo "setup: done ($(shellcheck --version | sed -n 's/^version: /shellcheck /p'), node $(node --version)). Next: npm test, npm run synth"
+
+# The distillation pipeline's training packages (training/requirements.txt, pinned; CPU wheels are
+# enough for the local run and its test). $CNLLM_PYTHON picks another interpreter (e.g. a venv's).
+python_bin="${CNLLM_PYTHON:-python3}"
+if ! command -v "$python_bin" >/dev/null 2>&1; then
+  echo "setup: $python_bin is missing: install Python 3.10 or newer (the LoRA training of npm run distill:local and its test need it)" >&2
+  exit 1
+fi
+echo "setup: installing the Python training packages (training/requirements.txt)"
+PIP_ROOT_USER_ACTION=ignore "$python_bin" -m pip install --disable-pip-version-check -q -r training/requirements.txt
+echo "setup: done ($(shellcheck --version | sed -n 's/^version: /shellcheck /p'), node $(node --version), $("$python_bin" --version)). Next: npm test, npm run synth"
