@@ -49,8 +49,7 @@ export interface LambdaToolTargetSpec {
   readonly tools: readonly ToolSchema[];
 }
 
-/** Names AgentCore accepts, from the kit's names: runtimes take no "-", gateways no "_". */
-export const runtimeName = (prefix: string) => `${prefix.replace(/-/g, '_')}_agents`;
+/** Gateway names take no "_" (the runtime's name is names(config).agentRuntime). */
 export const gatewayName = (prefix: string) => `${prefix}-agent-tools`;
 
 /** Keeps only the JSON Schema keywords the Gateway's SchemaDefinition knows; anything else would fail the target's creation. */

@@ -7,11 +7,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { AGENTS_LABEL } from '../config/names';
 import { KitConfig } from '../config/schema';
 import { InternalEndpoint, InternalTls } from './internal-tls';
 
-/** The agents' name in the private hosted zone: agents.<internalTls.domain>. */
-export const AGENTS_LABEL = 'agents';
 /** The AgentCore Runtime HTTP contract's port, kept on Fargate so one image serves both. */
 export const AGENT_PORT = 8080;
 

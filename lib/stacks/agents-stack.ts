@@ -15,7 +15,7 @@ import { AgentSessionTable } from '../constructs/agent-session-table';
 import { AgentToolFunctions, AGENT_TOOLS_DIR, discoverTools } from '../constructs/agent-tool-functions';
 import { AgentCoreApiResources } from '../constructs/agentcore-api';
 import { AgentCoreNativeResources, AgentCoreResources, AgentCoreResourcesProps } from '../constructs/agentcore-native';
-import { AgentRuntimeSpec, gatewayName, runtimeName } from '../constructs/agentcore-spec';
+import { AgentRuntimeSpec, gatewayName } from '../constructs/agentcore-spec';
 import { AgentsFargateService } from '../constructs/agents-fargate-service';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { InternalTls } from '../constructs/internal-tls';
@@ -134,7 +134,7 @@ export class AgentsStack extends ChinaStack {
     });
     const subnetIds = props.vpc.selectSubnets(props.subnets).subnetIds;
     const runtimeSpec = (toolsMcpUrl: string | undefined): AgentRuntimeSpec => ({
-      name: runtimeName(config.prefix),
+      name: names(config).agentRuntime,
       description: `cn-llm-kit ${config.prefix} agents (${agents.mode}: ${allAgents.join(', ')})`,
       containerUri: this.image.imageUri,
       roleArn: this.runtimeRole.roleArn,
@@ -179,12 +179,12 @@ export class AgentsStack extends ChinaStack {
       logGroupName: onAgentCore ? Fn.join('', [AGENTCORE_RUNTIME_LOG_PREFIX, this.agentCore!.runtimeId!, '-DEFAULT']) : undefined,
     }).logGroup;
     const runtimeLogGroups = onAgentCore
-      ? this.formatArn({ service: 'logs', resource: 'log-group', resourceName: `${AGENTCORE_RUNTIME_LOG_PREFIX}${runtimeName(config.prefix)}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })
+      ? this.formatArn({ service: 'logs', resource: 'log-group', resourceName: `${AGENTCORE_RUNTIME_LOG_PREFIX}${names(config).agentRuntime}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })
       : this.logGroup.logGroupArn;
     this.runtimeRole.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [runtimeLogGroups] }));
     if (onAgentCore) {
       Validations.of(this.runtimeRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:aws-cn:logs:${this.region}:${this.account}:log-group:${AGENTCORE_RUNTIME_LOG_PREFIX}${runtimeName(config.prefix)}-*]`,
+        id: `AwsSolutions-IAM5[Resource::arn:aws-cn:logs:${this.region}:${this.account}:log-group:${AGENTCORE_RUNTIME_LOG_PREFIX}${names(config).agentRuntime}-*]`,
         reason: 'AgentCore names the runtime\'s log group after the runtime id (the kit\'s runtime name plus a suffix chosen at creation): the wildcard covers only that suffix and the log streams in it.',
       });
     }
