@@ -4,6 +4,7 @@ import { TAG_LAGGING_TYPES } from '../lib/china/cfn-registry';
 import { ComplianceLedger } from '../lib/checks/compliance-ledger';
 import { names } from '../lib/config/names';
 import { KitConfig } from '../lib/config/schema';
+import { AgentsStack } from '../lib/stacks/agents-stack';
 import { BedrockAccessStack } from '../lib/stacks/bedrock-access-stack';
 import { GatewayStack } from '../lib/stacks/gateway-stack';
 import { ModelStoreStack } from '../lib/stacks/model-store-stack';
@@ -18,12 +19,18 @@ export interface Kit {
   readonly gateway?: GatewayStack;
   readonly vllmEc2?: VllmEc2Stack;
   readonly vllmEks?: VllmEksStack;
+  readonly agents?: AgentsStack;
   /** Every stack the config enabled, in deploy order. */
   readonly stacks: Stack[];
 }
 
+export interface KitOptions {
+  /** Where the agent tool modules are (tests point it at fixtures). @default runtime/agents/tools */
+  readonly agentToolsDirectory?: string;
+}
+
 /** Wires the enabled stacks for one validated config and puts the compliance checks on the app. */
-export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger): Kit {
+export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger, options: KitOptions = {}): Kit {
   const stackName = names(config).stack;
   const stacks: Stack[] = [];
 
@@ -103,8 +110,25 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger)
     });
   });
 
+  const agents = enabled(config.stacks.agents, () => {
+    const [network, modelStore, gatewayStack] = builtOn(networkStack, modelStoreStack, gateway);
+    return new AgentsStack(app, stackName('Agents'), {
+      config,
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      vpcCidr: network.vpcCidr,
+      internalTls: network.internalTls,
+      gatewayApi: { restApiId: gatewayStack.restApi.api.restApiId, stageName: gatewayStack.restApi.api.deploymentStage.stageName },
+      registryHost: modelStore.registryHost,
+      weightsKey: modelStore.key,
+      accessLogBucket: modelStore.accessLogBucket,
+      toolsDirectory: options.agentToolsDirectory,
+      description: 'cn-llm-kit: multi-agent systems on AgentCore Runtime (or Fargate) that call models through the kit gateway',
+    });
+  });
+
   applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger, acceptedLaggingProperties: config.china.tagLaggingTypes ? ['Tags'] : [] });
-  return { network: networkStack, modelStore: modelStoreStack, bedrockAccess, gateway, vllmEc2, vllmEks, stacks };
+  return { network: networkStack, modelStore: modelStoreStack, bedrockAccess, gateway, vllmEc2, vllmEks, agents, stacks };
 }
 
 /** The stacks a stack builds on; config validation (lib/config/schema.ts) has already refused a config without them. */

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { IPolicyValidationContext, IPolicyValidationPlugin, PolicyValidationPluginReport, PolicyViolation } from 'aws-cdk-lib';
-import { CHINA_LAGGING_PROPERTIES, missingFromRegistry } from '../china/cfn-registry';
+import { CHINA_LAGGING_PROPERTIES, missingFromRegistry, missingTypeFix } from '../china/cfn-registry';
 import { isChinaRegion } from '../china/china';
 
 /**
@@ -128,7 +128,7 @@ export function templateProblems(template: Template, facts: TemplateFacts): Temp
     const accepted = new Set(facts.acceptedLaggingProperties ?? []);
     for (const [id, resource] of Object.entries(section('Resources'))) {
       if (missingFromRegistry(facts.region, resource.Type)) {
-        add(TEMPLATE_RULES.RegistryType, `Resources.${id}.Type`, `${resource.Type} is not in the ${facts.region} CloudFormation registry`, `Use a construct that does not need ${resource.Type} in China, or, if AWS has added it since June 2026, add it to lib/china/cfn-types/${facts.region}.txt with the source.`, id);
+        add(TEMPLATE_RULES.RegistryType, `Resources.${id}.Type`, `${resource.Type} is not in the ${facts.region} CloudFormation registry`, missingTypeFix(facts.region, resource.Type), id);
       }
       for (const property of CHINA_LAGGING_PROPERTIES[resource.Type] ?? []) {
         if (resource.Properties?.[property] === undefined || accepted.has(property)) continue;

@@ -48,3 +48,18 @@ export const CHINA_LAGGING_PROPERTIES: Readonly<Record<string, readonly string[]
 export const TAG_LAGGING_TYPES: readonly string[] = Object.entries(CHINA_LAGGING_PROPERTIES)
   .filter(([, properties]) => properties.includes('Tags'))
   .map(([type]) => type);
+
+/** Configuration that avoids a type the China registries lack, where the kit offers another way to build the same thing. */
+export const REGISTRY_TYPE_ALTERNATIVES: readonly { readonly typePrefix: string; readonly fix: string }[] = [
+  {
+    typePrefix: 'AWS::BedrockAgentCore::',
+    fix: 'Set agents.platform to agentcore-api (the same runtime, gateway and targets through custom resources that call the AgentCore control-plane API) or fargate',
+  },
+];
+
+/** How to avoid a type the region's registry lacks: the kit's alternative when it has one, then the registry file to update once AWS adds the type. */
+export function missingTypeFix(region: string, type: string): string {
+  const alternative = REGISTRY_TYPE_ALTERNATIVES.find((a) => type.startsWith(a.typePrefix));
+  const update = `if AWS has added ${type} to ${region} since June 2026, add it to lib/china/cfn-types/${region}.txt with the source`;
+  return alternative ? `${alternative.fix}; or, ${update}.` : `Use a construct that does not need ${type} in China, or, ${update}.`;
+}

@@ -164,4 +164,58 @@ export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void 
       ctx.addIssue({ code: 'custom', path: ['tags', key], message: 'tag keys starting with "aws:" are reserved by AWS; rename the tag' });
     }
   }
+  checkAgents(c, ctx);
+}
+
+/** The model aliases the gateway serves under this config: Bedrock models, domestic providers and (when registered) self-hosted vLLM routes. */
+function routedAliases(c: KitSections): Set<string> {
+  return new Set<string>([
+    ...(Array.isArray(c.bedrock?.models) ? c.bedrock.models.map((m) => (typeof m === 'string' ? m : m?.alias)) : []),
+    ...(Array.isArray(c.routing?.providers) ? c.routing.providers.flatMap((p) => (Array.isArray(p?.models) ? p.models.map((m) => m?.alias) : [])) : []),
+    ...(c.routing?.registerVllm && Array.isArray(c.models) ? selfHostedRoutes(c.models.map((m) => m?.servedName), { ec2: !!c.stacks?.vllmEc2, eks: !!c.stacks?.vllmEks }).map((r) => r.alias) : []),
+  ]);
+}
+
+/** The Agents stack: what it builds on, and agents that call models the gateway routes. */
+function checkAgents(c: KitSections, ctx: z.RefinementCtx): void {
+  const agents = c.agents;
+  if (!c.stacks?.agents || !agents) return;
+  const missing = (['network', 'gateway', 'modelStore'] as const).filter((s) => !c.stacks[s]);
+  if (missing.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['stacks', 'agents'], message: `agents run in the kit's VPC, call models through its gateway and build their image on the model store's Node.js base; enable ${missing.map((s) => `stacks.${s}`).join(', ')} too` });
+  }
+  if (Array.isArray(c.modelStore?.repositories) && !c.modelStore.repositories.includes('node')) {
+    ctx.addIssue({ code: 'custom', path: ['modelStore', 'repositories'], message: 'must include "node" while stacks.agents is on: the agent image is built on the mirrored Node.js base (agents.baseImage)' });
+  }
+  const routed = routedAliases(c);
+  const agentModels: [PropertyKey[], unknown][] = [
+    [['agents', 'supervisor', 'model'], agents.supervisor?.model],
+    ...(Array.isArray(agents.collaborators) ? agents.collaborators.map((a, i): [PropertyKey[], unknown] => [['agents', 'collaborators', i, 'model'], a?.model]) : []),
+  ];
+  for (const [path, model] of agentModels) {
+    if (typeof model === 'string' && !routed.has(model)) {
+      ctx.addIssue({ code: 'custom', path, message: `names "${model}", which no gateway route serves; use one of ${[...routed].join(', ')} or add the route (bedrock.models, routing.providers, models)` });
+    }
+  }
+  const names = [agents.supervisor?.name, ...(Array.isArray(agents.collaborators) ? agents.collaborators.map((a) => a?.name) : [])];
+  names.forEach((name, i) => {
+    if (i > 0 && names.indexOf(name) !== i) {
+      const path = names[0] === name ? ['agents', 'supervisor', 'name'] : ['agents', 'collaborators', i - 1, 'name'];
+      ctx.addIssue({ code: 'custom', path, message: `"${name}" names two agents; give every agent its own name (it is the agent's identity at the gateway)` });
+    }
+  });
+  if (agents.egress === 'vpc-only' && c.gateway?.endpointType !== 'PRIVATE') {
+    ctx.addIssue({ code: 'custom', path: ['agents', 'egress'], message: 'vpc-only cannot reach a REGIONAL gateway API (its endpoint is public): set gateway.endpointType to PRIVATE or agents.egress to https-through-nat' });
+  }
+  const certificate = agents.fargate?.certificateArn;
+  const tlsMode = effectiveTlsMode(c.internalTls?.mode, !!(c.vllmEc2?.certificateArn || c.gateway?.streamingDoor?.certificateArn));
+  if (agents.platform === 'fargate' && tlsMode === 'certificate' && !certificate) {
+    ctx.addIssue({ code: 'custom', path: ['agents', 'fargate', 'certificateArn'], message: 'is required with internalTls.mode certificate: an ACM certificate covering agents.<internalTls.domain>; or set internalTls.mode to private-ca' });
+  }
+  if (certificate && (agents.platform !== 'fargate' || tlsMode !== 'certificate')) {
+    ctx.addIssue({ code: 'custom', path: ['agents', 'fargate', 'certificateArn'], message: `is used only with agents.platform fargate and internalTls.mode certificate (they are ${agents.platform} and ${tlsMode}); remove it` });
+  }
+  if (typeof agents.idleSessionTimeoutSeconds === 'number' && typeof agents.maxSessionLifetimeSeconds === 'number' && agents.idleSessionTimeoutSeconds > agents.maxSessionLifetimeSeconds) {
+    ctx.addIssue({ code: 'custom', path: ['agents', 'idleSessionTimeoutSeconds'], message: `must not exceed agents.maxSessionLifetimeSeconds (${agents.maxSessionLifetimeSeconds})` });
+  }
 }

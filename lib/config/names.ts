@@ -1,5 +1,8 @@
 import { KitConfig } from './schema';
 
+/** The agents' name in the private hosted zone (agents.platform fargate): agents.<internalTls.domain>. */
+export const AGENTS_LABEL = 'agents';
+
 /** Physical names that stacks create and operator scripts look up: one derivation for both. */
 const repository = (config: KitConfig, image: string) => `${config.prefix}/${image}`;
 
@@ -23,6 +26,10 @@ export const names = (config: KitConfig) => ({
   vllmApiKeySecretPrefix: `${config.prefix}/vllm/`,
   /** DynamoDB table of the streaming door's caller API keys (hashes only). */
   apiKeyTable: `${config.prefix}-api-keys`,
+  /** The AgentCore runtime of the Agents stack (runtime names take no "-"); npm run agents finds it by this name. */
+  agentRuntime: `${config.prefix.replace(/-/g, '_')}_agents`,
+  /** The agents' HTTPS endpoint on Fargate (internalTls private-ca or certificate). */
+  agentsInvocationUrl: `https://${AGENTS_LABEL}.${config.internalTls.domain}/invocations`,
   /** The CodeBuild project npm run stage-model starts. */
   stagingProject: `${config.prefix}-stage-model`,
   /** The private ECR repository of an image the kit runs, e.g. `cnllm/vllm`. */

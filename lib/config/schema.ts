@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CHINA_REGIONS } from '../china/china';
 import { checkAcrossSections } from './cross-checks';
+import { agentsSection } from './schema/agents';
 import { chinaSection, globalSection, stacksSection } from './schema/account';
 import { bedrockSection, resolveBedrockModel } from './schema/bedrock';
 import { gatewaySection, routingSection } from './schema/gateway';
@@ -42,6 +43,7 @@ const sections = z
     internalTls: internalTlsSection,
     alarms: alarmsSection,
     gpu: gpuSection,
+    agents: agentsSection,
   })
   .strict();
 

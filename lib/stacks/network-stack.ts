@@ -91,7 +91,7 @@ export class NetworkStack extends ChinaStack {
       settings: config.internalTls,
       vpc: this.vpc,
       prefix: config.prefix,
-      needed: config.stacks.vllmEc2 || (config.stacks.gateway && config.gateway.streamingDoor.enabled),
+      needed: config.stacks.vllmEc2 || (config.stacks.gateway && config.gateway.streamingDoor.enabled) || (config.stacks.agents && config.agents.platform === 'fargate'),
     });
 
     new CfnOutput(this, 'VpcId', { value: this.vpc.vpcId, description: 'VPC of the kit in China' });

@@ -29,10 +29,10 @@ export interface KitApp {
 }
 
 /** The kit as `bin/cn-llm-kit.ts` builds it, with config given the way `-c key=value` gives it. */
-export function kitApp(configContext: Record<string, unknown> = {}, opts: { bundle?: boolean } = {}): KitApp {
+export function kitApp(configContext: Record<string, unknown> = {}, opts: { bundle?: boolean; agentToolsDirectory?: string } = {}): KitApp {
   const app = newApp(configContext, opts.bundle);
   const config = loadConfig(app.node.getAllContext());
   const ledger = new ComplianceLedger();
-  const kit = buildKit(app, config, ledger);
+  const kit = buildKit(app, config, ledger, { agentToolsDirectory: opts.agentToolsDirectory });
   return { app, config, kit, ledger };
 }

@@ -40,6 +40,8 @@ export const stacksSection = z
     vllmEc2: flag(true),
     /** vLLM on EKS GPU node groups (off by default: it creates a cluster). */
     vllmEks: flag(false),
+    /** Multi-agent systems on AgentCore Runtime or Fargate that call the gateway (off by default: it builds an image and a runtime). */
+    agents: flag(false),
   })
   .strict()
   .prefault({});

@@ -1,0 +1,124 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { ToolSchema } from './agentcore-spec';
+import { EncryptedLogGroup } from './encrypted-log-group';
+
+/** Where the contract puts the tool Lambdas: `runtime/agents/tools/<name>.ts`, each exporting `handler` and `TOOL_SCHEMAS`. */
+export const AGENT_TOOLS_DIR = path.join(__dirname, '..', '..', 'runtime', 'agents', 'tools');
+/** Env of every tool Lambda: the bucket and the prefixes it may read. */
+export const TOOL_BUCKET_ENV = 'CNLLM_TOOLS_BUCKET';
+export const TOOL_PREFIXES_ENV = 'CNLLM_TOOLS_PREFIXES';
+
+export interface ToolModule {
+  /** The file name without `.ts`: the gateway target's name (tools appear to agents as `<name>___<tool>`). */
+  readonly name: string;
+  readonly entry: string;
+  readonly schemas: readonly ToolSchema[];
+}
+
+/**
+ * The tool modules of a directory: every `.ts` file (tests aside) that exports `handler` and a
+ * non-empty `TOOL_SCHEMAS`; helpers shared by tools export neither and are skipped. The schemas
+ * are read from the module itself, so the gateway advertises exactly what the code declares.
+ */
+export function discoverTools(dir: string = AGENT_TOOLS_DIR): ToolModule[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
+    .sort()
+    .flatMap((file) => {
+      const entry = path.join(dir, file);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(entry) as { handler?: unknown; TOOL_SCHEMAS?: unknown };
+      if (typeof mod.handler !== 'function' || !Array.isArray(mod.TOOL_SCHEMAS) || mod.TOOL_SCHEMAS.length === 0) return [];
+      const name = file.replace(/\.ts$/, '');
+      if (!/^[a-z][a-z0-9-]{0,40}$/.test(name)) throw new Error(`agent tool ${entry}: the file name must be lower-case letters, digits or "-" (it becomes the gateway target's name)`);
+      for (const schema of mod.TOOL_SCHEMAS as ToolSchema[]) {
+        if (!schema || typeof schema.name !== 'string' || typeof schema.description !== 'string' || schema.inputSchema?.type !== 'object') {
+          throw new Error(`agent tool ${entry}: every TOOL_SCHEMAS entry needs name, description and an inputSchema of type "object" (${JSON.stringify(schema)?.slice(0, 200)})`);
+        }
+      }
+      return [{ name, entry, schemas: mod.TOOL_SCHEMAS as ToolSchema[] }];
+    });
+}
+
+export interface AgentToolFunctionsProps {
+  readonly tools: readonly ToolModule[];
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  /** Bucket the tools read (the model store's weights bucket) and the key it is encrypted with. */
+  readonly bucketName: string;
+  readonly bucketKey: kms.IKey;
+  /** S3 prefixes each tool may read, by tool name; a tool not listed reads nothing. */
+  readonly readPrefixes: Readonly<Record<string, readonly string[]>>;
+  readonly key: kms.IKey;
+  readonly runtime: string;
+  readonly architecture: 'x86_64' | 'arm64';
+  readonly timeout: Duration;
+  readonly memoryMb: number;
+  readonly logRetentionDays: number;
+}
+
+/** One Lambda per tool module, in the VPC, each reading only its own prefixes of the bucket. */
+export class AgentToolFunctions extends Construct {
+  public readonly functions: Readonly<Record<string, NodejsFunction>>;
+  public readonly securityGroup: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: AgentToolFunctionsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Agent tool Lambdas: HTTPS out only (S3 through its gateway endpoint, AWS APIs through interface endpoints)', allowAllOutbound: false });
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to S3 (gateway endpoint) and AWS endpoints');
+    const functions: Record<string, NodejsFunction> = {};
+    for (const tool of props.tools) {
+      const prefixes = props.readPrefixes[tool.name] ?? [];
+      const logGroup = new EncryptedLogGroup(this, `Logs-${tool.name}`, { retentionDays: props.logRetentionDays as logs.RetentionDays, purpose: `agent tool ${tool.name} logs`, retain: true, key: props.key }).logGroup;
+      const role = new iam.Role(this, `Role-${tool.name}`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `cn-llm-kit agent tool ${tool.name}` });
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'], resources: ['*'] }));
+      Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'A Lambda in a VPC manages its network interfaces; EC2 supports no resource-level permissions for these Describe/Create ENI actions.' });
+      if (prefixes.length > 0) {
+        const bucketArn = stack.formatArn({ service: 's3', region: '', account: '', resource: props.bucketName });
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucketArn}/${p}*`) }));
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }));
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            actions: ['kms:Decrypt'],
+            resources: [props.bucketKey.keyArn],
+            conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com.cn` } },
+          }),
+        );
+        for (const p of prefixes) {
+          Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::arn:aws-cn:s3:::${props.bucketName}/${p}*]`, reason: `The tool reads the objects under ${p} of the bucket (config agents.toolReadPrefixes.${tool.name}), nothing else.` });
+        }
+      }
+      functions[tool.name] = new NodejsFunction(this, `Function-${tool.name}`, {
+        entry: tool.entry,
+        handler: 'handler',
+        runtime: new lambda.Runtime(props.runtime, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true }),
+        architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+        timeout: props.timeout,
+        memorySize: props.memoryMb,
+        role,
+        vpc: props.vpc,
+        vpcSubnets: props.subnets,
+        securityGroups: [this.securityGroup],
+        logGroup,
+        environmentEncryption: props.key,
+        environment: { [TOOL_BUCKET_ENV]: props.bucketName, [TOOL_PREFIXES_ENV]: prefixes.join(','), NODE_OPTIONS: '--enable-source-maps' },
+        description: `cn-llm-kit agent tool ${tool.name} (AgentCore Gateway target): ${tool.schemas.map((s) => s.name).join(', ')}`.slice(0, 256),
+        bundling: { minify: true, sourceMap: true, format: OutputFormat.CJS, target: 'node20' },
+      });
+    }
+    this.functions = functions;
+  }
+}
