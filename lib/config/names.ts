@@ -23,6 +23,12 @@ export const names = (config: KitConfig) => ({
   vllmApiKeySecretPrefix: `${config.prefix}/vllm/`,
   /** DynamoDB table of the streaming door's caller API keys (hashes only). */
   apiKeyTable: `${config.prefix}-api-keys`,
+  /** The usage ledger's bucket (records under `ledger/dt=YYYY-MM-DD/`, Athena results under `athena-results/`). */
+  ledgerBucket: `${config.prefix}-ledger-${config.china.account}-${config.china.region}`,
+  /** Glue database and table of the ledger (Glue names allow no "-"), and the Athena workgroup that queries it. */
+  ledgerDatabase: `${config.prefix.replace(/-/g, '_')}_usage`,
+  ledgerTable: 'ledger',
+  ledgerWorkGroup: `${config.prefix}-usage`,
   /** The CodeBuild project npm run stage-model starts. */
   stagingProject: `${config.prefix}-stage-model`,
   /** The private ECR repository of an image the kit runs, e.g. `cnllm/vllm`. */
