@@ -11,17 +11,18 @@ const CURRENCIES = ['CNY', 'USD'] as const;
  * the quota module's `BudgetUsedPercent` per Group, found by name wherever it is published.
  */
 export function spendWidgets(): cloudwatch.IWidget[] {
-  const spend = (currency: string, period: Duration) =>
+  // Without a period in the SEARCH the widget's own applies (the whole time range for the single values).
+  const spend = (currency: string, period?: Duration) =>
     new cloudwatch.MathExpression({
-      expression: `SEARCH('{${NAMESPACE},Currency,Group} MetricName="Cost" Currency="${currency}"', 'Sum', ${period.toSeconds()})`,
+      expression: `SEARCH('{${NAMESPACE},Currency,Group} MetricName="Cost" Currency="${currency}"', 'Sum'${period ? `, ${period.toSeconds()}` : ''})`,
       label: `${currency} by group`,
-      period,
+      ...(period && { period }),
     });
   return [
     new cloudwatch.SingleValueWidget({
       title: 'Spend by group over the dashboard time range (CNY, USD)',
       // One sum over the whole range the viewer picks (e.g. this month), per group and currency.
-      metrics: CURRENCIES.map((c) => spend(c, Duration.days(1))),
+      metrics: CURRENCIES.map((c) => spend(c)),
       setPeriodToTimeRange: true,
       width: 12,
     }),

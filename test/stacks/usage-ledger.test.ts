@@ -153,6 +153,20 @@ describe('usage ledger in the Gateway stack (streaming door on, default ledger s
     expect(statementsOf(template, processorRole).flatMap((s) => [s.Action].flat())).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
   });
 
+  test('the usage dashboard shows spend per group per currency and the budget left per group', () => {
+    const dashboardBody = resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0].Properties.DashboardBody;
+    const parts: unknown[] = typeof dashboardBody === 'string' ? [dashboardBody] : dashboardBody['Fn::Join'][1];
+    // The body is JSON text (tokens for the region): read the expressions with their quotes unescaped.
+    const body = parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('').replace(/\\"/g, '"');
+    for (const currency of ['CNY', 'USD']) {
+      // Over the time range the viewer picks (single values), and per hour (graph).
+      expect(body).toContain(`SEARCH('{cn-llm-kit/Gateway,Currency,Group} MetricName="Cost" Currency="${currency}"', 'Sum')`);
+      expect(body).toContain(`SEARCH('{cn-llm-kit/Gateway,Currency,Group} MetricName="Cost" Currency="${currency}"', 'Sum', 3600)`);
+    }
+    expect(body).toContain(`100 - SEARCH('MetricName="BudgetUsedPercent" Group', 'Maximum', 3600)`);
+    expect(body).toContain('"setPeriodToTimeRange":true');
+  });
+
   test('China ARNs only; no unacknowledged finding; each acknowledgement names its reason', () => {
     expect(checkChinaPartition(json, { region: REGION, account: ACCOUNT }).wrong).toEqual([]);
     const ledgerEvaluations = ledger.evaluations.filter((e) => e.resourcePath.includes('/UsageLedger/'));
