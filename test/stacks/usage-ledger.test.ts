@@ -138,7 +138,7 @@ describe('usage ledger in the Gateway stack (streaming door on, default ledger s
       Effect: 'Allow',
       Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
       Resource: keyArn,
-      Condition: { StringEquals: { 'kms:ViaService': 's3.cn-northwest-1.amazonaws.com.cn' }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucketArn, objects('ledger/'), objects('ledger-errors/')] } },
+      Condition: { StringEquals: { 'kms:ViaService': ['s3.cn-northwest-1.amazonaws.com', 's3.cn-northwest-1.amazonaws.com.cn'] }, StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucketArn, objects('ledger/'), objects('ledger-errors/')] } },
     });
     const actions = firehose.flatMap((s) => [s.Action].flat());
     expect(actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 'lambda:GetFunctionConfiguration', 'lambda:InvokeFunction', 'logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:PutObject']);
@@ -147,7 +147,7 @@ describe('usage ledger in the Gateway stack (streaming door on, default ledger s
     const subscriptionRole = roleId('SubscriptionRole');
     expect(statementsOf(template, subscriptionRole)).toEqual([{ Effect: 'Allow', Action: ['firehose:PutRecord', 'firehose:PutRecordBatch'], Resource: { 'Fn::GetAtt': [streamId, 'Arn'] } }]);
     const trust = template.findResources('AWS::IAM::Role')[subscriptionRole].Properties.AssumeRolePolicyDocument.Statement[0];
-    expect(trust.Condition).toEqual({ StringLike: { 'aws:SourceArn': `arn:aws-cn:logs:${REGION}:${ACCOUNT}:log-group:*` } });
+    expect(trust.Condition).toEqual({ StringLike: { 'aws:SourceArn': `arn:aws-cn:logs:${REGION}:${ACCOUNT}:*` } });
 
     const processorRole = roleId('ProcessorRole');
     expect(statementsOf(template, processorRole).flatMap((s) => [s.Action].flat())).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
