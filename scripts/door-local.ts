@@ -74,6 +74,7 @@ async function main(args: string[]): Promise<void> {
   console.error(`cn-llm-kit streaming door on ${server.url} (Bedrock: ${routing.bedrockDescription}; residency: ${routing.settings.residency})`);
   console.error(`auth: API keys in ${keys.file} (cache ${door.apiKeyCacheSeconds} s)${stsEndpoints.length > 0 ? `, STS tokens via ${stsEndpoints.join(', ')} (audience "${config.prefix}")` : ''}`);
   console.error(`routes:\n${routing.routeLines.join('\n')}`);
+  console.error(routing.ledger ? `usage ledger: ${routing.ledger.dir} (npm run usage -- --dir ${routing.ledger.dir} --from YYYY-MM-DD --to YYYY-MM-DD)` : 'usage ledger: off (--no-ledger)');
   if (firstKey) console.error(`issued an API key for caller local-dev (shown once; only its hash is kept):\n${firstKey}`);
   console.error(`more keys: npm run door:local -- issue-key --caller NAME   (revoke-key --key-id ID, list-keys)
 try: export CNLLM_API_KEY=<the key>

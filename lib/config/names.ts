@@ -30,6 +30,12 @@ export const names = (config: KitConfig) => ({
   agentRuntime: `${config.prefix.replace(/-/g, '_')}_agents`,
   /** The agents' HTTPS endpoint on Fargate (internalTls private-ca or certificate). */
   agentsInvocationUrl: `https://${AGENTS_LABEL}.${config.internalTls.domain}/invocations`,
+  /** The usage ledger's bucket (records under `ledger/dt=YYYY-MM-DD/`, Athena results under `athena-results/`). */
+  ledgerBucket: `${config.prefix}-ledger-${config.china.account}-${config.china.region}`,
+  /** Glue database and table of the ledger (Glue names allow no "-"), and the Athena workgroup that queries it. */
+  ledgerDatabase: `${config.prefix.replace(/-/g, '_')}_usage`,
+  ledgerTable: 'ledger',
+  ledgerWorkGroup: `${config.prefix}-usage`,
   /** The CodeBuild project npm run stage-model starts. */
   stagingProject: `${config.prefix}-stage-model`,
   /** The private ECR repository of an image the kit runs, e.g. `cnllm/vllm`. */

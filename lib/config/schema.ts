@@ -7,6 +7,7 @@ import { bedrockSection, resolveBedrockModel } from './schema/bedrock';
 import { gatewaySection, routingSection } from './schema/gateway';
 import { effectiveTlsMode, internalTlsSection, networkSection } from './schema/network';
 import { alarmsSection, lambdaSection } from './schema/operations';
+import { ledgerSection } from './schema/ledger';
 import { gpuSection, imagesSection, modelStoreSection, modelsSection, stagingSection, vllmEc2Section, vllmEksSection } from './schema/self-hosted';
 
 export { INTERFACE_ENDPOINT_NAMES, privateDnsLabel } from './schema/network';
@@ -44,6 +45,7 @@ const sections = z
     alarms: alarmsSection,
     gpu: gpuSection,
     agents: agentsSection,
+    ledger: ledgerSection,
   })
   .strict();
 

@@ -56,6 +56,8 @@ export class StreamingGatewayService extends Construct {
   /** The tasks' security group (the stack opens routes to upstreams on it). */
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly baseUrl: string;
+  /** The containers' log group (their request-log lines feed the usage ledger). */
+  public readonly logGroup: logs.ILogGroup;
 
   constructor(scope: Construct, id: string, props: StreamingGatewayServiceProps) {
     super(scope, id);
@@ -83,7 +85,7 @@ export class StreamingGatewayService extends Construct {
       exclude: ['**', '!package.json', '!package-lock.json', '!tsconfig.json', '!runtime/**'],
     });
 
-    const logGroup = new EncryptedLogGroup(this, 'Logs', { retentionDays: props.logRetentionDays as logs.RetentionDays, purpose: 'streaming gateway container logs', retain: true, key: props.key }).logGroup;
+    const logGroup = (this.logGroup = new EncryptedLogGroup(this, 'Logs', { retentionDays: props.logRetentionDays as logs.RetentionDays, purpose: 'streaming gateway container logs', retain: true, key: props.key }).logGroup);
     const serverConfig: z.input<typeof ServerConfigSchema> = {
       port: PORT,
       region: stack.region,

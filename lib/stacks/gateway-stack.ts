@@ -19,6 +19,8 @@ import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
 import { AlarmTopic } from '../constructs/alarm-topic';
 import { InternalTls } from '../constructs/internal-tls';
+import { UsageLedger } from '../constructs/usage-ledger';
+import { spendWidgets } from '../constructs/spend-widgets';
 
 export interface GatewayStackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -48,6 +50,7 @@ export class GatewayStack extends ChinaStack {
   public readonly gatewayFunction: GatewayFunction;
   public readonly restApi: OpenAiRestApi;
   public readonly streamingDoor?: StreamingGatewayService;
+  public readonly ledger?: UsageLedger;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
@@ -154,6 +157,20 @@ export class GatewayStack extends ChinaStack {
       new CfnOutput(this, 'ApiKeyTableName', { value: this.streamingDoor.apiKeys.tableName, description: 'Caller keys of the streaming door: npm run api-keys -- issue --caller <name>' });
     }
 
+    if (config.ledger.enabled) {
+      this.ledger = new UsageLedger(this, 'UsageLedger', {
+        settings: config.ledger,
+        sources: [{ name: 'Lambda', logGroup: this.gatewayFunction.logGroup }, ...(this.streamingDoor ? [{ name: 'StreamingDoor', logGroup: this.streamingDoor.logGroup }] : [])],
+        bucketName: n.ledgerBucket,
+        databaseName: n.ledgerDatabase,
+        tableName: n.ledgerTable,
+        workGroupName: n.ledgerWorkGroup,
+        lambdaRuntime: config.lambda.runtime,
+        lambdaArchitecture: config.lambda.architecture,
+        logRetentionDays: gw.logRetentionDays,
+      });
+    }
+
     const url = this.restApi.api.url;
     new CfnOutput(this, 'InvokeUrl', { value: url, description: 'Stage URL of the gateway API' });
     new CfnOutput(this, 'OpenAiBaseUrl', { value: `${url}v1`, description: 'base_url for OpenAI SDKs (requests must be SigV4-signed for execute-api)' });
@@ -174,6 +191,7 @@ export class GatewayStack extends ChinaStack {
       new cloudwatch.GraphWidget({ title: 'Input tokens by model', left: [search('Model', 'InputTokens', 'Sum')], width: 12 }),
       new cloudwatch.GraphWidget({ title: 'Output tokens by caller', left: [search('Caller', 'OutputTokens', 'Sum')], width: 12 }),
       new cloudwatch.GraphWidget({ title: 'Latency p99 by model (ms)', left: [search('Model', 'LatencyMs', 'p99')], width: 12 }),
+      ...spendWidgets(),
     );
   }
 

@@ -36,6 +36,7 @@ export async function chatCompletions(ctx: GatewayContext, call: Call) {
     try {
       outcome.servedBy = candidate.route;
       outcome.fallbacks = i;
+      outcome.crossBorder = ctx.models.leavesChina(candidate);
       if (converse) return await bedrockChat(ctx, call, converse, candidate);
       return await upstreamChat(ctx, call, body, candidate, ctx.models.upstream(candidate));
     } catch (error) {

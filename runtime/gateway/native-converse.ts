@@ -18,6 +18,7 @@ export async function nativeConverse(ctx: GatewayContext, call: Call, modelName:
   // Data residency: Bedrock is a cross-border route unless configured otherwise; the gate decides.
   const [model] = ctx.residency.clear(req, modelName, 'modelId', { fallbacks: false });
   if (model.route !== 'bedrock') throw badRequest(`"${model.alias}" is not served by Bedrock; call it through /v1/chat/completions.`, 'modelId', 'not_a_bedrock_model');
+  outcome.crossBorder = ctx.models.leavesChina(model);
   outcome.stream = stream;
   const body = parseJsonBody(req, config.maxBodyBytes);
   const input = { ...nativeConverseInput(body), modelId: model.modelId, ...(config.guardrail && { guardrailConfig: guardrailConfig(config.guardrail) }) };

@@ -27,6 +27,14 @@ export interface Outcome {
   errorMessage?: string;
   /** The failure came from an upstream (not bad input, not the gateway): it counts towards the upstream alarms. */
   upstreamFailure?: boolean;
+  /** The serving route processes the request outside mainland China (Bedrock in the global region, a provider marked crossBorder). */
+  crossBorder?: boolean;
+  /** Who is billed: API key id, IAM role ARN of an assumed-role session, or user ARN (set by the quota module). */
+  identity?: string;
+  /** The identity's team; "default" when it has none (set by the quota module). */
+  group?: string;
+  /** What the request cost at the configured prices (set by the quota module once the request is settled). */
+  cost?: { amount: number; currency: 'CNY' | 'USD' };
   prompt?: unknown;
   completion?: string;
 }
@@ -67,6 +75,8 @@ export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs:
             { Name: 'DeadlineExceeded', Unit: 'Count' },
           ],
         },
+        // Spend per group (the usage dashboard), one series per currency: CNY and USD never add up. Only for priced requests.
+        ...(outcome.cost ? [{ Namespace: 'cn-llm-kit/Gateway', Dimensions: [['Group', 'Currency']], Metrics: [{ Name: 'Cost', Unit: 'None' }] }] : []),
       ],
     },
     Model: outcome.model ?? 'none',
@@ -80,5 +90,6 @@ export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs:
     // Only failures that came from an upstream: bad input and the gateway's own faults must not trip the upstream alarms.
     UpstreamErrors: outcome.upstreamFailure ? 1 : 0,
     DeadlineExceeded: outcome.error === 'deadline_exceeded' ? 1 : 0,
+    ...(outcome.cost && { Group: outcome.group ?? 'default', Currency: outcome.cost.currency, Cost: outcome.cost.amount }),
   };
 }

@@ -8,6 +8,7 @@ import { OpenAiUpstream } from '../../runtime/gateway/openai-upstream';
 import { RouteEntry, withRegistryRoutes } from '../../runtime/gateway/route-registry';
 import { GatewayRuntimeConfig, GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 import { OperatorError } from '../../runtime/operator/operator-error';
+import { DEFAULT_LOCAL_LEDGER_DIR, LocalLedger, withLocalLedger } from '../../runtime/ledger/local-ledger';
 import { flagValue, flagValues } from '../cli-config';
 import { localUpstreamKeys, upstreamKeyEnvName } from './upstream-keys';
 
@@ -19,6 +20,8 @@ export const ROUTING_USAGE = `  --bedrock-endpoint URL  a Bedrock stand-in (npm 
   --upstream-keys FILE    JSON {"<upstream>": "<API key>"} (mode 600) for providers and vLLM routes
   --config FILE, -c k=v   the kit config: routing.providers, routing.fallbacks, routing.residency,
                           bedrock.models apply exactly as deployed
+  --ledger-dir DIR        usage ledger records (as deployed, one per request) under DIR/dt=YYYY-MM-DD/
+                          (default .cnllm-local/ledger; read them with npm run usage); --no-ledger: none
 Upstream keys come from $CNLLM_KEY_<UPSTREAM> (e.g. CNLLM_KEY_DASHSCOPE, CNLLM_KEY_VLLM_QWEN2_5_7B_INSTRUCT)
 or --upstream-keys, never from the command line.`;
 
@@ -28,6 +31,8 @@ export interface LocalRouting {
   /** One line per model: where it goes and where its key came from (never the key). */
   readonly routeLines: string[];
   readonly bedrockDescription: string;
+  /** Where the run's usage ledger goes; undefined with --no-ledger. */
+  readonly ledger?: LocalLedger;
 }
 
 /**
@@ -85,10 +90,12 @@ export function localRouting(config: KitConfig, args: string[], env: NodeJS.Proc
     const keyText = key ? `key from ${key.from}` : `no key (set ${upstreamKeyEnvName(upstream.name)} or --upstream-keys)`;
     return `  ${m.alias} -> ${upstream.kind} "${upstream.name}" ${upstream.baseUrl} as ${m.modelId}${upstream.crossBorder ? ', cross-border' : ''}; ${keyText}`;
   });
+  const ledger = args.includes('--no-ledger') ? undefined : new LocalLedger(flagValue(args, '--ledger-dir') ?? DEFAULT_LOCAL_LEDGER_DIR);
   return {
-    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams, log }),
+    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams, log: withLocalLedger(ledger, log) }),
     settings,
     routeLines,
     bedrockDescription,
+    ledger,
   };
 }
