@@ -3,7 +3,7 @@ import { CHINA_REGIONS, isChinaRegion } from '../china/china';
 import { sizingProblems } from '../gpu/sizing';
 import type { KitSections } from './schema';
 import { effectiveTlsMode, privateDnsLabel } from './schema/network';
-import { selfHostedRoutes } from './vllm-routes';
+import { checkDistill, routedAliases } from './distill-checks';
 
 /**
  * Checks that span sections. They run even when some fields failed (so every problem is listed at
@@ -101,11 +101,7 @@ export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void 
     }
   }
   if (c.routing && Array.isArray(c.routing.providers) && Array.isArray(c.bedrock?.models) && Array.isArray(c.models)) {
-    const aliases = new Set<string>([
-      ...c.bedrock.models.map((m) => (typeof m === 'string' ? m : m?.alias)),
-      ...c.routing.providers.flatMap((p) => (Array.isArray(p?.models) ? p.models.map((m) => m?.alias) : [])),
-      ...(c.routing.registerVllm ? selfHostedRoutes(c.models.map((m) => m?.servedName), { ec2: !!c.stacks?.vllmEc2, eks: !!c.stacks?.vllmEks }).map((r) => r.alias) : []),
-    ]);
+    const aliases = routedAliases(c);
     for (const [alias, next] of Object.entries(c.routing.fallbacks ?? {})) {
       for (const name of [alias, ...(Array.isArray(next) ? next : [])]) {
         if (!aliases.has(name)) ctx.addIssue({ code: 'custom', path: ['routing', 'fallbacks', alias], message: `names "${name}", which no route serves; routed models are ${[...aliases].join(', ')}` });
@@ -164,4 +160,5 @@ export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void 
       ctx.addIssue({ code: 'custom', path: ['tags', key], message: 'tag keys starting with "aws:" are reserved by AWS; rename the tag' });
     }
   }
+  checkDistill(c, ctx);
 }

@@ -179,8 +179,11 @@ export class VllmEksStack extends ChinaStack {
       loadBalancer.node.addDependency(manifest);
       this.services[model.servedName] = { baseUrl: `http://${loadBalancer.value}/v1` };
       this.apiKeys[model.servedName] = apiKey;
-      const route = routes.find((r) => r.servedName === model.servedName);
-      if (route) new VllmRouteRegistration(this, `Route-${model.servedName}`, { config, route, baseUrl: this.services[model.servedName].baseUrl, apiKeySecretArn: apiKey.secretArn });
+      // The model's own route and one per LoRA adapter it loads: same server, the adapter's name as the model.
+      for (const route of routes.filter((r) => r.host === model.servedName)) {
+        const id = route.servedName === model.servedName ? `Route-${model.servedName}` : `Route-${model.servedName}-lora-${route.servedName}`;
+        new VllmRouteRegistration(this, id, { config, route, baseUrl: this.services[model.servedName].baseUrl, apiKeySecretArn: apiKey.secretArn });
+      }
       new CfnOutput(this, `BaseUrl-${model.servedName}`, { value: this.services[model.servedName].baseUrl, description: `OpenAI base URL of ${model.servedName} (internal NLB, inside the VPC)` });
       new CfnOutput(this, `ServedModelName-${model.servedName}`, { value: model.servedName });
       new CfnOutput(this, `ApiKeySecretArn-${model.servedName}`, { value: apiKey.secretArn });

@@ -40,6 +40,8 @@ export const stacksSection = z
     vllmEc2: flag(true),
     /** vLLM on EKS GPU node groups (off by default: it creates a cluster). */
     vllmEks: flag(false),
+    /** The distillation pipeline (Step Functions + SageMaker training; needs network, model store and gateway). @default false */
+    distill: flag(false),
   })
   .strict()
   .prefault({});
