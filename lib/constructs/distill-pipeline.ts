@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DISTILL_PATHS } from '../distill/paths';
+import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
 import { GATEWAY_BUNDLE } from '../gateway/bundle';
 import { DistillTraining, grantKeyUse } from './distill-training';
 import { EncryptedLogGroup } from './encrypted-log-group';
@@ -33,6 +33,7 @@ export interface DistillStepSettings {
 
 export interface DistillPipelineProps {
   readonly prefix: string;
+  readonly stateMachineName: string;
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
   readonly weightsBucketName: string;
@@ -201,7 +202,7 @@ export class DistillPipeline extends Construct {
 
     this.logGroup = new EncryptedLogGroup(this, 'Logs', { retentionDays: props.logRetentionDays as logs.RetentionDays, purpose: 'distillation state machine logs', retain: true, key: props.key }).logGroup;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineName: `${props.prefix}-distill`,
+      stateMachineName: props.stateMachineName,
       comment: 'cn-llm-kit distillation: export -> teacher (loop) -> split -> SageMaker training -> publish -> evaluate -> promote',
       definitionBody: sfn.DefinitionBody.fromChainable(exportPrompts.next(teacher).next(teacherDone)),
       timeout: props.maxRun,

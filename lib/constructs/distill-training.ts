@@ -6,7 +6,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { CODE_CHANNEL, TrainingCodeAsset } from './training-code-asset';
 import { TRAINING_ENTRY_POINT } from '../distill/training-archive';
-import { DISTILL_PATHS } from '../distill/paths';
+import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
 
 /** The account that serves AWS Deep Learning Containers in both China regions. */
 export const CHINA_DLC_ACCOUNT = '727897471807';

@@ -10,7 +10,7 @@ import { DistillPipeline } from '../constructs/distill-pipeline';
 import { CHINA_DLC_ACCOUNT, DistillTraining } from '../constructs/distill-training';
 import { kitKey } from '../constructs/kit-key';
 import { TrainingCodeAsset } from '../constructs/training-code-asset';
-import { DISTILL_PATHS } from '../distill/paths';
+import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
 export interface DistillStackProps extends ChinaStackProps {
@@ -75,6 +75,7 @@ export class DistillStack extends ChinaStack {
 
     this.pipeline = new DistillPipeline(this, 'Pipeline', {
       prefix: config.prefix,
+      stateMachineName: n.distillStateMachine,
       vpc: props.vpc,
       subnets: props.subnets,
       weightsBucketName: n.weightsBucket,

@@ -9,6 +9,8 @@ import { Construct } from 'constructs';
 import { chinaEc2Principal } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
 import { grantModelRead } from '../constructs/grant-model-read';
+import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
+import { servedAdapters } from '../vllm/adapters';
 import { names } from '../config/names';
 import { registeredRoutes } from '../config/vllm-routes';
 import { VllmRouteRegistration } from '../constructs/route-registry';
@@ -142,6 +144,9 @@ export class VllmEksStack extends ChinaStack {
       const podRole = this.podRole(`PodRole-${model.servedName}`, namespace);
       const modelPrefix = n.modelPrefix(model);
       grantModelRead(podRole, { bucketName: n.weightsBucket, prefix: modelPrefix, reason: 'Pods read only their own model revision\'s prefix of the weights bucket.' });
+      for (const adapter of model.adapters) {
+        grantModelRead(podRole, { bucketName: n.weightsBucket, prefix: DISTILL_PATHS.adapter(adapter.name, adapter.version), reason: `Pods read only the prefix of adapter ${adapter.name} ${adapter.version}; the wildcard covers its files.` });
+      }
       props.weightsKey.grantDecrypt(podRole);
       grantSecretRead(apiKey, apiKeysKey, podRole);
 
@@ -161,6 +166,8 @@ export class VllmEksStack extends ChinaStack {
         dtype: effectiveDtype(spec),
         loadFormat: model.vllm.loadFormat,
         extraArgs: model.vllm.extraArgs,
+        adapters: servedAdapters(model, n.weightsBucket),
+        lora: model.vllm,
         nodeGroup,
         startupBudgetSeconds: settings.startupBudgetSeconds,
         targetWaitingRequests: settings.targetWaitingRequests,

@@ -17,5 +17,5 @@ export const DISTILL_PATHS = {
   promotedMarker: 'promoted.json',
 } as const;
 
-/** Run ids name S3 prefixes and SageMaker jobs (`<prefix>-distill-<runId>`, at most 63 characters, lower case in ARNs). */
+/** Run ids name S3 prefixes and SageMaker jobs (`<prefix>-distill-<runId>`: 63 characters at most, lower case in ARNs). */
 export const RUN_ID_PATTERN = /^[a-z0-9](-?[a-z0-9]){0,39}$/;
