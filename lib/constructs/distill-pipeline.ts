@@ -276,7 +276,7 @@ export class DistillPipeline extends Construct {
       vpcSubnets: props.subnets,
       securityGroups: [securityGroup],
       logGroup,
-      environment: { NODE_OPTIONS: '--enable-source-maps', AWS_STS_REGIONAL_ENDPOINTS: 'regional' },
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
       environmentEncryption: props.key,
       description: `cn-llm-kit distillation steps (export, teacher, split, evaluate) for ${props.prefix}`,
       bundling: { minify: GATEWAY_BUNDLE.minify, sourceMap: GATEWAY_BUNDLE.sourceMap, format: OutputFormat.CJS, target: GATEWAY_BUNDLE.target, externalModules: [] },

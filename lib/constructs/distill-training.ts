@@ -8,9 +8,6 @@ import { CODE_CHANNEL, TrainingCodeAsset } from './training-code-asset';
 import { TRAINING_ENTRY_POINT } from '../distill/training-archive';
 import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
 
-/** The account that serves AWS Deep Learning Containers in both China regions. */
-export const CHINA_DLC_ACCOUNT = '727897471807';
-
 /** SageMaker's service principal is the global form in China too (CDK's region table; IAM's iam:PassedToService value). */
 export const SAGEMAKER_PRINCIPAL = 'sagemaker.amazonaws.com';
 
