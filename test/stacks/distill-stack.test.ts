@@ -5,6 +5,7 @@ import * as path from 'path';
 import { CfnWaitConditionHandle, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { TrainingCodeAsset } from '../../lib/constructs/training-code-asset';
+import { trainingArchive } from '../../lib/distill/training-archive';
 import { checkChinaPartition } from '../helpers/partition';
 import { kitApp, newApp } from '../helpers/kit-app';
 import { referencedStacks, resourcesOf } from '../helpers/template';
@@ -201,5 +202,19 @@ describe('the training code asset', () => {
     expect(list(withPackages.file)).toEqual(['lib/data.py', 'requirements.txt', 'train_lora.py']);
     expect(execFileSync('tar', ['-xzOf', withPackages.file, 'requirements.txt'], { encoding: 'utf8' })).toBe('--index-url https://mirrors.aliyun.com/pypi/simple/\npeft==0.13.2\n');
     expect(withPackages.key).not.toBe(plain.key);
+  });
+
+  test('the same sources give the same bytes (the asset hash is the archive\'s); long paths fit the ustar header; no entry point, no archive', () => {
+    expect(trainingArchive(dir).equals(trainingArchive(dir))).toBe(true);
+    const deep = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-training-deep-'));
+    fs.writeFileSync(path.join(deep, 'train_lora.py'), '');
+    const nested = path.join('a'.repeat(60), 'b'.repeat(60));
+    fs.mkdirSync(path.join(deep, nested), { recursive: true });
+    fs.writeFileSync(path.join(deep, nested, 'collator.py'), 'Y = 2\n');
+    const file = path.join(deep, 'out.tgz');
+    fs.writeFileSync(file, trainingArchive(deep));
+    expect(list(file)).toEqual([`${nested}/collator.py`, 'train_lora.py']);
+    expect(execFileSync('tar', ['-xzOf', file, `${nested}/collator.py`], { encoding: 'utf8' })).toBe('Y = 2\n');
+    expect(() => trainingArchive(fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-training-empty-')))).toThrow(/has no train_lora\.py: the SageMaker job runs it/);
   });
 });
