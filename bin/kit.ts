@@ -11,6 +11,7 @@ import { ModelStoreStack } from '../lib/stacks/model-store-stack';
 import { VllmEc2Stack } from '../lib/stacks/vllm-ec2-stack';
 import { VllmEksStack } from '../lib/stacks/vllm-eks-stack';
 import { NetworkStack } from '../lib/stacks/network-stack';
+import { DistillStack } from '../lib/stacks/distill-stack';
 
 export interface Kit {
   readonly network?: NetworkStack;
@@ -20,6 +21,7 @@ export interface Kit {
   readonly vllmEc2?: VllmEc2Stack;
   readonly vllmEks?: VllmEksStack;
   readonly agents?: AgentsStack;
+  readonly distill?: DistillStack;
   /** Every stack the config enabled, in deploy order. */
   readonly stacks: Stack[];
 }
@@ -127,8 +129,21 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger,
     });
   });
 
+  const distill = enabled(config.stacks.distill, () => {
+    const [network, modelStore, gatewayStack] = builtOn(networkStack, modelStoreStack, gateway);
+    return new DistillStack(app, stackName('Distill'), {
+      config,
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      weightsKey: modelStore.key,
+      registryHost: modelStore.registryHost,
+      gatewayApi: gatewayStack.restApi.api,
+      description: 'cn-llm-kit: distillation pipeline (Step Functions, SageMaker training) that turns a teacher\'s answers into a LoRA adapter',
+    });
+  });
+
   applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger, acceptedLaggingProperties: config.china.tagLaggingTypes ? ['Tags'] : [] });
-  return { network: networkStack, modelStore: modelStoreStack, bedrockAccess, gateway, vllmEc2, vllmEks, agents, stacks };
+  return { network: networkStack, modelStore: modelStoreStack, bedrockAccess, gateway, vllmEc2, vllmEks, agents, distill, stacks };
 }
 
 /** The stacks a stack builds on; config validation (lib/config/schema.ts) has already refused a config without them. */

@@ -77,7 +77,7 @@ describe('overrides', () => {
       'modelStore.repositories': '["vllm"]',
     });
     expect(config.china.account).toBe('012345678901'); // leading zero kept
-    expect(config.stacks).toEqual({ network: true, modelStore: false, bedrockAccess: true, gateway: true, vllmEc2: false, vllmEks: false, agents: false });
+    expect(config.stacks).toEqual({ network: true, modelStore: false, bedrockAccess: true, gateway: true, vllmEc2: false, vllmEks: false, agents: false, distill: false });
     expect(config.china.availabilityZones).toEqual(['cn-northwest-1a', 'cn-northwest-1b']);
     expect(config.network.natGateways).toBe(1);
     expect(config.modelStore.repositories).toEqual(['vllm']);

@@ -83,6 +83,13 @@ export function findUnreachableHost(text: string): { host: string; what: string 
   return UNREACHABLE_FROM_CHINA.find((h) => h.host === host);
 }
 
+/**
+ * The account that serves AWS Deep Learning Containers (SageMaker training and inference images) in
+ * both China regions: `727897471807.dkr.ecr.<region>.amazonaws.com.cn/<repository>:<tag>`. Which tags
+ * are published there is not listed per region: pin one and check it.
+ */
+export const CHINA_DLC_ACCOUNT = '727897471807';
+
 /** The private ECR registry host of an account in a China region. */
 /** A regional service endpoint in China, e.g. `https://sts.cn-northwest-1.amazonaws.com.cn`. */
 export function chinaServiceEndpoint(service: string, region: string): string {

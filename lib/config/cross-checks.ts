@@ -3,7 +3,7 @@ import { CHINA_REGIONS, isChinaRegion } from '../china/china';
 import { sizingProblems } from '../gpu/sizing';
 import type { KitSections } from './schema';
 import { effectiveTlsMode, privateDnsLabel } from './schema/network';
-import { selfHostedRoutes } from './vllm-routes';
+import { checkDistill, routedAliases } from './distill-checks';
 
 /**
  * Checks that span sections. They run even when some fields failed (so every problem is listed at
@@ -101,11 +101,7 @@ export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void 
     }
   }
   if (c.routing && Array.isArray(c.routing.providers) && Array.isArray(c.bedrock?.models) && Array.isArray(c.models)) {
-    const aliases = new Set<string>([
-      ...c.bedrock.models.map((m) => (typeof m === 'string' ? m : m?.alias)),
-      ...c.routing.providers.flatMap((p) => (Array.isArray(p?.models) ? p.models.map((m) => m?.alias) : [])),
-      ...(c.routing.registerVllm ? selfHostedRoutes(c.models.map((m) => m?.servedName), { ec2: !!c.stacks?.vllmEc2, eks: !!c.stacks?.vllmEks }).map((r) => r.alias) : []),
-    ]);
+    const aliases = routedAliases(c);
     for (const [alias, next] of Object.entries(c.routing.fallbacks ?? {})) {
       for (const name of [alias, ...(Array.isArray(next) ? next : [])]) {
         if (!aliases.has(name)) ctx.addIssue({ code: 'custom', path: ['routing', 'fallbacks', alias], message: `names "${name}", which no route serves; routed models are ${[...aliases].join(', ')}` });
@@ -167,15 +163,6 @@ export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void 
   checkAgents(c, ctx);
 }
 
-/** The model aliases the gateway serves under this config: Bedrock models, domestic providers and (when registered) self-hosted vLLM routes. */
-function routedAliases(c: KitSections): Set<string> {
-  return new Set<string>([
-    ...(Array.isArray(c.bedrock?.models) ? c.bedrock.models.map((m) => (typeof m === 'string' ? m : m?.alias)) : []),
-    ...(Array.isArray(c.routing?.providers) ? c.routing.providers.flatMap((p) => (Array.isArray(p?.models) ? p.models.map((m) => m?.alias) : [])) : []),
-    ...(c.routing?.registerVllm && Array.isArray(c.models) ? selfHostedRoutes(c.models.map((m) => m?.servedName), { ec2: !!c.stacks?.vllmEc2, eks: !!c.stacks?.vllmEks }).map((r) => r.alias) : []),
-  ]);
-}
-
 /** The Agents stack: what it builds on, and agents that call models the gateway routes. */
 function checkAgents(c: KitSections, ctx: z.RefinementCtx): void {
   const agents = c.agents;
@@ -218,4 +205,5 @@ function checkAgents(c: KitSections, ctx: z.RefinementCtx): void {
   if (typeof agents.idleSessionTimeoutSeconds === 'number' && typeof agents.maxSessionLifetimeSeconds === 'number' && agents.idleSessionTimeoutSeconds > agents.maxSessionLifetimeSeconds) {
     ctx.addIssue({ code: 'custom', path: ['agents', 'idleSessionTimeoutSeconds'], message: `must not exceed agents.maxSessionLifetimeSeconds (${agents.maxSessionLifetimeSeconds})` });
   }
+  checkDistill(c, ctx);
 }

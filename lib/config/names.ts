@@ -36,6 +36,8 @@ export const names = (config: KitConfig) => ({
   ledgerDatabase: `${config.prefix.replace(/-/g, '_')}_usage`,
   ledgerTable: 'ledger',
   ledgerWorkGroup: `${config.prefix}-usage`,
+  /** The distillation state machine npm run distill starts. */
+  distillStateMachine: `${config.prefix}-distill`,
   /** The CodeBuild project npm run stage-model starts. */
   stagingProject: `${config.prefix}-stage-model`,
   /** The private ECR repository of an image the kit runs, e.g. `cnllm/vllm`. */

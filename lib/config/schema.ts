@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { CHINA_REGIONS } from '../china/china';
 import { checkAcrossSections } from './cross-checks';
 import { agentsSection } from './schema/agents';
+import { adapterFallbacks, resolveDistill } from './distill-defaults';
 import { chinaSection, globalSection, stacksSection } from './schema/account';
 import { bedrockSection, resolveBedrockModel } from './schema/bedrock';
+import { distillSection } from './schema/distill';
 import { gatewaySection, routingSection } from './schema/gateway';
 import { effectiveTlsMode, internalTlsSection, networkSection } from './schema/network';
 import { alarmsSection, lambdaSection } from './schema/operations';
@@ -46,6 +48,7 @@ const sections = z
     gpu: gpuSection,
     agents: agentsSection,
     ledger: ledgerSection,
+    distill: distillSection,
   })
   .strict();
 
@@ -73,6 +76,8 @@ export const KitConfigSchema = sections
         domain: c.internalTls.domain ?? `${c.prefix}.internal`,
       },
       bedrock: { ...c.bedrock, models: c.bedrock.models.map(resolveBedrockModel) },
+      distill: resolveDistill(c),
+      routing: { ...c.routing, fallbacks: { ...adapterFallbacks(c), ...c.routing.fallbacks } },
     };
   });
 

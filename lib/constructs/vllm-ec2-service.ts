@@ -16,6 +16,8 @@ import { GPU_INSTANCES } from '../gpu/instances';
 import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
 import { VLLM_PORT } from '../vllm/server';
 import { gpuMetricsAgentConfig, renderBootScript } from '../vllm/boot-script';
+import { adapterSyncList, loraArgs, servedAdapters } from '../vllm/adapters';
+import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
 import { grantModelRead } from './grant-model-read';
 import { InternalEndpoint, InternalTls } from './internal-tls';
 
@@ -67,6 +69,7 @@ export class VllmEc2Service extends Construct {
     const gpu = GPU_INSTANCES[model.instanceType];
     const spec = { ...model, ...model.vllm };
     const s3Uri = `s3://${props.weightsBucketName}/${props.modelPrefix}`;
+    const adapters = servedAdapters(model, props.weightsBucketName);
 
     this.role = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
@@ -83,6 +86,13 @@ export class VllmEc2Service extends Construct {
       sids: { read: 'ReadOwnModel', list: 'ListOwnModel' },
       reason: 'Read access is limited to this model\'s own prefix in the weights bucket; the wildcard covers the files of that one model revision.',
     });
+    for (const adapter of model.adapters) {
+      grantModelRead(this.role, {
+        bucketName: props.weightsBucketName,
+        prefix: DISTILL_PATHS.adapter(adapter.name, adapter.version),
+        reason: `Read access is limited to the prefix of adapter ${adapter.name} ${adapter.version}; the wildcard covers its files.`,
+      });
+    }
     props.weightsKey.grantDecrypt(this.role);
     props.repository.grantPull(this.role);
     grantSecretRead(props.apiKeySecret, props.apiKeyKey, this.role);
@@ -123,6 +133,8 @@ export class VllmEc2Service extends Construct {
           METRIC_NAMESPACE: props.metricNamespace,
           HEALTH_TIMEOUT_SECONDS: String(settings.healthCheckGraceSeconds),
           EXTRA_ARGS: model.vllm.extraArgs.join(' '),
+          ADAPTERS: adapterSyncList(adapters),
+          LORA_ARGS: loraArgs(adapters, model.vllm).join(' '),
           CLOUDWATCH_AGENT_CONFIG: gpuMetricsAgentConfig(props.metricNamespace),
         }),
       ),

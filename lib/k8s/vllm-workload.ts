@@ -3,6 +3,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { VLLM_ENVIRONMENT, VLLM_PORT } from '../vllm/server';
+import { adapterCopyCommands, loraArgs, ServedAdapter } from '../vllm/adapters';
 
 export interface VllmWorkloadSpec {
   readonly servedName: string;
@@ -30,6 +31,10 @@ export interface VllmWorkloadSpec {
   readonly startupBudgetSeconds: number;
   /** Scale out when this many requests wait per replica (vllm:num_requests_waiting); 0 disables the HPA. */
   readonly targetWaitingRequests: number;
+  /** LoRA adapters the init container copies next to the weights and vLLM serves under their names. @default none */
+  readonly adapters?: readonly ServedAdapter[];
+  /** --max-loras (@default the number of adapters) and --max-lora-rank. @default rank 16 */
+  readonly lora?: { readonly maxLoras?: number; readonly maxLoraRank: number };
 }
 
 /** Node label that pins pods to their node group. */
@@ -52,6 +57,9 @@ export function vllmWorkload(spec: VllmWorkloadSpec): Record<string, unknown>[] 
   const namespace = namespaceOf(spec.servedName);
   const labels = { 'app.kubernetes.io/name': 'vllm', 'app.kubernetes.io/instance': spec.servedName, 'app.kubernetes.io/part-of': 'cn-llm-kit' };
   const local = spec.loadFormat === 'local';
+  const adapters = spec.adapters ?? [];
+  // The models volume holds the weights (local) and the adapters (vLLM reads adapters from local disk only).
+  const modelsVolume = local || adapters.length > 0;
 
   const vllmArgs = [
     local ? '/models/model' : spec.modelS3Uri,
@@ -63,6 +71,7 @@ export function vllmWorkload(spec: VllmWorkloadSpec): Record<string, unknown>[] 
     '--dtype', spec.dtype,
     '--tensor-parallel-size', String(spec.gpusPerReplica),
     ...(local ? [] : ['--load-format', 'runai_streamer']),
+    ...loraArgs(adapters, spec.lora ?? { maxLoraRank: 16 }),
     ...spec.extraArgs,
   ];
   // The key never becomes a Kubernetes Secret (etcd) or an environment entry: it is read from Secrets
@@ -92,11 +101,11 @@ export function vllmWorkload(spec: VllmWorkloadSpec): Record<string, unknown>[] 
               {
                 name: 'prepare',
                 image: spec.awsCliImage,
-                command: ['/bin/sh', '-c', local ? `set -e; ${fetchKey}; ${copyWeights}` : `set -e; ${fetchKey}`],
+                command: ['/bin/sh', '-c', ['set -e', fetchKey, ...(local ? [copyWeights] : []), ...(adapters.length > 0 ? [adapterCopyCommands(adapters, spec.region)] : [])].join('; ')],
                 env: [{ name: 'AWS_REGION', value: spec.region }],
                 volumeMounts: [
                   { name: 'secrets', mountPath: '/secrets' },
-                  ...(local ? [{ name: 'models', mountPath: '/models' }] : []),
+                  ...(modelsVolume ? [{ name: 'models', mountPath: '/models' }] : []),
                 ],
                 securityContext: { allowPrivilegeEscalation: false },
               },
@@ -113,7 +122,7 @@ export function vllmWorkload(spec: VllmWorkloadSpec): Record<string, unknown>[] 
                 volumeMounts: [
                   { name: 'shm', mountPath: '/dev/shm' },
                   { name: 'secrets', mountPath: '/secrets', readOnly: true },
-                  ...(local ? [{ name: 'models', mountPath: '/models', readOnly: true }] : []),
+                  ...(modelsVolume ? [{ name: 'models', mountPath: '/models', readOnly: true }] : []),
                 ],
                 // /health answers only once the model is loaded: the startup probe carries the load time.
                 startupProbe: { httpGet: { path: '/health', port: VLLM_PORT }, periodSeconds: 10, failureThreshold: Math.ceil(spec.startupBudgetSeconds / 10) },
@@ -126,7 +135,7 @@ export function vllmWorkload(spec: VllmWorkloadSpec): Record<string, unknown>[] 
               // vLLM's tensor-parallel workers share memory through /dev/shm.
               { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '16Gi' } },
               { name: 'secrets', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-              ...(local ? [{ name: 'models', emptyDir: {} }] : []),
+              ...(modelsVolume ? [{ name: 'models', emptyDir: {} }] : []),
             ],
             terminationGracePeriodSeconds: 120,
           },

@@ -88,8 +88,11 @@ export class VllmEc2Stack extends ChinaStack {
         internalTls: props.internalTls,
       });
       this.services[model.servedName] = service;
-      const route = routes.find((r) => r.servedName === model.servedName);
-      if (route) new VllmRouteRegistration(this, `Route-${model.servedName}`, { config, route, baseUrl: service.baseUrl, apiKeySecretArn: apiKey.secretArn });
+      // The model's own route and one per LoRA adapter it loads: same server, the adapter's name as the model.
+      for (const route of routes.filter((r) => r.host === model.servedName)) {
+        const id = route.servedName === model.servedName ? `Route-${model.servedName}` : `Route-${model.servedName}-lora-${route.servedName}`;
+        new VllmRouteRegistration(this, id, { config, route, baseUrl: service.baseUrl, apiKeySecretArn: apiKey.secretArn });
+      }
 
       const lb = service.loadBalancer.metrics;
       const gpuMetric = (name: string, label: string) =>

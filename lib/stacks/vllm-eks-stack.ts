@@ -9,6 +9,8 @@ import { Construct } from 'constructs';
 import { chinaEc2Principal } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
 import { grantModelRead } from '../constructs/grant-model-read';
+import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
+import { servedAdapters } from '../vllm/adapters';
 import { names } from '../config/names';
 import { registeredRoutes } from '../config/vllm-routes';
 import { VllmRouteRegistration } from '../constructs/route-registry';
@@ -142,6 +144,9 @@ export class VllmEksStack extends ChinaStack {
       const podRole = this.podRole(`PodRole-${model.servedName}`, namespace);
       const modelPrefix = n.modelPrefix(model);
       grantModelRead(podRole, { bucketName: n.weightsBucket, prefix: modelPrefix, reason: 'Pods read only their own model revision\'s prefix of the weights bucket.' });
+      for (const adapter of model.adapters) {
+        grantModelRead(podRole, { bucketName: n.weightsBucket, prefix: DISTILL_PATHS.adapter(adapter.name, adapter.version), reason: `Pods read only the prefix of adapter ${adapter.name} ${adapter.version}; the wildcard covers its files.` });
+      }
       props.weightsKey.grantDecrypt(podRole);
       grantSecretRead(apiKey, apiKeysKey, podRole);
 
@@ -161,6 +166,8 @@ export class VllmEksStack extends ChinaStack {
         dtype: effectiveDtype(spec),
         loadFormat: model.vllm.loadFormat,
         extraArgs: model.vllm.extraArgs,
+        adapters: servedAdapters(model, n.weightsBucket),
+        lora: model.vllm,
         nodeGroup,
         startupBudgetSeconds: settings.startupBudgetSeconds,
         targetWaitingRequests: settings.targetWaitingRequests,
@@ -179,8 +186,11 @@ export class VllmEksStack extends ChinaStack {
       loadBalancer.node.addDependency(manifest);
       this.services[model.servedName] = { baseUrl: `http://${loadBalancer.value}/v1` };
       this.apiKeys[model.servedName] = apiKey;
-      const route = routes.find((r) => r.servedName === model.servedName);
-      if (route) new VllmRouteRegistration(this, `Route-${model.servedName}`, { config, route, baseUrl: this.services[model.servedName].baseUrl, apiKeySecretArn: apiKey.secretArn });
+      // The model's own route and one per LoRA adapter it loads: same server, the adapter's name as the model.
+      for (const route of routes.filter((r) => r.host === model.servedName)) {
+        const id = route.servedName === model.servedName ? `Route-${model.servedName}` : `Route-${model.servedName}-lora-${route.servedName}`;
+        new VllmRouteRegistration(this, id, { config, route, baseUrl: this.services[model.servedName].baseUrl, apiKeySecretArn: apiKey.secretArn });
+      }
       new CfnOutput(this, `BaseUrl-${model.servedName}`, { value: this.services[model.servedName].baseUrl, description: `OpenAI base URL of ${model.servedName} (internal NLB, inside the VPC)` });
       new CfnOutput(this, `ServedModelName-${model.servedName}`, { value: model.servedName });
       new CfnOutput(this, `ApiKeySecretArn-${model.servedName}`, { value: apiKey.secretArn });

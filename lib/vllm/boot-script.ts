@@ -20,6 +20,10 @@ export interface BootValues {
   readonly METRIC_NAMESPACE: string;
   readonly HEALTH_TIMEOUT_SECONDS: string;
   readonly EXTRA_ARGS: string;
+  /** lib/vllm/adapters.ts adapterSyncList: the LoRA adapters to copy next to the weights. @default none */
+  readonly ADAPTERS?: string;
+  /** lib/vllm/adapters.ts loraArgs, space-separated. @default none */
+  readonly LORA_ARGS?: string;
   readonly CLOUDWATCH_AGENT_CONFIG: string;
 }
 

@@ -11,6 +11,9 @@ set -euo pipefail
 : "${API_KEY_SECRET_ID:?}" "${MAX_MODEL_LEN:?}" "${GPU_MEMORY_UTILIZATION:?}" "${DTYPE:?}"
 : "${TENSOR_PARALLEL_SIZE:?}" "${LOAD_FORMAT:?}" "${VLLM_PORT:?}" "${METRIC_NAMESPACE:?}" "${HEALTH_TIMEOUT_SECONDS:?}"
 EXTRA_ARGS="${EXTRA_ARGS:-}"
+# LoRA adapters: "name|version|s3 uri|1 (promotion required) or 0" each, space-separated; and vLLM's --enable-lora arguments.
+ADAPTERS="${ADAPTERS:-}"
+LORA_ARGS="${LORA_ARGS:-}"
 CLOUDWATCH_AGENT_CONFIG="${CLOUDWATCH_AGENT_CONFIG:-}"
 
 BOOT_STARTED=$(date +%s)
@@ -46,6 +49,33 @@ prepare_model_storage() {
     aws s3 cp --recursive --only-show-errors --region "${REGION}" "${MODEL_S3_URI}" "${MODEL_DIR}"
     touch "${STAGED_MARKER}"
   fi
+  stage_adapters
+}
+
+# Each LoRA adapter next to the weights (vLLM reads adapters from local disk whatever the load format),
+# copied once per version and checked before vLLM may load it: a directory without adapter_config.json,
+# or one the pipeline did not promote while promotion is required, fails the boot (a rolling update
+# then keeps the old instances) instead of serving what evaluation rejected.
+stage_adapters() {
+  local entries entry name version uri required dir
+  read -r -a entries <<< "${ADAPTERS}"
+  for entry in "${entries[@]}"; do
+    IFS='|' read -r name version uri required <<< "${entry}"
+    dir="${MODELS_MOUNT}/adapters/${name}"
+    [ -f "${dir}/.cnllm-staged-${version}" ] && continue
+    log "copying adapter ${name} ${version} from ${uri}"
+    rm -rf "${dir}"
+    aws s3 cp --recursive --only-show-errors --region "${REGION}" "${uri}" "${dir}"
+    if [ ! -f "${dir}/adapter_config.json" ]; then
+      log "adapter ${name} ${version}: ${uri} holds no adapter_config.json; fix models[].adapters"
+      exit 1
+    fi
+    if [ "${required}" = "1" ] && [ ! -f "${dir}/promoted.json" ]; then
+      log "adapter ${name} ${version} is not promoted (no promoted.json next to it): promote it, serve another version, or set requirePromoted false"
+      exit 1
+    fi
+    touch "${dir}/.cnllm-staged-${version}"
+  done
 }
 
 if [ "${1:-}" = "prepare-model-storage" ]; then
@@ -93,7 +123,8 @@ VLLM_ARGS=("${MODEL_ARG}" --served-model-name "${SERVED_MODEL_NAME}" --host 0.0.
   --max-model-len "${MAX_MODEL_LEN}" --gpu-memory-utilization "${GPU_MEMORY_UTILIZATION}"
   --dtype "${DTYPE}" --tensor-parallel-size "${TENSOR_PARALLEL_SIZE}")
 if [ "${LOAD_FORMAT}" = "runai_streamer" ]; then VLLM_ARGS+=(--load-format runai_streamer); fi
-VLLM_ARGS+=("${EXTRA[@]}")
+read -r -a LORA <<< "${LORA_ARGS}"
+VLLM_ARGS+=("${LORA[@]}" "${EXTRA[@]}")
 
 # At every boot: the weights' storage first (again after a stop/start), then vLLM.
 cat > /etc/systemd/system/cnllm-model-storage.service <<UNIT

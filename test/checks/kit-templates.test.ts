@@ -18,6 +18,7 @@ const CONFIGS: [string, Record<string, unknown>][] = [
   ['-c gateway.streamingDoor.enabled=true', { 'gateway.streamingDoor.enabled': 'true' }],
   ['-c china.region=cn-north-1', { 'china.region': 'cn-north-1' }],
   ['-c stacks.agents=true', { 'stacks.agents': 'true' }],
+  ['-c stacks.distill=true', { 'stacks.distill': 'true' }],
 ];
 
 const resourcesOfType = (template: Record<string, any>, type: string) => Object.values<any>(template.Resources).filter((r) => r.Type === type);

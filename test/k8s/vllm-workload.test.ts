@@ -1,4 +1,9 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { findUnreachableHost, PRIVATE_ECR_IMAGE_PATTERN } from '../../lib/china/china';
+import { adapterCopyCommands, ServedAdapter } from '../../lib/vllm/adapters';
 import { GPU_NODE_LABEL, namespaceOf, nvidiaDevicePlugin, vllmWorkload, VllmWorkloadSpec } from '../../lib/k8s/vllm-workload';
 
 const spec: VllmWorkloadSpec = {
@@ -105,5 +110,55 @@ describe('NVIDIA device plugin (AL2023 GPU nodes)', () => {
     expect(pod.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
     expect(GPU_NODE_LABEL).toEqual({ key: 'nvidia.com/gpu.present', value: 'true' });
     expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+  });
+});
+
+describe('LoRA adapters on EKS: the init container copies them next to the weights, vLLM serves each under its name', () => {
+  const adapters: ServedAdapter[] = [
+    { name: 'support-bot', version: 'v3', s3Uri: 's3://cnllm-weights-111122223333-cn-northwest-1/adapters/support-bot/v3/', requirePromoted: true },
+    { name: 'legal', version: '20261201', s3Uri: 's3://cnllm-weights-111122223333-cn-northwest-1/adapters/legal/20261201/', requirePromoted: false },
+  ];
+
+  test('vLLM keeps --served-model-name for the base model and adds --enable-lora, the limits and one --lora-modules entry per adapter', () => {
+    const pod = byKind(vllmWorkload({ ...spec, adapters, lora: { maxLoraRank: 32 } }), 'Deployment').spec.template.spec;
+    expect(pod.containers[0].args).toEqual([
+      '/models/model', '--served-model-name', 'qwen2.5-7b-instruct', '--host', '0.0.0.0', '--port', '8000', '--max-model-len', '8192', '--gpu-memory-utilization', '0.9', '--dtype', 'auto', '--tensor-parallel-size', '1',
+      '--enable-lora', '--max-loras', '2', '--max-lora-rank', '32', '--lora-modules', 'support-bot=/models/adapters/support-bot', 'legal=/models/adapters/legal',
+      '--enable-prefix-caching',
+    ]);
+    expect(pod.initContainers[0].command[2]).toContain(`aws s3 cp --recursive --only-show-errors --region cn-northwest-1 ${adapters[0].s3Uri} /models/adapters/support-bot`);
+  });
+
+  test('with the Run:ai streamer the models volume still holds the adapters (vLLM loads them from local disk)', () => {
+    const pod = byKind(vllmWorkload({ ...spec, loadFormat: 'runai_streamer', adapters: adapters.slice(0, 1), lora: { maxLoras: 1, maxLoraRank: 16 } }), 'Deployment').spec.template.spec;
+    expect(pod.volumes.map((v: any) => v.name)).toContain('models');
+    expect(pod.initContainers[0].volumeMounts).toContainEqual({ name: 'models', mountPath: '/models' });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'models', mountPath: '/models', readOnly: true });
+    expect(pod.initContainers[0].command[2]).not.toContain('/models/model');
+  });
+
+  test('the copy commands, run by sh: promoted adapters start, an unpromoted one that must be promoted stops the pod start', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-adapters-'));
+    const bucket = path.join(dir, 's3');
+    fs.mkdirSync(path.join(dir, 'bin'));
+    // aws s3 cp --recursive ... <s3 uri> <target>: copies what the fake bucket holds under the URI.
+    fs.writeFileSync(path.join(dir, 'bin', 'aws'), '#!/bin/sh\nfor last; do :; done\nsrc=$(echo "$@" | awk \'{print $(NF-1)}\')\nmkdir -p "$last"\ncp -r "$BUCKET/${src#s3://}/." "$last/" 2>/dev/null || true\n', { mode: 0o755 });
+    const publish = (uri: string, files: string[]) => {
+      fs.mkdirSync(path.join(bucket, uri.replace('s3://', '')), { recursive: true });
+      for (const f of files) fs.writeFileSync(path.join(bucket, uri.replace('s3://', ''), f), f);
+    };
+    const run = (list: ServedAdapter[]) =>
+      spawnSync('sh', ['-c', `set -e; ${adapterCopyCommands(list, 'cn-northwest-1', path.join(dir, 'adapters'))}`], { env: { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, BUCKET: bucket }, encoding: 'utf8' });
+    publish(adapters[0].s3Uri, ['adapter_config.json', 'adapter_model.safetensors']);
+    publish(adapters[1].s3Uri, ['adapter_config.json', 'adapter_model.safetensors']);
+    const unpromoted = run(adapters);
+    expect(unpromoted.status).not.toBe(0);
+    expect(unpromoted.stderr).toContain('adapter support-bot v3 is not promoted (no promoted.json): promote it or set requirePromoted false');
+    publish(adapters[0].s3Uri, ['promoted.json']);
+    expect(run(adapters).status).toBe(0);
+    expect(fs.readdirSync(path.join(dir, 'adapters')).sort()).toEqual(['legal', 'support-bot']);
+    const missing = run([{ ...adapters[1], name: 'gone', s3Uri: 's3://cnllm-weights-111122223333-cn-northwest-1/adapters/gone/v1/' }]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('holds no adapter_config.json');
   });
 });

@@ -26,7 +26,12 @@ const STUBS: Record<string, string> = {
     'echo "aws $*" >> "$STATE/calls"',
     'if [ "$1 $2" = "s3 cp" ]; then',
     '  [ -f "$STATE/s3-fails" ] && exit 1',
-    '  target="${*: -1}"; mkdir -p "$target"; echo weights > "$target/model.safetensors"',
+    '  target="${*: -1}"; source="${*: -2:1}"; mkdir -p "$target"',
+    // An adapter's prefix holds what the S3 "bucket" of the fake holds for it; a model's prefix holds weights.
+    '  case "$source" in',
+    '    */adapters/*) [ -d "$STATE/s3/${source#s3://}" ] && cp -r "$STATE/s3/${source#s3://}/." "$target/" ;;',
+    '    *) echo weights > "$target/model.safetensors" ;;',
+    '  esac',
     'fi',
   ].join('\n'),
   'systemd-cat': 'cat > /dev/null',
@@ -147,5 +152,56 @@ describe('systemd runs the storage step at every boot, before vLLM', () => {
     expect(vllm).toMatch(/After=.*cnllm-model-storage\.service/);
     expect(vllm).toContain('-v ${MODELS_MOUNT}:/models:ro');
     expect(vllm).toContain('WantedBy=multi-user.target');
+  });
+});
+
+describe('LoRA adapters are copied next to the weights and checked before vLLM may load them', () => {
+  const ADAPTER = 's3://weights/adapters/support-bot/v3/';
+  /** Puts files under an adapter's prefix in the fake's bucket. */
+  const publish = (instance: FakeInstance, uri: string, files: string[]) => {
+    const dir = path.join(instance.state, 's3', uri.replace('s3://', ''));
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of files) fs.writeFileSync(path.join(dir, f), f);
+  };
+  const adapterCopy = (uri: string, name: string) => `aws s3 cp --recursive --only-show-errors --region cn-northwest-1 ${uri} <mount>/adapters/${name}`;
+
+  test('a promoted adapter is copied once per version, after the weights, whatever the load format', () => {
+    const instance = new FakeInstance({ ADAPTERS: `support-bot|v3|${ADAPTER}|1` }, { nvme: false });
+    publish(instance, ADAPTER, ['adapter_config.json', 'adapter_model.safetensors', 'manifest.json', 'promoted.json']);
+    expect(instance.boot()).toEqual({ status: 0, calls: [...setup, COPY, adapterCopy(ADAPTER, 'support-bot')] });
+    expect(fs.readdirSync(path.join(instance.models, 'adapters', 'support-bot')).sort()).toEqual(['.cnllm-staged-v3', 'adapter_config.json', 'adapter_model.safetensors', 'manifest.json', 'promoted.json']);
+    instance.reboot();
+    expect(instance.boot()).toEqual({ status: 0, calls: [] });
+
+    const streamed = new FakeInstance({ LOAD_FORMAT: 'runai_streamer', ADAPTERS: `support-bot|v3|${ADAPTER}|1` }, { nvme: false });
+    publish(streamed, ADAPTER, ['adapter_config.json', 'promoted.json']);
+    expect(streamed.boot()).toEqual({ status: 0, calls: [adapterCopy(ADAPTER, 'support-bot')] });
+  });
+
+  test('an adapter the pipeline did not promote fails the boot, unless promotion is not required', () => {
+    const strict = new FakeInstance({ ADAPTERS: `support-bot|v3|${ADAPTER}|1` }, { nvme: false });
+    publish(strict, ADAPTER, ['adapter_config.json', 'adapter_model.safetensors']);
+    expect(strict.boot().status).not.toBe(0);
+    expect(fs.existsSync(path.join(strict.models, 'adapters', 'support-bot', '.cnllm-staged-v3'))).toBe(false);
+
+    const candidate = new FakeInstance({ ADAPTERS: `support-bot|v3|${ADAPTER}|0` }, { nvme: false });
+    publish(candidate, ADAPTER, ['adapter_config.json', 'adapter_model.safetensors']);
+    expect(candidate.boot().status).toBe(0);
+  });
+
+  test('a prefix without adapter_config.json (wrong version, nothing published) fails the boot', () => {
+    const instance = new FakeInstance({ ADAPTERS: `support-bot|v9|s3://weights/adapters/support-bot/v9/|0` }, { nvme: false });
+    expect(instance.boot().status).not.toBe(0);
+  });
+
+  test('two adapters: each in its own directory; vLLM gets --enable-lora and one --lora-modules entry per adapter', () => {
+    const legal = 's3://weights/adapters/legal/20261201/';
+    const instance = new FakeInstance({ ADAPTERS: `support-bot|v3|${ADAPTER}|1 legal|20261201|${legal}|1`, LORA_ARGS: '--enable-lora --max-loras 2 --max-lora-rank 16 --lora-modules support-bot=/models/adapters/support-bot legal=/models/adapters/legal' }, { nvme: false });
+    publish(instance, ADAPTER, ['adapter_config.json', 'promoted.json']);
+    publish(instance, legal, ['adapter_config.json', 'promoted.json']);
+    expect(instance.boot()).toEqual({ status: 0, calls: [...setup, COPY, adapterCopy(ADAPTER, 'support-bot'), adapterCopy(legal, 'legal')] });
+    const script = renderBootScript({ ...VALUES, LORA_ARGS: '--enable-lora --lora-modules a=/models/adapters/a' });
+    expect(script).toContain('read -r -a LORA <<< "${LORA_ARGS}"');
+    expect(script).toContain('VLLM_ARGS+=("${LORA[@]}" "${EXTRA[@]}")');
   });
 });

@@ -42,6 +42,8 @@ export const stacksSection = z
     vllmEks: flag(false),
     /** Multi-agent systems on AgentCore Runtime or Fargate that call the gateway (off by default: it builds an image and a runtime). */
     agents: flag(false),
+    /** The distillation pipeline (Step Functions + SageMaker training; needs network, model store and gateway). @default false */
+    distill: flag(false),
   })
   .strict()
   .prefault({});

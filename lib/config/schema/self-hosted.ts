@@ -1,6 +1,10 @@
 /** Open models served by vLLM in China: the models, their images, weights store, staging and the EC2/EKS platforms. */
 import { z } from 'zod';
+import { adapterSchema } from './distill';
 import { list, flag, int, ipv4 } from './primitives';
+
+/** The values vLLM's --max-lora-rank accepts. */
+export const VLLM_LORA_RANKS: readonly number[] = [8, 16, 32, 64, 128, 256, 320, 512];
 
 export const modelSchema = z
   .object({
@@ -32,9 +36,17 @@ export const modelSchema = z
         /** Copy weights to local disk first, or stream them from S3 with the Run:ai streamer. */
         loadFormat: z.enum(['local', 'runai_streamer'], { error: 'must be local or runai_streamer' }).default('local'),
         extraArgs: list(z.string().regex(/^[A-Za-z0-9_.:=\/-]+$/, { error: 'must be plain vLLM arguments such as "--enable-prefix-caching" (no spaces or shell characters)' })).default([]),
+        /** --max-loras: adapters one batch may mix. @default the number of adapters */
+        maxLoras: int(1, 64, 'adapters in one batch').optional(),
+        /** --max-lora-rank: at least the largest adapter's rank (distill.training.loraR for the pipeline's). @default 16 */
+        maxLoraRank: int(8, 512, 'largest LoRA rank served')
+          .refine((r) => VLLM_LORA_RANKS.includes(r), { error: `must be one of ${VLLM_LORA_RANKS.join(', ')} (the ranks vLLM accepts)` })
+          .default(16),
       })
       .strict()
       .prefault({}),
+    /** LoRA adapters served on top of this model (`adapters/<name>/<version>/` in the weights bucket), each a routed alias of its own. @default [] */
+    adapters: z.array(adapterSchema).default([]),
   })
   .strict();
 
@@ -83,6 +95,15 @@ export const imagesSection = z
     awscli: imageSchema.prefault({ source: 'public.ecr.aws/aws-cli/aws-cli:2.27.50', tag: '2.27.50' }),
     /** NVIDIA device plugin, only for AL2023 GPU nodes (Bottlerocket NVIDIA has it built in). */
     deviceplugin: imageSchema.prefault({ source: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.2', tag: 'v0.17.2' }),
+    /**
+     * Distillation training (SageMaker): the AWS Deep Learning Container, pulled from AWS's ECR account in
+     * China (distill.training.image dlc, with this tag) or mirrored into <prefix>/training (mirror).
+     * The tag is not confirmed to be published in China: check the DLC list for your region.
+     */
+    training: imageSchema.prefault({
+      source: '727897471807.dkr.ecr.cn-northwest-1.amazonaws.com.cn/huggingface-pytorch-training:2.3.0-transformers4.48.0-gpu-py311-cu121-ubuntu20.04',
+      tag: '2.3.0-transformers4.48.0-gpu-py311-cu121-ubuntu20.04',
+    }),
   })
   .strict()
   .prefault({});
