@@ -29,8 +29,8 @@ export function gatewayRuntimeSettings(
     secretRegion: config.china.region,
     ...(opts.credentialSecretId && { credentialSecretId: opts.credentialSecretId }),
     models: [
-      ...config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0, route: 'bedrock' })),
-      ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name }))),
+      ...config.bedrock.models.map((m) => ({ alias: m.alias, modelId: invocationId(m), created: 0, route: 'bedrock', kind: m.kind, ...(m.region && { region: m.region }) })),
+      ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name, kind: m.kind, ...(m.maxInputsPerCall && { maxInputsPerCall: m.maxInputsPerCall }) }))),
     ],
     upstreams: [
       ...providers.map((p) => ({

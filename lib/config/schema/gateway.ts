@@ -71,7 +71,20 @@ export const routingSection = z
             name: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, { error: 'must be a short lower-case name, e.g. "dashscope"' }),
             baseUrl: z.string().url({ error: 'must be the provider\'s OpenAI-compatible base URL up to /v1, e.g. "https://dashscope.aliyuncs.com/compatible-mode/v1"' }),
             /** alias callers send -> the provider's model name. */
-            models: z.array(z.object({ alias: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/), model: z.string().min(1) }).strict()).min(1),
+            models: z
+              .array(
+                z
+                  .object({
+                    alias: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/),
+                    model: z.string().min(1),
+                    /** What the provider's model does: chat (/chat/completions), embed (/embeddings) or rerank (/rerank, passed through). @default chat */
+                    kind: z.enum(['chat', 'embed', 'rerank'], { error: 'must be chat, embed or rerank' }).default('chat'),
+                    /** Embedding models: inputs the provider takes per call (DashScope's text-embedding-v3: 10); longer batches are split and reassembled in order. @default no limit */
+                    maxInputsPerCall: int(1, 2048, 'inputs per embedding call').optional(),
+                  })
+                  .strict(),
+              )
+              .min(1),
             /** The provider processes data outside mainland China. */
             crossBorder: flag(false),
             timeoutSeconds: int(5, 900, 'seconds to wait for the provider').default(300),
