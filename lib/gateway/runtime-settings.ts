@@ -58,6 +58,7 @@ export function gatewayRuntimeSettings(
     residency: config.routing.residency,
     ...(config.bedrock.guardrail && { guardrail: config.bedrock.guardrail }),
     logContent: config.gateway.logContent,
+    embeddingConcurrency: config.gateway.embeddingConcurrency,
     retry: { maxAttempts: config.gateway.maxAttempts, baseDelayMs: 200, maxDelayMs: 4000 },
     timeouts: { connectMs: 3000, requestMs: opts.upstreamTimeoutSeconds * 1000 },
     maxBodyBytes: 6 * 1024 * 1024,

@@ -19,6 +19,8 @@ export const gatewaySection = z
     wafRequestsPer5MinPerIp: int(100, 2000000000, 'WAF rate limit per source IP').default(3000),
     lambdaMemoryMb: int(256, 10240, 'gateway Lambda memory').default(1024),
     maxAttempts: int(1, 10, 'Bedrock attempts per request (throttling and 5xx, before the first byte)').default(3),
+    /** Bedrock embedding calls one request may have in flight (Titan and Nova embed one text per call): bounded so one caller cannot take the account's InvokeModel quota. @default 8 */
+    embeddingConcurrency: int(1, 64, 'embedding calls in flight per request').default(8),
     /** Log prompt and completion text. They are customer data that crossed a border: off unless explicitly wanted. */
     logContent: flag(false),
     logRetentionDays: int(1, 3653, 'days gateway logs are kept').default(365),
