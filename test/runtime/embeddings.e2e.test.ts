@@ -191,6 +191,19 @@ describe.each(['lambda', 'door'] as const)('embeddings through the %s host', (ho
     expect(bedrock.connections).toBe(0);
   });
 
+  test('a throttled text of a fanned-out batch is retried alone; the batch comes back whole and in order', async () => {
+    bedrock.push({ kind: 'error', status: 429, type: 'ThrottlingException', message: 'Too many requests' });
+    const res = await rig.client.embeddings.create({ model: 'titan-embed-v2', input: TEXTS, encoding_format: 'float' });
+    res.data.forEach((d, i) => expect(d.embedding).toEqual(fakeVector(TEXTS[i], 1024)));
+    expect(bedrock.requests.filter((r) => r.operation === 'invoke')).toHaveLength(4);
+  });
+
+  test('a fallback that cannot express the request (token ids on Bedrock) is skipped: the caller gets the first route\'s failure', async () => {
+    vllmEmbed.push({ kind: 'status', status: 503 });
+    await expect(rig.client.embeddings.create({ model: 'bge-m3', input: [[1, 2, 3]] })).rejects.toMatchObject({ status: 502, error: { code: 'upstream_error' } });
+    expect(bedrock.connections).toBe(0);
+  });
+
   test('a retryable failure of the vLLM route falls back to the next embedding model; a chat model in the chain is skipped', async () => {
     vllmEmbed.push({ kind: 'status', status: 503 });
     const res = await rig.client.embeddings.create({ model: 'bge-m3', input: 'fallback text', encoding_format: 'float' });
