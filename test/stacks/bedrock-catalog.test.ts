@@ -112,6 +112,15 @@ describe('embedding and rerank models on the cross-border path', () => {
   });
 });
 
+test('a fallback of another kind is a config error (the gateway would skip it): an embedding model cannot answer a chat', () => {
+  try {
+    parseConfig({ bedrock: { models: ['nova-pro', 'titan-embed-v2', 'cohere-embed-multilingual-v3'] }, routing: { fallbacks: { 'nova-pro': ['titan-embed-v2'], 'titan-embed-v2': ['cohere-embed-multilingual-v3'] } } });
+    throw new Error('accepted');
+  } catch (e) {
+    expect((e as ConfigError).problems).toEqual(['routing.fallbacks.nova-pro = ["titan-embed-v2"]: names "titan-embed-v2" (kind embed) as the fallback of "nova-pro" (kind chat); list only chat models.']);
+  }
+});
+
 test('the README model table matches the catalog (alias, model id, kind, how it is called, lifecycle, end of life)', () => {
   const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
   const rows = readme.split('\n').filter((l) => /^\| `[a-z0-9.-]+` \| `[a-z0-9.:-]+` \| (chat|embed|rerank|image) \|/.test(l));
