@@ -20,12 +20,15 @@ import { startLocalGateway } from '../runtime/local/local-gateway';
 import { ApiKeyTable, newApiKey } from '../runtime/server/api-keys';
 import { BedrockFake } from '../test/fakes/bedrock-fake';
 import { DynamoDbLocal } from '../test/fakes/dynamodb-local';
+import { benchEmbeddings, EmbeddingFigures } from './bench-embeddings';
 import { flagValue } from './cli-config';
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(flagValue(args, '--requests') ?? 400);
 const STREAM_ROUNDS = Number(flagValue(args, '--streams') ?? 100);
 const COLD_LOADS = Number(flagValue(args, '--cold-loads') ?? 7);
+const EMBEDDING_REQUESTS = Number(flagValue(args, '--embedding-requests') ?? 40);
+const EMBEDDING_BATCH = Number(flagValue(args, '--embedding-batch') ?? 64);
 const CONCURRENT = Number(flagValue(args, '--concurrent-streams') ?? 200);
 const TOKEN_DELAY_MS = 20;
 const DOOR_TOKENS = 20;
@@ -75,7 +78,24 @@ function percentile(values: number[], p: number): number {
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
+/** --embeddings-only: just the embedding throughput figures (a minute instead of the whole run). */
+async function embeddingsOnly() {
+  const fake = await new BedrockFake().start();
+  const upstreamProcess = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(__dirname, 'serve-openai-fake.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const vllmUrl = await new Promise<string>((resolve) => upstreamProcess.stdout!.once('data', (d) => resolve(String(d).trim())));
+  try {
+    const figures = await benchEmbeddings(fake.url, vllmUrl, { requests: EMBEDDING_REQUESTS, batch: EMBEDDING_BATCH });
+    console.log('| measure | value |');
+    console.log('|---|---|');
+    for (const [name, value] of embeddingRows(figures)) console.log(`| ${name} | ${value.toFixed(0)} |`);
+  } finally {
+    upstreamProcess.kill('SIGTERM');
+    await fake.stop();
+  }
+}
+
 async function main() {
+  if (args.includes('--embeddings-only')) return embeddingsOnly();
   const fake = await new CountingBedrock().start();
   const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: fake.url, models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }] });
   // The gateway never logs to stdout here: a write per request would be measured as gateway cost.
@@ -169,6 +189,7 @@ async function main() {
   }
   await passthrough.close();
 
+  const embeddings = await benchEmbeddings(fake.url, vllm.url, { requests: EMBEDDING_REQUESTS, batch: EMBEDDING_BATCH });
   const door = await benchDoor(fake, vllm.url);
   upstreamProcess.kill('SIGTERM');
   await fake.stop();
@@ -202,6 +223,7 @@ async function main() {
     ['vLLM passthrough: added latency p50 (ms)', percentile(viaVllm, 50) - percentile(directVllm, 50), 1, '<'],
     ['vLLM passthrough: added latency p99 (ms)', percentile(viaVllm, 99) - percentile(directVllm, 99), 5, '<'],
     ['vLLM passthrough: first-chunk overhead p50 (ms)', percentile(viaVllmFirst, 50) - percentile(directVllmFirst, 50), 2, '<'],
+    ...embeddingRows(embeddings),
     ['bundle size (KB)', bundleBytes / 1024, 1024, '<'],
     ['cold load p50 (ms)', percentile(loads, 50), 150, '<'],
   ];
@@ -225,6 +247,16 @@ async function main() {
     }
     console.log(`| ${name} | ${value.toFixed(2)} | ${comparison} ${target} | ${(comparison === '<' ? value < target : value > target) ? 'yes' : 'NO'} |`);
   }
+}
+
+/** Embedding throughput rows: what the gateway keeps of the stand-in's texts per second (Titan fans out one call per text). */
+function embeddingRows(e: EmbeddingFigures): [string, number, number, string][] {
+  return [
+    [`embeddings, Titan v2 (1 text per call, 8 in flight), batches of ${e.batch}: texts/s through the gateway`, e.bedrock[0], NaN, 'figure'],
+    [`embeddings, Titan v2, batches of ${e.batch}: texts/s calling the stand-in directly`, e.bedrock[1], NaN, 'figure'],
+    [`embeddings, vLLM passthrough, batches of ${e.batch}: texts/s through the gateway`, e.vllm[0], NaN, 'figure'],
+    [`embeddings, vLLM passthrough, batches of ${e.batch}: texts/s calling the stand-in directly`, e.vllm[1], NaN, 'figure'],
+  ];
 }
 
 interface LoadFigures {

@@ -4,6 +4,9 @@ import { sizingProblems } from '../gpu/sizing';
 import type { KitSections } from './schema';
 import { effectiveTlsMode, privateDnsLabel } from './schema/network';
 import { checkDistill, routedAliases } from './distill-checks';
+import { selfHostedRoutes } from './vllm-routes';
+import { BEDROCK_CATALOG } from '../bedrock/catalog';
+import { modelKindOfTask } from '../vllm/server';
 
 /**
  * Checks that span sections. They run even when some fields failed (so every problem is listed at
@@ -105,6 +108,22 @@ export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void 
     for (const [alias, next] of Object.entries(c.routing.fallbacks ?? {})) {
       for (const name of [alias, ...(Array.isArray(next) ? next : [])]) {
         if (!aliases.has(name)) ctx.addIssue({ code: 'custom', path: ['routing', 'fallbacks', alias], message: `names "${name}", which no route serves; routed models are ${[...aliases].join(', ')}` });
+      }
+    }
+    // A fallback must do what the model does: the gateway skips one of another kind (an embedding model cannot answer a chat).
+    const kinds = new Map<string, string>([
+      ...c.bedrock.models.map((m): [string, string] => (typeof m === 'string' ? [m, BEDROCK_CATALOG[m]?.kind ?? 'chat'] : [m?.alias, m?.kind ?? 'chat'])),
+      ...c.routing.providers.flatMap((p) => (Array.isArray(p?.models) ? p.models.map((m): [string, string] => [m?.alias, m?.kind ?? 'chat']) : [])),
+      ...(c.routing.registerVllm
+        ? c.models.flatMap((m) =>
+            selfHostedRoutes([m?.servedName], { ec2: !!c.stacks?.vllmEc2, eks: !!c.stacks?.vllmEks }).map((r): [string, string] => [r.alias, modelKindOfTask(m?.task ?? 'generate')]),
+          )
+        : []),
+    ]);
+    for (const [alias, next] of Object.entries(c.routing.fallbacks ?? {})) {
+      for (const name of Array.isArray(next) ? next : []) {
+        const [want, got] = [kinds.get(alias), kinds.get(name)];
+        if (want && got && want !== got) ctx.addIssue({ code: 'custom', path: ['routing', 'fallbacks', alias], message: `names "${name}" (kind ${got}) as the fallback of "${alias}" (kind ${want}); list only ${want} models` });
       }
     }
   }

@@ -172,6 +172,19 @@ export class OpenAiRestApi extends Construct {
     v1.addResource('chat')
       .addResource('completions')
       .addMethod('POST', integration, { requestValidator: validator, requestModels: { 'application/json': chatModel } });
+    const embeddingsModel = this.api.addModel('EmbeddingsRequest', {
+      contentType: 'application/json',
+      schema: { schema: apigw.JsonSchemaVersion.DRAFT4, type: apigw.JsonSchemaType.OBJECT, required: ['model', 'input'], properties: { model: { type: apigw.JsonSchemaType.STRING } } },
+    });
+    v1.addResource('embeddings').addMethod('POST', integration, { requestValidator: validator, requestModels: { 'application/json': embeddingsModel } });
+    const rerankModel = this.api.addModel('RerankRequest', {
+      contentType: 'application/json',
+      schema: { schema: apigw.JsonSchemaVersion.DRAFT4, type: apigw.JsonSchemaType.OBJECT, required: ['model', 'query', 'documents'], properties: { model: { type: apigw.JsonSchemaType.STRING }, documents: { type: apigw.JsonSchemaType.ARRAY } } },
+    });
+    // vLLM, Jina and Cohere clients post rerank requests to these three paths.
+    for (const parent of [v1, this.api.root, this.api.root.addResource('v2')]) {
+      parent.addResource('rerank').addMethod('POST', integration, { requestValidator: validator, requestModels: { 'application/json': rerankModel } });
+    }
     const model = this.api.root.addResource('model').addResource('{modelId}');
     for (const op of ['converse', 'converse-stream']) {
       model.addResource(op).addMethod('POST', integration, {

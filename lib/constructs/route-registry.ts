@@ -7,6 +7,7 @@ import { grantSecretsReadByNamePrefix } from '../china/secret-read';
 import { names } from '../config/names';
 import { KitConfig } from '../config/schema';
 import type { SelfHostedRoute } from '../config/vllm-routes';
+import { modelKindOfTask } from '../vllm/server';
 
 /** Where a self-hosted service answers and which secret holds its key: what its stack knows once deployed. */
 export interface VllmServiceAddress {
@@ -16,7 +17,7 @@ export interface VllmServiceAddress {
 }
 
 /** The registry entry of one self-hosted route: vLLM, inside China. */
-export function routeEntry(route: SelfHostedRoute, address: VllmServiceAddress): RouteEntry {
+export function routeEntry(route: SelfHostedRoute, address: VllmServiceAddress, modelKind: RouteEntry['modelKind'] = 'chat'): RouteEntry {
   return {
     alias: route.alias,
     platform: route.platform,
@@ -26,6 +27,7 @@ export function routeEntry(route: SelfHostedRoute, address: VllmServiceAddress):
     apiKeySecretArn: address.apiKeySecretArn,
     kind: 'vllm',
     crossBorder: false,
+    modelKind,
   };
 }
 
@@ -47,7 +49,7 @@ export class VllmRouteRegistration extends Construct {
     super(scope, id);
     this.parameter = new ssm.StringParameter(this, 'Parameter', {
       parameterName: names(props.config).routeParameter(props.route.alias),
-      stringValue: Stack.of(this).toJsonString(routeEntry(props.route, props)),
+      stringValue: Stack.of(this).toJsonString(routeEntry(props.route, props, modelKindOfTask(props.config.models.find((m) => m.servedName === props.route.servedName)?.task ?? 'generate'))),
       description: `cn-llm-kit route "${props.route.alias}" (vLLM on ${props.route.platform.toUpperCase()}): the gateway reads it at run time`,
       tier: ssm.ParameterTier.STANDARD,
     });

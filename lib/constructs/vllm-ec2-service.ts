@@ -14,7 +14,7 @@ import { grantSecretRead } from '../china/secret-read';
 import { KitConfig } from '../config/schema';
 import { GPU_INSTANCES } from '../gpu/instances';
 import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
-import { VLLM_PORT } from '../vllm/server';
+import { VLLM_PORT, vllmTaskArgs } from '../vllm/server';
 import { gpuMetricsAgentConfig, renderBootScript } from '../vllm/boot-script';
 import { adapterSyncList, loraArgs, servedAdapters } from '../vllm/adapters';
 import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
@@ -132,7 +132,7 @@ export class VllmEc2Service extends Construct {
           VLLM_PORT: String(VLLM_PORT),
           METRIC_NAMESPACE: props.metricNamespace,
           HEALTH_TIMEOUT_SECONDS: String(settings.healthCheckGraceSeconds),
-          EXTRA_ARGS: model.vllm.extraArgs.join(' '),
+          EXTRA_ARGS: [...vllmTaskArgs(model.task), ...model.vllm.extraArgs].join(' '),
           ADAPTERS: adapterSyncList(adapters),
           LORA_ARGS: loraArgs(adapters, model.vllm).join(' '),
           CLOUDWATCH_AGENT_CONFIG: gpuMetricsAgentConfig(props.metricNamespace),

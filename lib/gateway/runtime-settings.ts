@@ -38,8 +38,10 @@ export function gatewayRuntimeSettings(
         reasoning: m.reasoning,
         structuredOutput: m.structuredOutput,
         promptCaching: config.bedrock.promptCaching.includes(m.alias) ? (m.cacheTools ? ('system-and-tools' as const) : ('system' as const)) : ('off' as const),
+        kind: m.kind,
+        ...(m.region && { region: m.region }),
       })),
-      ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name }))),
+      ...providers.flatMap((p) => p.models.map((m) => ({ alias: m.alias, modelId: m.model, created: 0, route: p.name, kind: m.kind, ...(m.maxInputsPerCall && { maxInputsPerCall: m.maxInputsPerCall }) }))),
     ],
     upstreams: [
       ...providers.map((p) => ({
@@ -67,6 +69,7 @@ export function gatewayRuntimeSettings(
     residency: config.routing.residency,
     ...(config.bedrock.guardrail && { guardrail: config.bedrock.guardrail }),
     logContent: config.gateway.logContent,
+    embeddingConcurrency: config.gateway.embeddingConcurrency,
     retry: { maxAttempts: config.gateway.maxAttempts, baseDelayMs: 200, maxDelayMs: 4000 },
     timeouts: { connectMs: 3000, requestMs: opts.upstreamTimeoutSeconds * 1000 },
     maxBodyBytes: 6 * 1024 * 1024,

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { invocationId } from '../bedrock/catalog';
+import { invocationId, isoDay, lifecycleOn } from '../bedrock/catalog';
 import { globalArn } from '../china/china';
 import { names } from '../config/names';
 import { BedrockModel, KitConfig } from '../config/schema';
@@ -51,6 +51,11 @@ export class BedrockAccessStack extends Stack {
         }),
       );
     }
+    const rerankers = bedrock.models.filter((m) => m.kind === 'rerank');
+    if (rerankers.length > 0) {
+      // The Rerank API authorizes bedrock:Rerank (no resource type) and bedrock:InvokeModel on the reranker (InvokeAllowListedModels).
+      statements.push(new iam.PolicyStatement({ sid: 'RerankWithAllowListedModels', actions: ['bedrock:Rerank'], resources: ['*'], ...(sourceIpCondition && { conditions: sourceIpCondition }) }));
+    }
     if (bedrock.guardrail) {
       statements.push(
         new iam.PolicyStatement({
@@ -66,9 +71,13 @@ export class BedrockAccessStack extends Stack {
     this.user.addToGroup(group);
     this.policy = new iam.Policy(this, 'InvokePolicy', { statements, groups: [group] });
 
-    for (const m of bedrock.models.filter((m) => m.lifecycle === 'legacy')) {
-      Annotations.of(this).addWarningV2(`cn-llm-kit:legacy-model:${m.alias}`, m.note ?? `${m.alias} is a Legacy Bedrock model: calls may fail after its end of life.`);
+    if (rerankers.length > 0) {
+      Validations.of(this.policy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: `bedrock:Rerank has no resource type; which rerankers answer is limited by bedrock:InvokeModel on the allow-listed models (${rerankers.map((m) => m.alias).join(', ')}).`,
+      });
     }
+    warnAboutLifecycles(this, bedrock.models, isoDay(new Date()));
     if (bedrock.invocationLogging) this.enableInvocationLogging(config);
 
     new CfnOutput(this, 'GatewayUserName', { value: this.user.userName, description: 'IAM user the China gateway calls Bedrock as; run npm run link-credentials to hand its key to China' });
@@ -120,6 +129,25 @@ export class BedrockAccessStack extends Stack {
   }
 }
 
+/**
+ * Synth warnings for allow-listed models whose lifecycle needs the operator's attention: legacy (an
+ * end of life is announced), preview (may change or go away), and past end of life but kept through
+ * bedrock.allowEndOfLife (the config check fails synth for the others).
+ */
+export function warnAboutLifecycles(scope: Construct, models: readonly BedrockModel[], today: string): void {
+  for (const m of models) {
+    const status = lifecycleOn(m, today);
+    if (status === 'active') continue;
+    const what =
+      status === 'end-of-life'
+        ? `is past its end of life${m.endOfLife ? ` (${m.endOfLife})` : ''} and kept only because bedrock.allowEndOfLife lists it: its calls fail. Remove it from bedrock.models.`
+        : status === 'legacy'
+          ? `is Legacy${m.endOfLife ? ` with end of life on ${m.endOfLife}` : ''}: calls fail from then on. Move callers to an active model and remove it from bedrock.models.`
+          : 'is in preview: Bedrock may change or withdraw it; do not build on it for production.';
+    Annotations.of(scope).addWarningV2(`cn-llm-kit:${status}-model:${m.alias}`, `Bedrock model "${m.alias}" (${m.modelId}) ${what}${m.note ? ` ${m.note}` : ''}`);
+  }
+}
+
 const INVOKE_ACTIONS = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'];
 
 export interface BedrockModelArns {
@@ -146,7 +174,7 @@ export function bedrockModelArns(models: readonly BedrockModel[], homeRegion: st
   const foundationModel = (region: string, m: BedrockModel) => globalArn({ service: 'bedrock', region, account: '', resource: `foundation-model/${m.modelId}` });
   for (const m of models) {
     if (m.profile === 'none') {
-      invoked.add(foundationModel(homeRegion, m));
+      invoked.add(foundationModel(m.region ?? homeRegion, m));
       continue;
     }
     const profile = globalArn({ service: 'bedrock', region: homeRegion, account, resource: `inference-profile/${invocationId(m)}` });

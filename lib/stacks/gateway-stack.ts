@@ -21,6 +21,8 @@ import { AlarmTopic } from '../constructs/alarm-topic';
 import { InternalTls } from '../constructs/internal-tls';
 import { UsageLedger } from '../constructs/usage-ledger';
 import { spendWidgets } from '../constructs/spend-widgets';
+import { isoDay } from '../bedrock/catalog';
+import { warnAboutLifecycles } from './bedrock-access-stack';
 
 export interface GatewayStackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -57,6 +59,8 @@ export class GatewayStack extends ChinaStack {
     const { config } = props;
     const gw = config.gateway;
     const n = names(config);
+    // Without the BedrockAccess stack in this app, the gateway is where the allow-list's lifecycle shows.
+    if (!config.stacks.bedrockAccess) warnAboutLifecycles(this, config.bedrock.models, isoDay(new Date()));
 
     this.key = kitKey(this, 'Key', { description: `Encrypts the ${config.prefix} gateway's credential, environment and logs` });
     this.credential = new BedrockCredentialSecret(this, 'BedrockCredential', { key: this.key, secretName: n.credentialSecret });

@@ -16,6 +16,7 @@ import { registeredRoutes } from '../config/vllm-routes';
 import { VllmRouteRegistration } from '../constructs/route-registry';
 import { effectiveDtype, nodeVolumeGiB, tensorParallelSize } from '../gpu/sizing';
 import { GPU_NODE_LABEL, GPU_TAINT, namespaceOf, NODE_GROUP_LABEL, nvidiaDevicePlugin, vllmWorkload } from '../k8s/vllm-workload';
+import { vllmTaskArgs } from '../vllm/server';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
 
@@ -165,7 +166,7 @@ export class VllmEksStack extends ChinaStack {
         gpuMemoryUtilization: model.vllm.gpuMemoryUtilization,
         dtype: effectiveDtype(spec),
         loadFormat: model.vllm.loadFormat,
-        extraArgs: model.vllm.extraArgs,
+        extraArgs: [...vllmTaskArgs(model.task), ...model.vllm.extraArgs],
         adapters: servedAdapters(model, n.weightsBucket),
         lora: model.vllm,
         nodeGroup,

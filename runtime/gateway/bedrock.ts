@@ -2,6 +2,7 @@ import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
+import { BedrockRerankApi } from './bedrock-rerank-api';
 import { CachedSecret } from './cached-secret';
 import { GatewayError, isCredentialRejection } from './errors';
 import { jsonObject } from './json';
@@ -53,6 +54,7 @@ export class SecretCredentialSource implements CredentialSource {
  */
 export class BedrockInvoker {
   private client?: BedrockRuntimeClient;
+  private readonly rerankApis = new Map<string, BedrockRerankApi>();
   /** One socket pool per process, kept when the client is rebuilt after a credential reload. */
   private readonly requestHandler: NodeHttpHandler;
 
@@ -72,33 +74,57 @@ export class BedrockInvoker {
     });
   }
 
-  private bedrock(): BedrockRuntimeClient {
-    this.client ??= new BedrockRuntimeClient({
-      region: this.config.bedrockRegion,
+  private clientSettings(region: string) {
+    return {
+      region,
       ...(this.config.bedrockEndpoint && { endpoint: this.config.bedrockEndpoint }),
       ...(this.credentials && { credentials: () => this.credentials!.get() }),
       // Retries are ours: they must stop once the first byte reached the caller.
       maxAttempts: 1,
       requestHandler: this.requestHandler,
-    });
+    };
+  }
+
+  private bedrock(): BedrockRuntimeClient {
+    this.client ??= new BedrockRuntimeClient(this.clientSettings(this.config.bedrockRegion));
     return this.client;
   }
 
+  /** The Rerank API in a region (rerankers are not offered in every region), with the runtime client's credential. */
+  private rerankApi(region: string): BedrockRerankApi {
+    let api = this.rerankApis.get(region);
+    if (!api) {
+      api = new BedrockRerankApi({ region, credentials: this.bedrock().config.credentials, endpoint: this.config.bedrockEndpoint, timeoutMs: this.config.timeouts.requestMs });
+      this.rerankApis.set(region, api);
+    }
+    return api;
+  }
+
   /** `model` is what the call serves: only a model the residency gate cleared opens a connection. */
-  async call<T>(fn: (client: BedrockRuntimeClient) => Promise<T>, opts: Omit<RetryOptions, 'sleep'> & { model: ClearedModel }): Promise<T> {
+  call<T>(fn: (client: BedrockRuntimeClient) => Promise<T>, opts: Omit<RetryOptions, 'sleep'> & { model: ClearedModel }): Promise<T> {
+    return this.withCredential(() => fn(this.bedrock()), opts);
+  }
+
+  /** The same for the Rerank API, in the model's region (`model.region`, else bedrockRegion). */
+  callRerank<T>(fn: (api: BedrockRerankApi) => Promise<T>, opts: Omit<RetryOptions, 'sleep'> & { model: ClearedModel }): Promise<T> {
+    return this.withCredential(() => fn(this.rerankApi(opts.model.region ?? this.config.bedrockRegion)), opts);
+  }
+
+  private async withCredential<T>(attempt: () => Promise<T>, opts: Omit<RetryOptions, 'sleep'> & { model: ClearedModel }): Promise<T> {
     assertCleared(opts.model);
     let reloadedCredential = false;
     return withRetries(
       async () => {
         try {
-          return await fn(this.bedrock());
+          return await attempt();
         } catch (error) {
           // A rotated key: read the secret again once and retry at once (not counted as an attempt).
           if (!isCredentialRejection(error) || !this.credentials || reloadedCredential || !(opts.canRetry?.() ?? true)) throw error;
           reloadedCredential = true;
           this.credentials.invalidate();
           this.client = undefined;
-          return fn(this.bedrock());
+          this.rerankApis.clear();
+          return attempt();
         }
       },
       this.config.retry,

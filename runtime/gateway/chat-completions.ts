@@ -19,7 +19,7 @@ export async function chatCompletions(ctx: GatewayContext, call: Call) {
   outcome.stream = body.stream === true;
   outcome.model = ctx.models.resolve(body.model, 'model').alias;
   // Data residency: the gate leaves only the routes this request may take (the model and its fallbacks).
-  const candidates = ctx.residency.clear(req, body.model, 'model', { fallbacks: true });
+  const candidates = ctx.residency.clear(req, body.model, 'model', { fallbacks: true, kind: 'chat' });
   if (config.logContent) outcome.prompt = body.messages;
 
   let failure: unknown;

@@ -16,7 +16,7 @@ export async function nativeConverse(ctx: GatewayContext, call: Call, modelName:
   const { req, sink, outcome } = call;
   outcome.model = ctx.models.resolve(modelName, 'modelId').alias;
   // Data residency: Bedrock is a cross-border route unless configured otherwise; the gate decides.
-  const [model] = ctx.residency.clear(req, modelName, 'modelId', { fallbacks: false });
+  const [model] = ctx.residency.clear(req, modelName, 'modelId', { fallbacks: false, kind: 'chat' });
   if (model.route !== 'bedrock') throw badRequest(`"${model.alias}" is not served by Bedrock; call it through /v1/chat/completions.`, 'modelId', 'not_a_bedrock_model');
   outcome.crossBorder = ctx.models.leavesChina(model);
   outcome.stream = stream;

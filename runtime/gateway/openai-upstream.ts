@@ -101,12 +101,20 @@ export class OpenAiUpstream {
   }
 
   /** POST /chat/completions; the Response body is left unread so a stream can be passed on as it comes. */
-  async chatCompletions(payload: object, signal?: AbortSignal): Promise<Response> {
+  chatCompletions(payload: object, signal?: AbortSignal): Promise<Response> {
+    return this.post('/chat/completions', payload, signal);
+  }
+
+  /**
+   * POST to a path under the base URL (`/embeddings`, `/rerank`) with the upstream's key; a non-2xx
+   * answer becomes the GatewayError it stands for. The body is left unread.
+   */
+  async post(path: string, payload: object, signal?: AbortSignal): Promise<Response> {
     const key = await this.key?.get();
     const timeout = AbortSignal.timeout(this.config.timeoutMs);
     let res: Response;
     try {
-      res = await this.send(`${this.config.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
+      res = await this.send(`${this.config.baseUrl.replace(/\/+$/, '')}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(key && { authorization: `Bearer ${key}` }) },
         body: JSON.stringify(payload),

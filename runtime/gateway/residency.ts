@@ -1,5 +1,5 @@
 import { badRequest, GatewayError } from './errors';
-import { ModelCatalog, ModelEntry } from './models';
+import { ModelCatalog, ModelEntry, ModelKind } from './models';
 import { GatewayRuntimeConfig } from './runtime-config';
 import { GatewayRequest } from './types';
 
@@ -27,10 +27,12 @@ export class ResidencyGate {
    * The model named in the request and, when asked, its fallbacks, minus every route this request
    * may not take. Refuses (403 residency_violation) when none is left.
    */
-  clear(req: GatewayRequest, name: string, param: string, opts: { fallbacks: boolean }): ClearedModel[] {
+  clear(req: GatewayRequest, name: string, param: string, opts: { fallbacks: boolean; kind?: ModelKind }): ClearedModel[] {
     const model = this.models.resolve(name, param);
+    // What the endpoint serves: the model must do it (400 otherwise), and a fallback that does not is skipped.
+    if (opts.kind) this.models.requireKind(model, opts.kind, param);
     const chinaOnly = this.chinaOnly(req);
-    const chain = opts.fallbacks ? this.models.withFallbacks(model) : [model];
+    const chain = (opts.fallbacks ? this.models.withFallbacks(model) : [model]).filter((m) => !opts.kind || m.kind === opts.kind);
     const allowed = chain.filter((m) => !chinaOnly || !this.models.leavesChina(m));
     if (allowed.length === 0) {
       throw new GatewayError(

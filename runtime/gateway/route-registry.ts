@@ -23,6 +23,8 @@ export const RouteEntrySchema = z.object({
   apiKeySecretArn: z.string().min(1),
   kind: z.literal('vllm'),
   crossBorder: z.boolean(),
+  /** What the served model does (vLLM --task): which endpoint routes to it. Entries written before the field existed are chat. @default chat */
+  modelKind: z.enum(['chat', 'embed', 'rerank']).default('chat'),
 });
 export type RouteEntry = z.output<typeof RouteEntrySchema>;
 
@@ -107,7 +109,7 @@ export function withRegistryRoutes(config: GatewayRuntimeConfig, entries: readon
     }
     aliases.add(e.alias);
     upstreamNames.add(e.routeName);
-    models.push({ alias: e.alias, modelId: e.servedName, created: 0, route: e.routeName });
+    models.push({ alias: e.alias, modelId: e.servedName, created: 0, route: e.routeName, kind: e.modelKind });
     upstreams.push({ name: e.routeName, kind: e.kind, baseUrl: e.baseUrl, apiKeySecretId: e.apiKeySecretArn, crossBorder: e.crossBorder, timeoutMs: settings.timeoutMs, maxAttempts: settings.maxAttempts, ...(settings.caCertificates && { caCertificates: settings.caCertificates }) });
   }
   return { ...config, models, upstreams };

@@ -2,6 +2,8 @@ import { chatCompletions } from './chat-completions';
 import { GatewayError } from './errors';
 import { Call, GatewayContext } from './handler-context';
 import { nativeConverse } from './native-converse';
+import { embeddings } from './embeddings';
+import { rerank } from './rerank';
 import { decodePathSegment } from './request-body';
 import { sendJson } from './responses';
 
@@ -29,12 +31,23 @@ export async function route(ctx: GatewayContext, call: Call): Promise<void> {
     allow('POST');
     return chatCompletions(ctx, call);
   }
+  if (path === '/v1/embeddings') {
+    outcome.route = 'embeddings';
+    allow('POST');
+    return embeddings(ctx, call);
+  }
+  // vLLM, Jina and Cohere clients call rerank under these paths.
+  if (path === '/v1/rerank' || path === '/rerank' || path === '/v2/rerank') {
+    outcome.route = 'rerank';
+    allow('POST');
+    return rerank(ctx, call);
+  }
   if ((m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(path))) {
     outcome.route = m[2];
     allow('POST');
     return nativeConverse(ctx, call, decodePathSegment(m[1], 'modelId'), m[2] === 'converse-stream');
   }
-  throw new GatewayError(404, 'invalid_request_error', `Unknown path ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /model/{modelId}/converse, POST /model/{modelId}/converse-stream.`, 'unknown_url');
+  throw new GatewayError(404, 'invalid_request_error', `Unknown path ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/embeddings, POST /v1/rerank, POST /model/{modelId}/converse, POST /model/{modelId}/converse-stream.`, 'unknown_url');
 }
 
 /** GET /v1/models and /v1/models/{id}: the allow-list, nothing leaves the gateway. */

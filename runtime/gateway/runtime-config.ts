@@ -43,6 +43,12 @@ export const GatewayRuntimeConfigSchema = z.object({
          * that cache tools, not Nova). @default off
          */
         promptCaching: z.enum(['off', 'system', 'system-and-tools']).optional(),
+        /** What the model does, so which endpoint serves it (chat: /v1/chat/completions, embed: /v1/embeddings, rerank: /v1/rerank). @default chat */
+        kind: z.enum(['chat', 'embed', 'rerank', 'image']).default('chat'),
+        /** Bedrock models called outside bedrockRegion (Amazon Rerank is not offered in us-east-1). @default bedrockRegion */
+        region: z.string().optional(),
+        /** Embedding models: inputs the upstream takes per call; a longer input list is split and reassembled in order. @default no limit */
+        maxInputsPerCall: z.number().int().min(1).optional(),
       }),
     )
     .min(1),
@@ -130,6 +136,12 @@ export const GatewayRuntimeConfigSchema = z.object({
    * @default 1000 (well above what one door task's CPU streams at once)
    */
   bedrockMaxSockets: z.number().int().min(1).default(1000),
+  /**
+   * Bedrock embedding calls one request may have in flight at once: Titan and Nova embed one text per
+   * InvokeModel call, so an input of many texts fans out, bounded so one caller cannot take the
+   * account's Bedrock quota (and the process's sockets) alone. @default 8
+   */
+  embeddingConcurrency: z.number().int().min(1).max(64).default(8),
   /** API Gateway accepts 10 MB; Lambda's synchronous payload limit is 6 MB. */
   maxBodyBytes: z.number().int().min(1024).default(6 * 1024 * 1024),
 });

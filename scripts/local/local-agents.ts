@@ -53,7 +53,7 @@ export function withStandInModels(config: KitConfig, agents: AgentsConfig, stand
   // Aliases the kit already routes (a Bedrock model, a provider) keep their route: residency and the rest apply to them as deployed.
   const standIn = aliases.filter((alias) => !served.has(alias));
   if (standIn.length === 0) return config;
-  const provider = { name: STAND_IN_PROVIDER, baseUrl: `${standInUrl}/v1`, models: standIn.map((alias) => ({ alias, model: alias })), crossBorder: false, timeoutSeconds: 300, maxAttempts: 1 };
+  const provider = { name: STAND_IN_PROVIDER, baseUrl: `${standInUrl}/v1`, models: standIn.map((alias) => ({ alias, model: alias, kind: 'chat' as const })), crossBorder: false, timeoutSeconds: 300, maxAttempts: 1 };
   return { ...config, routing: { ...config.routing, providers: [...config.routing.providers, provider] } };
 }
 

@@ -1,6 +1,7 @@
 import { fromIni } from '@aws-sdk/credential-providers';
 import { KitConfig } from '../../lib/config/schema';
 import { selfHostedRoutes } from '../../lib/config/vllm-routes';
+import { modelKindOfTask } from '../../lib/vllm/server';
 import { gatewayRuntimeSettings } from '../../lib/gateway/runtime-settings';
 import { BedrockInvoker, CredentialSource } from '../../runtime/gateway/bedrock';
 import { createGateway, Gateway } from '../../runtime/gateway/gateway';
@@ -53,7 +54,8 @@ export function vllmRoutesFromArgs(args: string[], config: KitConfig): RouteEntr
     { ec2: true, eks: false },
   );
   // Locally the key comes from the environment or a file, not from a secret: the secret id is never read.
-  return routes.map((route, i) => ({ ...route, baseUrl: specs[i].baseUrl, apiKeySecretArn: 'local', kind: 'vllm' as const, crossBorder: false }));
+  const taskOf = (servedName: string) => config.models.find((m) => m.servedName === servedName)?.task ?? 'generate';
+  return routes.map((route, i) => ({ ...route, baseUrl: specs[i].baseUrl, apiKeySecretArn: 'local', kind: 'vllm' as const, crossBorder: false, modelKind: modelKindOfTask(taskOf(route.servedName)) }));
 }
 
 /**

@@ -23,8 +23,9 @@ export type Behaviour =
   | { kind: 'badChecksum'; afterTokens: number };
 
 export interface RecordedRequest {
+  /** The model in the path; for the Rerank API, the modelArn of its configuration. */
   readonly modelId: string;
-  readonly operation: 'converse' | 'converse-stream';
+  readonly operation: 'converse' | 'converse-stream' | 'invoke' | 'rerank';
   readonly accessKeyId: string | undefined;
   readonly body: any;
 }
@@ -56,11 +57,12 @@ export class BedrockFake extends LoopbackServer {
   protected async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const match = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url ?? '');
+    const match = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(req.url ?? '') ?? (req.url === '/rerank' ? ['', '', 'rerank'] : null);
     if (!match) return this.error(res, 404, 'UnknownOperationException', `no route ${req.url}`);
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-    this.requests.push({ modelId: decodeURIComponent(match[1]), operation: match[2] as RecordedRequest['operation'], accessKeyId, body });
+    const modelId = match[2] === 'rerank' ? String(body.rerankingConfiguration?.bedrockRerankingConfiguration?.modelConfiguration?.modelArn) : decodeURIComponent(match[1]);
+    this.requests.push({ modelId, operation: match[2] as RecordedRequest['operation'], accessKeyId, body });
     if (this.acceptsKey && !this.acceptsKey(accessKeyId ?? '')) {
       return this.error(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
@@ -75,8 +77,66 @@ export class BedrockFake extends LoopbackServer {
         await sleep(behaviour.ms);
         return this.error(res, 500, 'InternalServerException', 'hung');
       default:
+        if (match[2] === 'invoke') return this.invoke(res, modelId, body);
+        if (match[2] === 'rerank') return this.rerank(res, body);
         return match[2] === 'converse' ? this.converse(res, body, behaviour) : this.converseStream(res, body, behaviour);
     }
+  }
+
+  /**
+   * InvokeModel of the embedding models, with each family's own body and answer: Titan Text
+   * Embeddings V2 ({inputText, dimensions, normalize} -> {embedding, inputTextTokenCount}), Nova
+   * Multimodal Embeddings (SINGLE_EMBEDDING -> {embeddings: [{embeddingType, embedding}]}), Cohere
+   * Embed v3 ({texts, input_type, embedding_types} -> {id, embeddings: {float}, response_type, texts}).
+   * Every answer carries the billed input tokens in X-Amzn-Bedrock-Input-Token-Count, as Bedrock's do.
+   */
+  private invoke(res: http.ServerResponse, modelId: string, body: any) {
+    const reject = (message: string) => this.error(res, 400, 'ValidationException', message);
+    let answer: object;
+    let tokens: number;
+    if (modelId.startsWith('amazon.titan-embed-text-v2')) {
+      if (typeof body.inputText !== 'string' || body.inputText === '') return reject('Malformed input request: inputText is required');
+      const dims = body.dimensions ?? 1024;
+      if (![256, 512, 1024].includes(dims)) return reject(`Malformed input request: #/dimensions: ${dims} is not a valid enum value`);
+      tokens = countTokens(body.inputText);
+      answer = { embedding: fakeVector(body.inputText, dims), embeddingsByType: { float: fakeVector(body.inputText, dims) }, inputTextTokenCount: tokens };
+    } else if (modelId.startsWith('amazon.nova-2-multimodal-embeddings')) {
+      const params = body.singleEmbeddingParams;
+      if (body.taskType !== 'SINGLE_EMBEDDING' || !params?.embeddingPurpose || typeof params.text?.value !== 'string') return reject('Malformed input request: taskType SINGLE_EMBEDDING with singleEmbeddingParams.embeddingPurpose and text.value is required');
+      const dims = params.embeddingDimension ?? 3072;
+      if (![256, 384, 1024, 3072].includes(dims)) return reject(`Malformed input request: embeddingDimension ${dims} is not valid`);
+      tokens = countTokens(params.text.value);
+      answer = { embeddings: [{ embeddingType: 'TEXT', embedding: fakeVector(params.text.value, dims) }] };
+    } else if (modelId.startsWith('cohere.embed-')) {
+      if (!Array.isArray(body.texts) || body.texts.length === 0 || body.texts.length > 96) return reject('Malformed input request: texts must hold 1 to 96 strings');
+      if (!['search_document', 'search_query', 'classification', 'clustering'].includes(body.input_type)) return reject('Malformed input request: input_type is required');
+      tokens = body.texts.reduce((n: number, t: string) => n + countTokens(t), 0);
+      const vectors = body.texts.map((t: string) => fakeVector(t, 1024));
+      answer = body.embedding_types
+        ? { id: 'emb-1', embeddings: { float: vectors }, response_type: 'embeddings_by_type', texts: body.texts }
+        : { id: 'emb-1', embeddings: vectors, response_type: 'embeddings_floats', texts: body.texts };
+    } else {
+      return reject(`The fake knows no InvokeModel body for ${modelId}`);
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-bedrock-input-token-count': String(tokens), 'x-amzn-bedrock-output-token-count': '0' });
+    res.end(JSON.stringify(answer));
+  }
+
+  /** The Rerank API (bedrock-agent-runtime POST /rerank): one text query, inline text sources, results by relevance. */
+  private rerank(res: http.ServerResponse, body: any) {
+    const query = body.queries?.[0]?.textQuery?.text;
+    const sources: string[] = (body.sources ?? []).map((s: any) => s.inlineDocumentSource?.textDocument?.text);
+    const config = body.rerankingConfiguration?.bedrockRerankingConfiguration;
+    if (body.queries?.length !== 1 || typeof query !== 'string') return this.error(res, 400, 'ValidationException', 'exactly one TEXT query is required');
+    if (sources.length === 0 || sources.length > 1000 || sources.some((s) => typeof s !== 'string')) return this.error(res, 400, 'ValidationException', 'sources must hold 1 to 1000 INLINE TEXT documents');
+    if (!/^arn:aws:bedrock:[a-z0-9-]+::foundation-model\/(amazon\.rerank-v1:0|cohere\.rerank-v3-5:0)$/.test(config?.modelConfiguration?.modelArn ?? '')) return this.error(res, 400, 'ValidationException', 'modelArn is not a reranker');
+    const n = config.numberOfResults ?? sources.length;
+    const results = sources
+      .map((text, index) => ({ index, relevanceScore: fakeRelevance(query, text) }))
+      .sort((a, b) => b.relevanceScore - a.relevanceScore)
+      .slice(0, n);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ results }));
   }
 
   private async cut(res: http.ServerResponse, behaviour: Extract<Behaviour, { kind: 'cut' }>) {
@@ -208,3 +268,24 @@ export class BedrockFake extends LoopbackServer {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Tokens as the fakes count them: words. */
+export const countTokens = (text: string) => text.split(/\s+/).filter((w) => w.length > 0).length;
+
+/** A deterministic unit vector for a text (tests compute what the stand-ins answer). */
+export function fakeVector(text: string, dimensions: number): number[] {
+  let seed = 0;
+  for (const c of text) seed = (seed * 31 + c.codePointAt(0)!) % 1000003;
+  const raw = Array.from({ length: dimensions }, (_, i) => Math.sin(seed + i * 0.5));
+  const norm = Math.sqrt(raw.reduce((n, v) => n + v * v, 0)) || 1;
+  // float32 values: what a base64 (float32) answer can carry exactly.
+  return raw.map((v) => Math.fround(v / norm));
+}
+
+/** How many of the query's words the document holds, as a share (0..1): a stand-in reranker's score. */
+export function fakeRelevance(query: string, document: string): number {
+  const words = query.toLowerCase().split(/\W+/).filter((w) => w.length > 0);
+  const text = document.toLowerCase();
+  const hits = words.filter((w) => text.includes(w)).length;
+  return Math.fround(words.length === 0 ? 0 : hits / words.length + 0.001 / (1 + document.length));
+}

@@ -1,4 +1,5 @@
 import * as http from 'http';
+import { countTokens, fakeRelevance, fakeVector } from './bedrock-fake';
 import { LoopbackServer } from './loopback-server';
 
 export type UpstreamBehaviour =
@@ -29,6 +30,13 @@ export class OpenAiUpstreamFake extends LoopbackServer {
     super();
   }
 
+  /** The paths of the requests, in order. */
+  readonly paths: string[] = [];
+  /** Inputs one /v1/embeddings call takes (a provider's batch limit, e.g. DashScope's 10); more is a 400 as the provider answers. */
+  maxEmbeddingInputs = Infinity;
+  /** The `dimensions` the embedding model accepts (vLLM: matryoshka models only); others are a 400. */
+  embeddingDimensions: number[] = [];
+
   push(...b: UpstreamBehaviour[]): this {
     this.queue.push(...b);
     return this;
@@ -43,7 +51,9 @@ export class OpenAiUpstreamFake extends LoopbackServer {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(payload));
     };
-    if (req.url !== '/v1/chat/completions') return json(404, { error: { message: `no route ${req.url}` } });
+    const route = req.url === '/v1/chat/completions' ? 'chat' : req.url === '/v1/embeddings' ? 'embeddings' : req.url === '/v1/rerank' || req.url === '/rerank' ? 'rerank' : undefined;
+    if (!route) return json(404, { error: { message: `no route ${req.url}` } });
+    this.paths.push(req.url!);
     // An empty key means the upstream is open (the benchmark); otherwise the bearer key must match.
     if (this.apiKey && req.headers.authorization !== `Bearer ${this.apiKey}`) return json(401, { error: { message: 'invalid api key' } });
     const behaviour = this.queue.shift() ?? { kind: 'reply' };
@@ -52,6 +62,8 @@ export class OpenAiUpstreamFake extends LoopbackServer {
       req.socket.destroy();
       return;
     }
+    if (route === 'embeddings') return this.embeddings(body, json);
+    if (route === 'rerank') return this.rerank(body, json);
     if (behaviour.kind === 'sse') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const piece of behaviour.pieces) {
@@ -94,6 +106,36 @@ export class OpenAiUpstreamFake extends LoopbackServer {
     send({ choices: choices.map((index) => ({ index, delta: {}, finish_reason: 'stop' })) });
     if (body.stream_options?.include_usage) send({ choices: [], usage });
     res.end('data: [DONE]\n\n');
+  }
+
+  /** vLLM's /v1/embeddings (--task embed): strings or token ids, float or base64 vectors, usage in tokens. */
+  private embeddings(body: any, json: (status: number, payload: object) => void) {
+    const input = body.input;
+    const inputs: (string | number[])[] = typeof input === 'string' ? [input] : Array.isArray(input) && typeof input[0] === 'number' ? [input] : input;
+    if (!Array.isArray(inputs) || inputs.length === 0) return json(400, { object: 'error', message: 'input must not be empty', type: 'BadRequestError', code: 400 });
+    if (inputs.length > this.maxEmbeddingInputs) return json(400, { error: { message: `batch size is invalid, it should not be larger than ${this.maxEmbeddingInputs}`, type: 'invalid_request_error', code: 'InvalidParameter' } });
+    if (body.dimensions !== undefined && !this.embeddingDimensions.includes(body.dimensions)) {
+      return json(400, { object: 'error', message: `Model "${body.model}" does not support matryoshka representation, changing output dimensions will lead to poor results.`, type: 'BadRequestError', code: 400 });
+    }
+    const dims = body.dimensions ?? 8;
+    const tokens = inputs.reduce((n: number, x) => n + (typeof x === 'string' ? countTokens(x) : x.length), 0);
+    const data = inputs.map((x, index) => {
+      const vector = fakeVector(typeof x === 'string' ? `${this.name}:${x}` : `${this.name}:${x.join(',')}`, dims);
+      return { index, object: 'embedding', embedding: body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector };
+    });
+    json(200, { id: `embd-${this.name}`, object: 'list', created: 1, model: body.model, data, usage: { prompt_tokens: tokens, total_tokens: tokens, completion_tokens: 0, prompt_tokens_details: null } });
+  }
+
+  /** vLLM's /v1/rerank (--task score): results by relevance, with the documents, usage in tokens. */
+  private rerank(body: any, json: (status: number, payload: object) => void) {
+    const documents: string[] = (body.documents ?? []).map((d: string | { text: string }) => (typeof d === 'string' ? d : d.text));
+    if (typeof body.query !== 'string' || documents.length === 0) return json(400, { object: 'error', message: 'query and documents are required', type: 'BadRequestError', code: 400 });
+    const results = documents
+      .map((text, index) => ({ index, document: { text }, relevance_score: fakeRelevance(body.query, text) }))
+      .sort((a, b) => b.relevance_score - a.relevance_score)
+      .slice(0, body.top_n ?? documents.length);
+    const tokens = documents.reduce((n, d) => n + countTokens(body.query) + countTokens(d), 0);
+    json(200, { id: `rerank-${this.name}`, model: body.model, usage: { total_tokens: tokens }, results });
   }
 
   private async fail(res: http.ServerResponse, behaviour: Extract<UpstreamBehaviour, { kind: 'status' }>) {

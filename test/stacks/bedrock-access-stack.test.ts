@@ -78,11 +78,11 @@ describe('BedrockAccess stack (global partition)', () => {
     expect(Object.keys(statementOf(t, 'ServeThroughAllowListedProfiles').Condition)).toEqual(['StringEquals']);
   });
 
-  test('Nova Premier only when asked for, with a warning that it is Legacy', () => {
-    const { kit: withPremier } = kitApp({ 'bedrock.models': '["nova-pro","nova-premier"]' });
+  test('Nova Premier (past end of life) only when bedrock.allowEndOfLife keeps it, with a warning', () => {
+    const { kit: withPremier } = kitApp({ 'bedrock.models': '["nova-pro","nova-premier"]', 'bedrock.allowEndOfLife': 'nova-premier' });
     const t = Template.fromStack(withPremier.bedrockAccess!);
     expect(statementOf(t, 'InvokeAllowListedModels').Resource).toContain('arn:aws:bedrock:us-east-1:444455556666:inference-profile/us.amazon.nova-premier-v1:0');
-    Annotations.fromStack(withPremier.bedrockAccess!).hasWarning('*', Match.stringLikeRegexp('Nova Premier v1 is Legacy'));
+    Annotations.fromStack(withPremier.bedrockAccess!).hasWarning('*', Match.stringLikeRegexp('"nova-premier" .* is past its end of life \\(2026-09-14\\) and kept only because bedrock.allowEndOfLife lists it'));
   });
 
   test('a guardrail adds ApplyGuardrail on exactly that guardrail', () => {

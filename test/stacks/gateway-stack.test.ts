@@ -44,13 +44,16 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
   test('a REGIONAL REST API whose every method is IAM-authorized and validated', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] }, BinaryMediaTypes: ['application/vnd.amazon.eventstream'] });
     const methods = resourcesOf(template, 'AWS::ApiGateway::Method');
-    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST']);
+    // models, models/{id}; chat/completions, converse, converse-stream, embeddings, and rerank under /v1, / and /v2.
+    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST', 'POST', 'POST']);
     for (const m of methods) {
       expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
       expect(m.Properties.RequestValidatorId).toBeDefined();
       expect(m.Properties.Integration).toEqual(expect.objectContaining({ Type: 'AWS_PROXY', TimeoutInMillis: 29000 }));
     }
     template.hasResourceProperties('AWS::ApiGateway::Model', { Schema: Match.objectLike({ required: ['model', 'messages'] }) });
+    template.hasResourceProperties('AWS::ApiGateway::Model', { Schema: Match.objectLike({ required: ['model', 'input'] }) });
+    template.hasResourceProperties('AWS::ApiGateway::Model', { Schema: Match.objectLike({ required: ['model', 'query', 'documents'] }) });
   });
 
   test('access logs, execution logs without bodies, metrics and throttling on the stage', () => {
@@ -141,10 +144,10 @@ describe('Gateway stack (default: REGIONAL, IAM, buffered)', () => {
         logContent: false,
         models: [
           // What each model can be asked beyond plain chat (Nova: a forced tool for JSON, no prompt caching unless listed).
-          { alias: 'nova-micro', modelId: 'us.amazon.nova-micro-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off' },
-          { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off' },
-          { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off' },
-          { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0, route: 'bedrock', reasoning: 'effort', structuredOutput: 'tool', promptCaching: 'off' },
+          { alias: 'nova-micro', modelId: 'us.amazon.nova-micro-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off', kind: 'chat' },
+          { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off', kind: 'chat' },
+          { alias: 'nova-pro', modelId: 'us.amazon.nova-pro-v1:0', created: 0, route: 'bedrock', reasoning: 'none', structuredOutput: 'tool', promptCaching: 'off', kind: 'chat' },
+          { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', created: 0, route: 'bedrock', reasoning: 'effort', structuredOutput: 'tool', promptCaching: 'off', kind: 'chat' },
         ],
         // Self-hosted routes are read from Parameter Store at run time, not fixed in the environment; they are
         // HTTPS on private names, trusting the kit's private CA (its root certificate, a deploy-time value).
@@ -223,7 +226,7 @@ describe('Gateway stack options', () => {
     expect(resourcesOf(t, 'AWS::ApiGateway::ApiKey')[0].Properties.Value).toBeUndefined();
     app.synth();
     const icp = ledger.evaluations.filter((e) => e.ruleId === 'ChinaRegion-IamAuthorizedApi' && e.stackName === 'cnllm-Gateway' && e.outcome !== 'not-applicable');
-    expect(icp).toHaveLength(5);
+    expect(icp).toHaveLength(9);
     for (const e of icp) expect(e).toEqual(expect.objectContaining({ outcome: 'acknowledged', reason: expect.stringContaining('宁ICP备12345678号') }));
   });
 

@@ -157,6 +157,7 @@ describe('VllmEc2 stack (default: Qwen2.5-1.5B on g5.xlarge)', () => {
       apiKeySecretArn: 'arn:aws-cn:secretsmanager:cn-northwest-1:111122223333:secret:cnllm/vllm/ec2/x-AbCdEf',
       kind: 'vllm',
       crossBorder: false,
+      modelKind: 'chat',
     });
     expect(parts.filter((p) => typeof p !== 'string')).toEqual([{ Ref: expect.stringMatching(/^ApiKeyqwen/) }]);
     // It writes; it reads nothing of the gateway's.

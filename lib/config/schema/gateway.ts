@@ -19,6 +19,8 @@ export const gatewaySection = z
     wafRequestsPer5MinPerIp: int(100, 2000000000, 'WAF rate limit per source IP').default(3000),
     lambdaMemoryMb: int(256, 10240, 'gateway Lambda memory').default(1024),
     maxAttempts: int(1, 10, 'Bedrock attempts per request (throttling and 5xx, before the first byte)').default(3),
+    /** Bedrock embedding calls one request may have in flight (Titan and Nova embed one text per call): bounded so one caller cannot take the account's InvokeModel quota. @default 8 */
+    embeddingConcurrency: int(1, 64, 'embedding calls in flight per request').default(8),
     /** Log prompt and completion text. They are customer data that crossed a border: off unless explicitly wanted. */
     logContent: flag(false),
     logRetentionDays: int(1, 3653, 'days gateway logs are kept').default(365),
@@ -71,7 +73,20 @@ export const routingSection = z
             name: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, { error: 'must be a short lower-case name, e.g. "dashscope"' }),
             baseUrl: z.string().url({ error: 'must be the provider\'s OpenAI-compatible base URL up to /v1, e.g. "https://dashscope.aliyuncs.com/compatible-mode/v1"' }),
             /** alias callers send -> the provider's model name. */
-            models: z.array(z.object({ alias: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/), model: z.string().min(1) }).strict()).min(1),
+            models: z
+              .array(
+                z
+                  .object({
+                    alias: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/),
+                    model: z.string().min(1),
+                    /** What the provider's model does: chat (/chat/completions), embed (/embeddings) or rerank (/rerank, passed through). @default chat */
+                    kind: z.enum(['chat', 'embed', 'rerank'], { error: 'must be chat, embed or rerank' }).default('chat'),
+                    /** Embedding models: inputs the provider takes per call (DashScope's text-embedding-v3: 10); longer batches are split and reassembled in order. @default no limit */
+                    maxInputsPerCall: int(1, 2048, 'inputs per embedding call').optional(),
+                  })
+                  .strict(),
+              )
+              .min(1),
             /** The provider processes data outside mainland China. */
             crossBorder: flag(false),
             timeoutSeconds: int(5, 900, 'seconds to wait for the provider').default(300),

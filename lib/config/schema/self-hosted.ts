@@ -24,6 +24,12 @@ export const modelSchema = z
     desiredInstances: int(0, 100, 'instances at deploy').optional(),
     /** Spot capacity (cheaper, can be reclaimed with two minutes' notice). */
     spot: flag(false),
+    /**
+     * What the model serves: generate (chat, /v1/chat/completions), embed (/v1/embeddings, vLLM
+     * --task embed) or rerank (a cross-encoder such as bge-reranker-v2-m3: /v1/rerank, vLLM --task score).
+     * @default generate
+     */
+    task: z.enum(['generate', 'embed', 'rerank'], { error: 'must be generate, embed or rerank' }).default('generate'),
     vllm: z
       .object({
         maxModelLen: int(256, 1048576, 'context length vLLM serves').default(8192),
@@ -48,7 +54,11 @@ export const modelSchema = z
     /** LoRA adapters served on top of this model (`adapters/<name>/<version>/` in the weights bucket), each a routed alias of its own. @default [] */
     adapters: z.array(adapterSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    const i = m.vllm.extraArgs.findIndex((a) => a === '--task' || a.startsWith('--task='));
+    if (i >= 0) ctx.addIssue({ code: 'custom', path: ['vllm', 'extraArgs', i], message: 'sets --task, which the kit derives from the model\'s task field: set task (generate, embed or rerank) instead' });
+  });
 
 /** An image the kit runs, pinned by tag and (once mirrored) digest. */
 export const imageSchema = z
