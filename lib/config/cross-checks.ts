@@ -4,12 +4,14 @@ import { sizingProblems } from '../gpu/sizing';
 import type { KitSections } from './schema';
 import { effectiveTlsMode, privateDnsLabel } from './schema/network';
 import { selfHostedRoutes } from './vllm-routes';
+import { quotaProblems } from './schema/quotas';
 
 /**
  * Checks that span sections. They run even when some fields failed (so every problem is listed at
  * once), so each guards against the partly-invalid shapes it may see then.
  */
 export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void {
+  checkQuotas(c, ctx);
   const region = c.china?.region;
   if (!isChinaRegion(region)) return;
   const regionAzs = CHINA_REGIONS[region].availabilityZones;
@@ -164,4 +166,9 @@ export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void 
       ctx.addIssue({ code: 'custom', path: ['tags', key], message: 'tag keys starting with "aws:" are reserved by AWS; rename the tag' });
     }
   }
+}
+
+/** Quota checks (lib/config/schema/quotas.ts): money budgets and their prices, the default group's place. */
+export function checkQuotas(c: KitSections, ctx: z.RefinementCtx): void {
+  for (const problem of quotaProblems(c.quotas)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 }

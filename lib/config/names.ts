@@ -23,6 +23,8 @@ export const names = (config: KitConfig) => ({
   vllmApiKeySecretPrefix: `${config.prefix}/vllm/`,
   /** DynamoDB table of the streaming door's caller API keys (hashes only). */
   apiKeyTable: `${config.prefix}-api-keys`,
+  /** DynamoDB table of the quota counters and of limits set at run time (npm run api-keys -- limits). */
+  quotaTable: `${config.prefix}-quotas`,
   /** The CodeBuild project npm run stage-model starts. */
   stagingProject: `${config.prefix}-stage-model`,
   /** The private ECR repository of an image the kit runs, e.g. `cnllm/vllm`. */

@@ -6,6 +6,7 @@ import { bedrockSection, resolveBedrockModel } from './schema/bedrock';
 import { gatewaySection, routingSection } from './schema/gateway';
 import { effectiveTlsMode, internalTlsSection, networkSection } from './schema/network';
 import { alarmsSection, lambdaSection } from './schema/operations';
+import { quotasSection } from './schema/quotas';
 import { gpuSection, imagesSection, modelStoreSection, modelsSection, stagingSection, vllmEc2Section, vllmEksSection } from './schema/self-hosted';
 
 export { INTERFACE_ENDPOINT_NAMES, privateDnsLabel } from './schema/network';
@@ -42,6 +43,7 @@ const sections = z
     internalTls: internalTlsSection,
     alarms: alarmsSection,
     gpu: gpuSection,
+    quotas: quotasSection,
   })
   .strict();
 

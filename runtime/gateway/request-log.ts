@@ -27,6 +27,14 @@ export interface Outcome {
   upstreamFailure?: boolean;
   prompt?: unknown;
   completion?: string;
+  /** Who was metered (set by the quota module): an API key id, an IAM role ARN for assumed-role sessions, a user ARN. */
+  identity?: string;
+  /** The identity's group (team); "default" when it has none. */
+  group?: string;
+  /** What the request cost by the price table (quotas.prices); unset when its model has no price. */
+  cost?: { amount: number; currency: 'CNY' | 'USD' };
+  /** Refused by the gateway's own limits or budgets (429), not throttled by an upstream. */
+  quotaRefused?: boolean;
 }
 
 /** Notes the error that ended (or failed) the request. */
@@ -61,6 +69,7 @@ export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs:
             { Name: 'OutputTokens', Unit: 'Count' },
             { Name: 'CachedInputTokens', Unit: 'Count' },
             { Name: 'Throttled', Unit: 'Count' },
+            { Name: 'QuotaRefused', Unit: 'Count' },
             { Name: 'UpstreamErrors', Unit: 'Count' },
             { Name: 'DeadlineExceeded', Unit: 'Count' },
           ],
@@ -74,7 +83,9 @@ export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs:
     InputTokens: outcome.inputTokens ?? 0,
     OutputTokens: outcome.outputTokens ?? 0,
     CachedInputTokens: outcome.cachedTokens ?? 0,
-    Throttled: outcome.status === 429 ? 1 : 0,
+    // Upstream throttling only: the gateway's own limits are counted apart and must not trip the throttle alarm.
+    Throttled: outcome.status === 429 && !outcome.quotaRefused ? 1 : 0,
+    QuotaRefused: outcome.quotaRefused ? 1 : 0,
     // Only failures that came from an upstream: bad input and the gateway's own faults must not trip the upstream alarms.
     UpstreamErrors: outcome.upstreamFailure ? 1 : 0,
     DeadlineExceeded: outcome.error === 'deadline_exceeded' ? 1 : 0,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QuotaRuntimeConfigSchema } from '../quota/quota-config';
 
 /**
  * What the gateway needs at run time, passed by the stack as one JSON environment variable.
@@ -112,6 +113,8 @@ export const GatewayRuntimeConfigSchema = z.object({
    * @default 1000 (well above what one door task's CPU streams at once)
    */
   bedrockMaxSockets: z.number().int().min(1).default(1000),
+  /** Limits, budgets and prices per identity and group (runtime/quota). @default unset (no checks, no cost) */
+  quotas: QuotaRuntimeConfigSchema.optional(),
   /** API Gateway accepts 10 MB; Lambda's synchronous payload limit is 6 MB. */
   maxBodyBytes: z.number().int().min(1024).default(6 * 1024 * 1024),
 });

@@ -35,6 +35,25 @@ export class DynamoDbLocal {
     return this;
   }
 
+  /** The quota table as the stack creates it (lib/constructs/quota-store.ts): keys `pk` and `sk` (strings), on demand. */
+  async createQuotaTable(tableName: string): Promise<this> {
+    await this.client().send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    return this;
+  }
+
   /** Every item of a table, as stored. */
   async items(tableName: string) {
     return (await this.client().send(new ScanCommand({ TableName: tableName }))).Items ?? [];
