@@ -4,6 +4,7 @@ import { flag, int } from './primitives';
 
 /** Names a group in config keys (`quotas.groups.<name>.*`), the CLI, counters and the Group metric dimension. */
 export const GROUP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const MODEL_ALIAS = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const GROUP_NAME_ERROR = 'must be a group name: 1-40 lower-case letters, digits or "-", starting with a letter, e.g. "team-a"';
 
 const count = (what: string) => int(1, 1_000_000_000_000, what).optional();
@@ -34,7 +35,7 @@ const groupSchema = z
     /** Limits each identity of the group gets on its own (besides the group's shared ones). @default unset */
     perIdentity: limitsSchema.optional(),
     /** alias -> limits for that model alone, shared by the group, e.g. a small budget for a cross-border model. @default {} */
-    models: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: 'must be a model alias' }), limitsSchema).default({}),
+    models: z.record(z.string(), limitsSchema).default({}),
   })
   .strict();
 
@@ -59,7 +60,7 @@ export const quotasSection = z
     /** The group of every identity that has no other. */
     default: groupSchema.prefault({}),
     /** group name -> its limits. @default {} */
-    groups: z.record(z.string().regex(GROUP_NAME, { error: GROUP_NAME_ERROR }), groupSchema).default({}),
+    groups: z.record(z.string(), groupSchema).default({}),
     /** IAM principals -> groups, first match wins; `*` matches any characters. Matched against the role ARN for assumed-role sessions. @default [] */
     principals: z
       .array(
@@ -72,7 +73,7 @@ export const quotasSection = z
       )
       .default([]),
     /** alias -> {input, output (per million tokens), currency}: what a request costs (Outcome.cost, money budgets). @default {} */
-    prices: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: 'must be a model alias' }), priceSchema).default({}),
+    prices: z.record(z.string(), priceSchema).default({}),
     /** Currency of dailyBudget / monthlyBudget; every price must use it when a money budget is set. @default CNY */
     currency: z.enum(['CNY', 'USD'], { error: 'must be CNY or USD' }).default('CNY'),
     /** Days and months start at midnight at this offset from UTC (China Standard Time: 8). @default 8 */
@@ -132,6 +133,16 @@ export function budgetedGroups(q: QuotasInput): string[] {
 export function quotaProblems(q: QuotasInput): { path: (string | number)[]; message: string }[] {
   if (!q || typeof q !== 'object') return [];
   const problems: { path: (string | number)[]; message: string }[] = [];
+  // Record keys are checked here: zod reports a bad key only as "Invalid key in record".
+  for (const name of Object.keys(q.groups ?? {})) {
+    if (name !== 'default' && !GROUP_NAME.test(name)) problems.push({ path: ['quotas', 'groups', name], message: `is not a usable name: the group ${GROUP_NAME_ERROR.replace('must be a group name: ', 'name must be ')}` });
+  }
+  for (const set of limitSets(q)) {
+    if (set.path.at(-2) === 'models' && !MODEL_ALIAS.test(String(set.path.at(-1)))) problems.push({ path: set.path, message: 'is not a model alias (lower-case letters, digits, ".", "_" or "-")' });
+  }
+  for (const alias of Object.keys(q.prices ?? {})) {
+    if (!MODEL_ALIAS.test(alias)) problems.push({ path: ['quotas', 'prices', alias], message: 'is not a model alias (lower-case letters, digits, ".", "_" or "-")' });
+  }
   if (q.groups && 'default' in q.groups) {
     problems.push({ path: ['quotas', 'groups', 'default'], message: 'the default group is configured under quotas.default (e.g. -c quotas.default.requestsPerMinute=60); move these limits there' });
   }
