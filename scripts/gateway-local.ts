@@ -36,6 +36,7 @@ async function main(args: string[]): Promise<void> {
   const first = routing.settings.models[0].alias;
   console.error(`cn-llm-kit gateway on ${server.url} (${stream ? 'streaming' : 'buffered'}; Bedrock: ${routing.bedrockDescription}; residency: ${routing.settings.residency})`);
   console.error(`routes:\n${routing.routeLines.join('\n')}`);
+  console.error(`quotas: ${routing.quotaDescription}`);
   console.error(`try: curl -s ${server.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${first}","messages":[{"role":"user","content":"hello"}]}'`);
   await new Promise<void>((resolve) => {
     const stop = () => void server.close().then(resolve);

@@ -10,6 +10,8 @@ import { GatewayRuntimeConfig, GatewayRuntimeConfigSchema } from '../../runtime/
 import { OperatorError } from '../../runtime/operator/operator-error';
 import { flagValue, flagValues } from '../cli-config';
 import { localUpstreamKeys, upstreamKeyEnvName } from './upstream-keys';
+import { MemoryCounterStore } from '../../runtime/quota/counter-store';
+import { quotaFromConfig } from '../../runtime/quota/from-config';
 
 /** The routing flags gateway:local and door:local share (their usage texts include it). */
 export const ROUTING_USAGE = `  --bedrock-endpoint URL  a Bedrock stand-in (npm run stand-in:bedrock) instead of real Bedrock in global.region
@@ -28,6 +30,8 @@ export interface LocalRouting {
   /** One line per model: where it goes and where its key came from (never the key). */
   readonly routeLines: string[];
   readonly bedrockDescription: string;
+  /** What quotas do locally, for the start banner. */
+  readonly quotaDescription: string;
 }
 
 /**
@@ -85,10 +89,14 @@ export function localRouting(config: KitConfig, args: string[], env: NodeJS.Proc
     const keyText = key ? `key from ${key.from}` : `no key (set ${upstreamKeyEnvName(upstream.name)} or --upstream-keys)`;
     return `  ${m.alias} -> ${upstream.kind} "${upstream.name}" ${upstream.baseUrl} as ${m.modelId}${upstream.crossBorder ? ', cross-border' : ''}; ${keyText}`;
   });
+  // The same limits as deployed (quotas.* keys), counted in this process: one local process serves every caller.
+  const quota = quotaFromConfig(settings.quotas, { store: settings.quotas?.enforce ? new MemoryCounterStore() : undefined });
+  const quotaDescription = !settings.quotas ? 'off' : settings.quotas.enforce ? 'limits of quotas.* enforced, counted in this process' : 'metering only (identity, group, cost)';
   return {
-    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams }),
+    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams, quota }),
     settings,
     routeLines,
     bedrockDescription,
+    quotaDescription,
   };
 }
