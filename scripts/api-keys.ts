@@ -5,6 +5,7 @@ import { GROUP_NAME } from '../lib/config/schema/quotas';
 import { stableCaller } from '../runtime/gateway/caller';
 import { OperatorError, attempt } from '../runtime/operator/operator-error';
 import { DynamoCounterStore } from '../runtime/quota/dynamo-counter-store';
+import { DynamoJsonClient } from '../runtime/quota/dynamo-json-client';
 import { LIMIT_FIELDS, LimitTable, LimitTarget } from '../runtime/quota/limit-table';
 import { Limits } from '../runtime/quota/quota-config';
 import { windowOf } from '../runtime/quota/windows';
@@ -101,9 +102,10 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   const config = configFromArgs(args);
-  const client = new DynamoDBClient(await profileClientConfig(flagValue(args, '--china-profile') ?? 'china', config.china.region));
-  const table = new ApiKeyTable(client, names(config).apiKeyTable);
-  const limitTable = new LimitTable(client, names(config).quotaTable);
+  const clientConfig = await profileClientConfig(flagValue(args, '--china-profile') ?? 'china', config.china.region);
+  const table = new ApiKeyTable(new DynamoDBClient(clientConfig), names(config).apiKeyTable);
+  const quotaClient = new DynamoJsonClient({ ...clientConfig, timeoutMs: 10_000 });
+  const limitTable = new LimitTable(quotaClient, names(config).quotaTable);
   if (command === 'issue') {
     const caller = flagValue(args, '--caller');
     if (!caller || !/^[A-Za-z0-9._@-]{1,64}$/.test(caller)) throw new OperatorError('issue needs --caller NAME (letters, digits, . _ @ -; shown in logs and metrics)');
@@ -135,7 +137,7 @@ async function main(args: string[]): Promise<void> {
     await attempt(`set the limits of ${target.kind} ${target.name}`, () => limitTable.put(target, limits, inGroup));
     console.log(`${target.kind} ${target.name}: ${describe(limits)}${inGroup ? `; group ${inGroup}` : ''} (applies within quotas.limitsCacheSeconds)`);
   } else if (command === 'show-limits') {
-    await showLimits(config, limitTable, new DynamoCounterStore(client, names(config).quotaTable, 10_000));
+    await showLimits(config, limitTable, new DynamoCounterStore(quotaClient, names(config).quotaTable));
   } else {
     for (const r of await attempt('list keys', () => table.list())) console.log(`${r.keyId}  ${r.caller}  ${r.group ? `group ${r.group}  ` : ''}issued ${r.createdAt}${r.revokedAt ? `  revoked ${r.revokedAt}` : ''}`);
   }

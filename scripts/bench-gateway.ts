@@ -90,7 +90,7 @@ async function benchQuota(fake: BedrockFake): Promise<{ before: number[]; after:
   const dynamo = await (await new DynamoDbLocal().start()).createQuotaTable('bench-quotas');
   const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: fake.url, models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }] });
   const bedrock = new BedrockInvoker(config, { get: async () => credentials, invalidate: () => undefined });
-  const store = new DynamoCounterStore(new DynamoDBClient({ region: 'cn-northwest-1', endpoint: dynamo.url, credentials, maxAttempts: 1 }), 'bench-quotas', 2000);
+  const store = new DynamoCounterStore(dynamo.jsonClient(2000), 'bench-quotas');
   const quota = new Quota(QuotaRuntimeConfigSchema.parse({ enforce: true, default: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000, monthlyTokens: 1_000_000_000_000 } }), { store, log: () => undefined });
   const plain = createGateway({ config, bedrock, log: () => undefined });
   const limited = createGateway({ config, bedrock, log: () => undefined, quota });

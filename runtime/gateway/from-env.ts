@@ -35,7 +35,7 @@ export function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env, options: Ga
   };
   const callers = new CallerDimensions();
   // One per process, kept across registry rebuilds: its cache of table-held limits outlives a route change.
-  const quota = quotaFromConfig(config.quotas, { log, now: options.now });
+  const quota = quotaFromConfig(config.quotas, { log, now: options.now, credentials: secrets.config.credentials });
   const build = (c: GatewayRuntimeConfig) => createGateway({ config: c, bedrock, upstreams: upstreamsOf(c.upstreams), log, now: options.now, callers, quota });
 
   const settings = config.routeRegistry;

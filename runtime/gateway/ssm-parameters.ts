@@ -24,7 +24,7 @@ export class SsmError extends Error {
 }
 
 /** SigV4's hash on node:crypto: @aws-crypto/sha256-js (and the tslib it brings) would add 20 KB to the Lambda bundle. */
-class NodeSha256 implements Checksum {
+export class NodeSha256 implements Checksum {
   private hash: Hash | Hmac;
   constructor(private readonly secret?: SourceData) {
     this.hash = this.create();

@@ -1,7 +1,8 @@
-import { AttributeValue, DynamoDBClient, DynamoDBClientConfig, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Amounts, Below, CounterStore, LimitEntries } from './counter-store';
+import { DynamoJsonClient } from './dynamo-json-client';
 import { LimitTable } from './limit-table';
+
+type AttributeValue = { S?: string; N?: string };
 
 /** Attribute names of a counter item: short, they are written on every request. */
 const ATTRIBUTE: Record<keyof Amounts, string> = { requests: 'rq', tokens: 'tk', cost: 'co' };
@@ -11,21 +12,6 @@ export const counterKey = (id: string) => ({ pk: { S: `c#${id}` }, sk: { S: 'n' 
 const number = (value: number) => ({ N: String(value) });
 
 /**
- * A DynamoDB client that cannot hang a request: one attempt, bounded connect and response time, and
- * an abort at the same deadline for anything the socket timeouts miss (a DNS stall, a slow TLS setup).
- */
-export function boundedDynamoClient(options: { region?: string; endpoint?: string; timeoutMs: number; credentials?: DynamoDBClientConfig['credentials'] }): DynamoDBClient {
-  return new DynamoDBClient({
-    ...(options.region && { region: options.region }),
-    ...(options.endpoint && { endpoint: options.endpoint }),
-    ...(options.credentials && { credentials: options.credentials }),
-    // A retry would outlast the budget the caller waits for; the outage policy decides instead.
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, throwOnRequestTimeout: true }),
-  });
-}
-
-/**
  * Counters shared by every Lambda instance and door task: one item per scope and window, changed
  * only by conditional atomic UpdateItem ADDs, so concurrent callers never both take the last unit.
  */
@@ -33,11 +19,10 @@ export class DynamoCounterStore implements CounterStore {
   private readonly limits: LimitTable;
 
   constructor(
-    private readonly client: DynamoDBClient,
+    private readonly client: DynamoJsonClient,
     private readonly tableName: string,
-    private readonly timeoutMs: number,
   ) {
-    this.limits = new LimitTable(client, tableName, () => this.deadline());
+    this.limits = new LimitTable(client, tableName);
   }
 
   async reserve(id: string, add: Amounts, below: Below, expiresAt: number): Promise<Amounts | undefined> {
@@ -46,17 +31,14 @@ export class DynamoCounterStore implements CounterStore {
     for (const k of KEYS) values[`:${k}`] = number(add[k]);
     for (const k of checked) values[`:below_${k}`] = number(below[k]!);
     try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: counterKey(id),
-          UpdateExpression: `ADD ${KEYS.map((k) => `${ATTRIBUTE[k]} :${k}`).join(', ')} SET expiresAt = if_not_exists(expiresAt, :e)`,
-          ...(checked.length > 0 && { ConditionExpression: checked.map((k) => `(attribute_not_exists(${ATTRIBUTE[k]}) OR ${ATTRIBUTE[k]} < :below_${k})`).join(' AND ') }),
-          ExpressionAttributeValues: values,
-          ReturnValues: 'UPDATED_NEW',
-        }),
-        this.deadline(),
-      );
+      const out = await this.client.call('UpdateItem', {
+        TableName: this.tableName,
+        Key: counterKey(id),
+        UpdateExpression: `ADD ${KEYS.map((k) => `${ATTRIBUTE[k]} :${k}`).join(', ')} SET expiresAt = if_not_exists(expiresAt, :e)`,
+        ...(checked.length > 0 && { ConditionExpression: checked.map((k) => `(attribute_not_exists(${ATTRIBUTE[k]}) OR ${ATTRIBUTE[k]} < :below_${k})`).join(' AND ') }),
+        ExpressionAttributeValues: values,
+        ReturnValues: 'UPDATED_NEW',
+      });
       return amountsOf(out.Attributes);
     } catch (e) {
       if ((e as Error).name === 'ConditionalCheckFailedException') return undefined;
@@ -67,31 +49,24 @@ export class DynamoCounterStore implements CounterStore {
   async add(id: string, add: Amounts, expiresAt: number): Promise<Amounts> {
     const values: Record<string, AttributeValue> = { ':e': number(Math.ceil(expiresAt / 1000)) };
     for (const k of KEYS) values[`:${k}`] = number(add[k]);
-    const out = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: counterKey(id),
-        UpdateExpression: `ADD ${KEYS.map((k) => `${ATTRIBUTE[k]} :${k}`).join(', ')} SET expiresAt = if_not_exists(expiresAt, :e)`,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'UPDATED_NEW',
-      }),
-      this.deadline(),
-    );
+    const out = await this.client.call('UpdateItem', {
+      TableName: this.tableName,
+      Key: counterKey(id),
+      UpdateExpression: `ADD ${KEYS.map((k) => `${ATTRIBUTE[k]} :${k}`).join(', ')} SET expiresAt = if_not_exists(expiresAt, :e)`,
+      ExpressionAttributeValues: values,
+      ReturnValues: 'UPDATED_NEW',
+    });
     return amountsOf(out.Attributes);
   }
 
-  /** A counter as it stands (the CLI's usage view; never on the request path). */
+  /** A counter as it stands (refusals and the CLI's usage view). */
   async read(id: string): Promise<Amounts> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: counterKey(id), ConsistentRead: true }), this.deadline());
+    const out = await this.client.call('GetItem', { TableName: this.tableName, Key: counterKey(id), ConsistentRead: true });
     return amountsOf(out.Item);
   }
 
   limitEntries(): Promise<LimitEntries> {
     return this.limits.entries();
-  }
-
-  private deadline(): { abortSignal: AbortSignal } {
-    return { abortSignal: AbortSignal.timeout(this.timeoutMs) };
   }
 }
 

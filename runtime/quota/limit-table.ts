@@ -1,5 +1,5 @@
-import { AttributeValue, DeleteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand, QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import { LimitEntries } from './counter-store';
+import { DynamoJsonClient } from './dynamo-json-client';
 import { Limits } from './quota-config';
 
 /** The quota table's partition that holds the limits set at run time (one item per group or identity). */
@@ -7,6 +7,8 @@ export const LIMITS_PARTITION = 'limits';
 export const LIMIT_FIELDS = ['requestsPerMinute', 'tokensPerMinute', 'dailyTokens', 'monthlyTokens', 'dailyBudget', 'monthlyBudget'] as const;
 
 export type LimitTarget = { readonly kind: 'group'; readonly name: string } | { readonly kind: 'identity'; readonly name: string };
+
+type AttributeValue = { S?: string; N?: string };
 
 const sortKey = (target: LimitTarget) => `${target.kind}#${target.name}`;
 
@@ -16,20 +18,21 @@ const sortKey = (target: LimitTarget) => `${target.kind}#${target.name}`;
  */
 export class LimitTable {
   constructor(
-    private readonly client: DynamoDBClient,
+    private readonly client: DynamoJsonClient,
     private readonly tableName: string,
-    private readonly sendOptions: () => { abortSignal?: AbortSignal } = () => ({}),
   ) {}
 
   async entries(): Promise<LimitEntries> {
     const groups: Record<string, Limits> = {};
     const identities: Record<string, { group?: string; limits: Limits }> = {};
-    let start: QueryCommandOutput['LastEvaluatedKey'];
+    let start: Record<string, AttributeValue> | undefined;
     do {
-      const page = await this.client.send(
-        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: LIMITS_PARTITION } }, ExclusiveStartKey: start }),
-        this.sendOptions(),
-      );
+      const page = (await this.client.call('Query', {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :p',
+        ExpressionAttributeValues: { ':p': { S: LIMITS_PARTITION } },
+        ...(start && { ExclusiveStartKey: start }),
+      })) as { Items?: Record<string, AttributeValue>[]; LastEvaluatedKey?: Record<string, AttributeValue> };
       for (const item of page.Items ?? []) {
         const [kind, ...rest] = (item.sk?.S ?? '').split('#');
         const name = rest.join('#');
@@ -47,11 +50,11 @@ export class LimitTable {
     const item: Record<string, AttributeValue> = { pk: { S: LIMITS_PARTITION }, sk: { S: sortKey(target) }, updatedAt: { S: new Date().toISOString() } };
     for (const field of LIMIT_FIELDS) if (limits[field] !== undefined) item[field] = { N: String(limits[field]) };
     if (group !== undefined && target.kind === 'identity') item.group = { S: group };
-    await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item }), this.sendOptions());
+    await this.client.call('PutItem', { TableName: this.tableName, Item: item });
   }
 
   async clear(target: LimitTarget): Promise<void> {
-    await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { pk: { S: LIMITS_PARTITION }, sk: { S: sortKey(target) } } }), this.sendOptions());
+    await this.client.call('DeleteItem', { TableName: this.tableName, Key: { pk: { S: LIMITS_PARTITION }, sk: { S: sortKey(target) } } });
   }
 }
 

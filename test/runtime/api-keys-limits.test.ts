@@ -49,7 +49,7 @@ describe('npm run api-keys: groups and limits (quotas)', () => {
     expect(shown).toContain('arn:aws-cn:iam::111122223333:role/team-a-ci: requestsPerMinute 7; group team-a');
 
     // What the front doors do with them: the session is in team-a (from the table), with its own 7 and the group's 2.
-    const quota = new Quota(QuotaRuntimeConfigSchema.parse({ enforce: true, limitsCacheSeconds: 0 }), { store: new DynamoCounterStore(dynamo.client(), 'cnllm-quotas', 1000), log: () => undefined });
+    const quota = new Quota(QuotaRuntimeConfigSchema.parse({ enforce: true, limitsCacheSeconds: 0 }), { store: new DynamoCounterStore(dynamo.jsonClient(), 'cnllm-quotas'), log: () => undefined });
     const admission = await quota.admit({ method: 'POST', path: '/v1/chat/completions', headers: {}, body: '{}', caller: 'arn:aws-cn:sts::111122223333:assumed-role/team-a-ci/job-8', requestId: 'r' });
     expect(admission.group).toBe('team-a');
     expect(admission.headers['x-ratelimit-limit-requests']).toBe('2');

@@ -4,7 +4,8 @@ import { BedrockInvoker } from '../../runtime/gateway/bedrock';
 import { createGateway } from '../../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
 import { BufferedSink, GatewayRequest } from '../../runtime/gateway/types';
-import { boundedDynamoClient, DynamoCounterStore } from '../../runtime/quota/dynamo-counter-store';
+import { DynamoCounterStore } from '../../runtime/quota/dynamo-counter-store';
+import { DynamoJsonClient } from '../../runtime/quota/dynamo-json-client';
 import { LimitTable } from '../../runtime/quota/limit-table';
 import { Quota } from '../../runtime/quota/quota';
 import { QuotaRuntimeConfigSchema } from '../../runtime/quota/quota-config';
@@ -38,7 +39,7 @@ function quotaGateway(quotas: Record<string, unknown>, opts: { now?: () => numbe
   opts = { now: () => start + (Date.now() - t0), ...opts };
   const logs: Record<string, unknown>[] = [];
   const quotaConfig = QuotaRuntimeConfigSchema.parse({ enforce: true, limitsCacheSeconds: 0, ...quotas });
-  const store = opts.store ?? new DynamoCounterStore(dynamo.client(), TABLE, 1000);
+  const store = opts.store ?? new DynamoCounterStore(dynamo.jsonClient(1000), TABLE);
   const quota = new Quota(quotaConfig, { store, now: opts.now, log: (l) => logs.push(l) });
   const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: bedrock.url, models });
   const gateway = createGateway({ config, bedrock: new BedrockInvoker(config, credentials), log: (l) => logs.push(l), quota, now: opts.now });
@@ -123,7 +124,7 @@ describe('rate limits (requests and tokens per minute)', () => {
     expect((await call(gateway, 'pi-a')).status).toBe(429);
     expect((await call(gateway, 'pi-b')).status).toBe(200);
 
-    const limits = new LimitTable(dynamo.client(), TABLE);
+    const limits = new LimitTable(dynamo.jsonClient(), TABLE);
     await limits.put({ kind: 'identity', name: 'pi-c' }, { requestsPerMinute: 3 });
     await limits.put({ kind: 'identity', name: 'moved-1' }, {}, 'pi');
     expect((await call(gateway, 'pi-c')).headers['x-ratelimit-limit-requests']).toBe('3');
@@ -259,7 +260,7 @@ describe('counter store outages: bounded, then the configured policy', () => {
   });
 
   const storeAt = (endpoint: string) =>
-    new DynamoCounterStore(boundedDynamoClient({ region: 'cn-northwest-1', endpoint, timeoutMs: 300, credentials: async () => ({ accessKeyId: 'AKIALOCAL', secretAccessKey: 'local' }) }), TABLE, 300);
+    new DynamoCounterStore(new DynamoJsonClient({ region: 'cn-northwest-1', endpoint, timeoutMs: 300, credentials: { accessKeyId: 'AKIALOCAL', secretAccessKey: 'local' } }), TABLE);
 
   test.each([
     ['hangs', () => hangingUrl],
