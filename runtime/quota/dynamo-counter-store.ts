@@ -8,7 +8,7 @@ type AttributeValue = { S?: string; N?: string };
 const ATTRIBUTE: Record<keyof Amounts, string> = { requests: 'rq', tokens: 'tk', cost: 'co' };
 const KEYS = Object.keys(ATTRIBUTE) as (keyof Amounts)[];
 
-export const counterKey = (id: string) => ({ pk: { S: `c#${id}` }, sk: { S: 'n' } });
+const counterKey = (id: string) => ({ pk: { S: `c#${id}` }, sk: { S: 'n' } });
 const number = (value: number) => ({ N: String(value) });
 
 /**
