@@ -22,6 +22,10 @@ import { BedrockFake } from '../test/fakes/bedrock-fake';
 import { DynamoDbLocal } from '../test/fakes/dynamodb-local';
 import { benchEmbeddings, EmbeddingFigures } from './bench-embeddings';
 import { flagValue } from './cli-config';
+import { DynamoCounterStore } from '../runtime/quota/dynamo-counter-store';
+import { Quota } from '../runtime/quota/quota';
+import { QuotaRuntimeConfigSchema } from '../runtime/quota/quota-config';
+import { BufferedSink } from '../runtime/gateway/types';
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(flagValue(args, '--requests') ?? 400);
@@ -78,6 +82,59 @@ function percentile(values: number[], p: number): number {
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
+/**
+ * What the quota check adds (quotas on: requests and tokens per minute, a monthly token budget;
+ * counters in dynalite on loopback): the same requests through the gateway core with and without
+ * the quota module, interleaved. DynamoDB in the region answers in single-digit milliseconds, in
+ * the same order as dynalite here; the figure is the check's own cost plus one store round trip
+ * before the call and one after it.
+ */
+async function benchQuota(fake: BedrockFake): Promise<{ before: number[]; after: number[]; without: number[]; withQuota: number[]; roundTrip: number[] }> {
+  const dynamo = await (await new DynamoDbLocal().start()).createQuotaTable('bench-quotas');
+  const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: fake.url, models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }] });
+  const bedrock = new BedrockInvoker(config, { get: async () => credentials, invalidate: () => undefined });
+  const store = new DynamoCounterStore(dynamo.jsonClient(2000), 'bench-quotas');
+  const quota = new Quota(QuotaRuntimeConfigSchema.parse({ enforce: true, default: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000, monthlyTokens: 1_000_000_000_000 } }), { store, log: () => undefined });
+  const plain = createGateway({ config, bedrock, log: () => undefined });
+  const limited = createGateway({ config, bedrock, log: () => undefined, quota });
+  const body = JSON.stringify({ model: 'nova-lite', max_tokens: 100, messages: [{ role: 'user', content: 'benchmark prompt with a few words in it' }] });
+  const once = async (gateway: typeof plain) => {
+    const t = process.hrtime.bigint();
+    const sink = new BufferedSink();
+    await gateway.handle({ method: 'POST', path: '/v1/chat/completions', headers: {}, body, caller: 'arn:aws-cn:iam::111122223333:user/bench', requestId: 'b' }, sink);
+    if (sink.status !== 200) throw new Error(`bench request answered ${sink.status}: ${sink.body.toString()}`);
+    return ms(t);
+  };
+  // The check alone (before the call) and the settlement alone (after it), as the quota module runs them.
+  const before: number[] = [];
+  const after: number[] = [];
+  const req = { method: 'POST', path: '/v1/chat/completions', headers: {}, body, caller: 'arn:aws-cn:iam::111122223333:user/bench', requestId: 'b' };
+  for (let i = 0; i < 50; i++) await Promise.all([once(plain), once(limited)]);
+  const without: number[] = [];
+  const withQuota: number[] = [];
+  // One UpdateItem alone: what the store itself takes per round trip on this machine.
+  const roundTrip: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const r = process.hrtime.bigint();
+    await store.add('bench#raw', { requests: 1, tokens: 1, cost: 0 }, Date.now() + 60_000);
+    roundTrip.push(ms(r));
+    without.push(await once(plain));
+    withQuota.push(await once(limited));
+    let t = process.hrtime.bigint();
+    const admission = await quota.admit(req);
+    before.push(ms(t));
+    t = process.hrtime.bigint();
+    await quota.settle(admission, { route: 'chat.completions', status: 200, model: 'nova-lite', inputTokens: 9, outputTokens: 12 });
+    after.push(ms(t));
+  }
+  await dynamo.stop();
+  return { before, after, without, withQuota, roundTrip };
+}
+
+function printQuota(q: Awaited<ReturnType<typeof benchQuota>>): void {
+  console.log(`  quota check (dynalite on loopback): request through the gateway p50/p99 ${percentile(q.without, 50).toFixed(2)}/${percentile(q.without, 99).toFixed(2)} ms without quotas, ${percentile(q.withQuota, 50).toFixed(2)}/${percentile(q.withQuota, 99).toFixed(2)} ms with; check before the call p50/p99 ${percentile(q.before, 50).toFixed(2)}/${percentile(q.before, 99).toFixed(2)} ms, settlement after it ${percentile(q.after, 50).toFixed(2)}/${percentile(q.after, 99).toFixed(2)} ms; one dynalite UpdateItem alone ${percentile(q.roundTrip, 50).toFixed(2)}/${percentile(q.roundTrip, 99).toFixed(2)} ms`);
+}
+
 /** --embeddings-only: just the embedding throughput figures (a minute instead of the whole run). */
 async function embeddingsOnly() {
   const fake = await new BedrockFake().start();
@@ -96,6 +153,16 @@ async function embeddingsOnly() {
 
 async function main() {
   if (args.includes('--embeddings-only')) return embeddingsOnly();
+  if (args.includes('--quota-only')) {
+    const fake = await new BedrockFake().start();
+    const q = await benchQuota(fake);
+    await fake.stop();
+    console.log(`bench:gateway --quota-only on ${os.cpus().length} cores, node ${process.version}: ${ROUNDS} requests`);
+    printQuota(q);
+    console.log(`| quota: added latency p50 (ms) | ${(percentile(q.withQuota, 50) - percentile(q.without, 50)).toFixed(2)} | (figure) | - |`);
+    console.log(`| quota: added latency p99 (ms) | ${(percentile(q.withQuota, 99) - percentile(q.without, 99)).toFixed(2)} | (figure) | - |`);
+    return;
+  }
   const fake = await new CountingBedrock().start();
   const config = GatewayRuntimeConfigSchema.parse({ bedrockEndpoint: fake.url, models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }] });
   // The gateway never logs to stdout here: a write per request would be measured as gateway cost.
@@ -191,6 +258,7 @@ async function main() {
 
   const embeddings = await benchEmbeddings(fake.url, vllm.url, { requests: EMBEDDING_REQUESTS, batch: EMBEDDING_BATCH });
   const door = await benchDoor(fake, vllm.url);
+  const quotaFigures = await benchQuota(fake);
   upstreamProcess.kill('SIGTERM');
   await fake.stop();
 
@@ -224,6 +292,8 @@ async function main() {
     ['vLLM passthrough: added latency p99 (ms)', percentile(viaVllm, 99) - percentile(directVllm, 99), 5, '<'],
     ['vLLM passthrough: first-chunk overhead p50 (ms)', percentile(viaVllmFirst, 50) - percentile(directVllmFirst, 50), 2, '<'],
     ...embeddingRows(embeddings),
+    ['quota (dynalite): added latency p50 (ms)', percentile(quotaFigures.withQuota, 50) - percentile(quotaFigures.without, 50), NaN, 'figure'],
+    ['quota (dynalite): added latency p99 (ms)', percentile(quotaFigures.withQuota, 99) - percentile(quotaFigures.without, 99), NaN, 'figure'],
     ['bundle size (KB)', bundleBytes / 1024, 1024, '<'],
     ['cold load p50 (ms)', percentile(loads, 50), 150, '<'],
   ];
@@ -235,6 +305,7 @@ async function main() {
     `first chunk p50/p99 ${percentile(f.first, 50).toFixed(1)}/${percentile(f.first, 99).toFixed(1)} ms vs ${percentile(f.directFirst, 50).toFixed(1)}/${percentile(f.directFirst, 99).toFixed(1)} ms calling the stand-in directly`;
   console.log(figures(`Bedrock (${DOOR_TOKENS} tokens, ${TOKEN_DELAY_MS} ms apart upstream)`, door.bedrock));
   console.log(figures('vLLM passthrough', door.passthrough));
+  printQuota(quotaFigures);
   console.log(`  streaming door RSS: ${(door.rss.before / 1024).toFixed(1)} MB before, ${(door.rss.peak / 1024).toFixed(1)} MB peak, ${(door.rss.after / 1024).toFixed(1)} MB ${AFTER_LOAD_IDLE_MS / 1000} s after the load, ${(door.rss.afterSecondRound / 1024).toFixed(1)} MB after the same load once more`);
   console.log('');
   console.log('| measure | value | target | met |');

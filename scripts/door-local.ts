@@ -4,6 +4,7 @@ import { Authenticator, startStreamingServer } from '../runtime/server/server';
 import { StsPresignedAuthenticator } from '../runtime/server/sts-auth';
 import { ApiKeyAuthenticator } from '../runtime/server/api-keys';
 import { OperatorError } from '../runtime/operator/operator-error';
+import { GROUP_NAME } from '../lib/config/schema/quotas';
 import { configFromArgs, flagValue, flagValues, runCli } from './cli-config';
 import { ApiKeyFile } from './local/api-key-file';
 import { localRouting, ROUTING_USAGE } from './local/local-routes';
@@ -14,7 +15,7 @@ const CALLER_PATTERN = /^[A-Za-z0-9._@-]{1,64}$/;
 const USAGE = `Usage: npm run door:local -- [--port 8788] [--host 127.0.0.1] [--sts-endpoint URL ...] [--drain-seconds 5]
                              [--bedrock-endpoint URL | --profile NAME] [--vllm NAME=URL ...] [--upstream-keys FILE]
                              [--api-keys-file FILE] [--config FILE] [-c key=value ...]
-       npm run door:local -- issue-key --caller NAME | revoke-key --key-id ID | list-keys   [--api-keys-file FILE]
+       npm run door:local -- issue-key --caller NAME [--group GROUP] | revoke-key --key-id ID | list-keys   [--api-keys-file FILE]
 
 Serves the streaming door (runtime/server, the container of gateway.streamingDoor) on localhost:
 real streaming, bearer API keys, optional STS tokens, the same routes as gateway:local.
@@ -30,16 +31,18 @@ async function manageKeys(command: string, args: string[], keys: ApiKeyFile): Pr
   if (command === 'issue-key') {
     const caller = flagValue(args, '--caller');
     if (!caller || !CALLER_PATTERN.test(caller)) throw new OperatorError('issue-key needs --caller NAME (letters, digits, . _ @ -; shown in logs and metrics)');
-    const { key, record } = newApiKey(caller);
+    const group = flagValue(args, '--group');
+    if (group !== undefined && !GROUP_NAME.test(group)) throw new OperatorError(`--group ${group}: a group name is 1-40 lower-case letters, digits or "-", starting with a letter`);
+    const { key, record } = newApiKey(caller, new Date(), group);
     await keys.put(record);
-    console.log(`issued key ${record.keyId} for ${caller}:\n${key}\nStore it now: ${keys.file} keeps only its hash.`);
+    console.log(`issued key ${record.keyId} for ${caller}${group ? ` in group ${group}` : ''}:\n${key}\nStore it now: ${keys.file} keeps only its hash.`);
   } else if (command === 'revoke-key') {
     const keyId = flagValue(args, '--key-id');
     if (!keyId) throw new OperatorError('revoke-key needs --key-id ID (see: npm run door:local -- list-keys)');
     await keys.revoke(keyId);
     console.log(`revoked ${keyId}: the running door refuses it within its cache time`);
   } else {
-    for (const r of await keys.list()) console.log(`${r.keyId}  ${r.caller}  issued ${r.createdAt}${r.revokedAt ? `  revoked ${r.revokedAt}` : ''}`);
+    for (const r of await keys.list()) console.log(`${r.keyId}  ${r.caller}  ${r.group ? `group ${r.group}  ` : ''}issued ${r.createdAt}${r.revokedAt ? `  revoked ${r.revokedAt}` : ''}`);
   }
 }
 
@@ -75,6 +78,7 @@ async function main(args: string[]): Promise<void> {
   console.error(`auth: API keys in ${keys.file} (cache ${door.apiKeyCacheSeconds} s)${stsEndpoints.length > 0 ? `, STS tokens via ${stsEndpoints.join(', ')} (audience "${config.prefix}")` : ''}`);
   console.error(`routes:\n${routing.routeLines.join('\n')}`);
   console.error(routing.ledger ? `usage ledger: ${routing.ledger.dir} (npm run usage -- --dir ${routing.ledger.dir} --from YYYY-MM-DD --to YYYY-MM-DD)` : 'usage ledger: off (--no-ledger)');
+  console.error(`quotas: ${routing.quotaDescription}`);
   if (firstKey) console.error(`issued an API key for caller local-dev (shown once; only its hash is kept):\n${firstKey}`);
   console.error(`more keys: npm run door:local -- issue-key --caller NAME   (revoke-key --key-id ID, list-keys)
 try: export CNLLM_API_KEY=<the key>

@@ -37,6 +37,7 @@ async function main(args: string[]): Promise<void> {
   console.error(`cn-llm-kit gateway on ${server.url} (${stream ? 'streaming' : 'buffered'}; Bedrock: ${routing.bedrockDescription}; residency: ${routing.settings.residency})`);
   console.error(`routes:\n${routing.routeLines.join('\n')}`);
   console.error(routing.ledger ? `usage ledger: ${routing.ledger.dir} (npm run usage -- --dir ${routing.ledger.dir} --from YYYY-MM-DD --to YYYY-MM-DD)` : 'usage ledger: off (--no-ledger)');
+  console.error(`quotas: ${routing.quotaDescription}`);
   console.error(`try: curl -s ${server.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${first}","messages":[{"role":"user","content":"hello"}]}'`);
   await new Promise<void>((resolve) => {
     const stop = () => void server.close().then(resolve);

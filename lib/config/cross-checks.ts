@@ -7,12 +7,14 @@ import { checkDistill, routedAliases } from './distill-checks';
 import { selfHostedRoutes } from './vllm-routes';
 import { BEDROCK_CATALOG } from '../bedrock/catalog';
 import { modelKindOfTask } from '../vllm/server';
+import { quotaProblems } from './schema/quotas';
 
 /**
  * Checks that span sections. They run even when some fields failed (so every problem is listed at
  * once), so each guards against the partly-invalid shapes it may see then.
  */
 export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void {
+  checkQuotas(c, ctx);
   const region = c.china?.region;
   if (!isChinaRegion(region)) return;
   const regionAzs = CHINA_REGIONS[region].availabilityZones;
@@ -225,4 +227,9 @@ function checkAgents(c: KitSections, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: 'custom', path: ['agents', 'idleSessionTimeoutSeconds'], message: `must not exceed agents.maxSessionLifetimeSeconds (${agents.maxSessionLifetimeSeconds})` });
   }
   checkDistill(c, ctx);
+}
+
+/** Quota checks (lib/config/schema/quotas.ts): money budgets and their prices, the default group's place. */
+export function checkQuotas(c: KitSections, ctx: z.RefinementCtx): void {
+  for (const problem of quotaProblems(c.quotas)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 }

@@ -38,6 +38,8 @@ export const names = (config: KitConfig) => ({
   ledgerWorkGroup: `${config.prefix}-usage`,
   /** The distillation state machine npm run distill starts. */
   distillStateMachine: `${config.prefix}-distill`,
+  /** DynamoDB table of the quota counters and of limits set at run time (npm run api-keys -- limits). */
+  quotaTable: `${config.prefix}-quotas`,
   /** The CodeBuild project npm run stage-model starts. */
   stagingProject: `${config.prefix}-stage-model`,
   /** The private ECR repository of an image the kit runs, e.g. `cnllm/vllm`. */

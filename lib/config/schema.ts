@@ -10,6 +10,7 @@ import { gatewaySection, routingSection } from './schema/gateway';
 import { effectiveTlsMode, internalTlsSection, networkSection } from './schema/network';
 import { alarmsSection, lambdaSection } from './schema/operations';
 import { ledgerSection } from './schema/ledger';
+import { quotasSection } from './schema/quotas';
 import { gpuSection, imagesSection, modelStoreSection, modelsSection, stagingSection, vllmEc2Section, vllmEksSection } from './schema/self-hosted';
 
 export { INTERFACE_ENDPOINT_NAMES, privateDnsLabel } from './schema/network';
@@ -49,6 +50,7 @@ const sections = z
     agents: agentsSection,
     ledger: ledgerSection,
     distill: distillSection,
+    quotas: quotasSection,
   })
   .strict();
 

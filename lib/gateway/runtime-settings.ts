@@ -4,6 +4,7 @@ import { KitConfig } from '../config/schema';
 import { routeRegistryEnabled } from '../config/vllm-routes';
 import type { z } from 'zod';
 import type { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
+import { quotaRuntimeSettings } from './quota-settings';
 
 type RuntimeConfigInput = z.input<typeof GatewayRuntimeConfigSchema>;
 
@@ -21,10 +22,13 @@ export function gatewayRuntimeSettings(
     providerSecretIds?: Readonly<Record<string, string>>;
     /** The kit's private CA (PEM), trusted for self-hosted routes: their load balancers' certificates come from it. */
     internalCaCertificatePem?: string;
+    /** The shared quota counter table (the stack's); unset: the host brings its own store (local runners). */
+    quotaTableName?: string;
   },
 ): RuntimeConfigInput {
   const providers = config.routing.providers;
   const trustedCas = [...(opts.internalCaCertificatePem ? [opts.internalCaCertificatePem] : []), ...config.internalTls.trustedCaCertificates];
+  const quotas = quotaRuntimeSettings(config, opts.quotaTableName ? { tableName: opts.quotaTableName, region: config.china.region } : undefined);
   return {
     bedrockRegion: config.global.region,
     secretRegion: config.china.region,
@@ -73,6 +77,7 @@ export function gatewayRuntimeSettings(
     retry: { maxAttempts: config.gateway.maxAttempts, baseDelayMs: 200, maxDelayMs: 4000 },
     timeouts: { connectMs: 3000, requestMs: opts.upstreamTimeoutSeconds * 1000 },
     maxBodyBytes: 6 * 1024 * 1024,
+    ...(quotas && { quotas }),
     ...(opts.integrationTimeoutSeconds !== undefined && { integrationTimeoutMs: opts.integrationTimeoutSeconds * 1000 }),
   };
 }

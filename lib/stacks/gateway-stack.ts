@@ -23,6 +23,8 @@ import { UsageLedger } from '../constructs/usage-ledger';
 import { spendWidgets } from '../constructs/spend-widgets';
 import { isoDay } from '../bedrock/catalog';
 import { warnAboutLifecycles } from './bedrock-access-stack';
+import { QuotaStore } from '../constructs/quota-store';
+import { budgetedGroups, quotasEnforced } from '../config/schema/quotas';
 
 export interface GatewayStackProps extends ChinaStackProps {
   readonly vpc: ec2.IVpc;
@@ -53,6 +55,8 @@ export class GatewayStack extends ChinaStack {
   public readonly restApi: OpenAiRestApi;
   public readonly streamingDoor?: StreamingGatewayService;
   public readonly ledger?: UsageLedger;
+  /** The shared quota counters; only when quotas are enforced (a limit configured, or quotas.enabled). */
+  public readonly quotaStore?: QuotaStore;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
@@ -79,7 +83,11 @@ export class GatewayStack extends ChinaStack {
         return [p.name, secret];
       }),
     );
+    if (quotasEnforced(config.quotas)) {
+      this.quotaStore = new QuotaStore(this, 'Quotas', { tableName: n.quotaTable, key: this.key, budgetGroups: budgetedGroups(config.quotas), budgetAlarmPercent: config.quotas.budgetAlarmPercent });
+    }
     const routing = {
+      ...(this.quotaStore && { quotaTableName: n.quotaTable }),
       providerSecretIds: Object.fromEntries(Object.entries(providerSecrets).map(([name, secret]) => [name, secret.secretArn])),
       // Self-hosted routes registered at run time are HTTPS to load balancers with certificates from the kit's private CA.
       internalCaCertificatePem: props.internalTls.rootCertificatePem,
@@ -135,6 +143,7 @@ export class GatewayStack extends ChinaStack {
       }
     };
     connectToUpstreams(this.gatewayFunction.function.role!, this.gatewayFunction.securityGroup);
+    this.quotaStore?.grantCounters(this.gatewayFunction.function.role!);
 
     const door = gw.streamingDoor;
     if (door.enabled) {
@@ -157,6 +166,7 @@ export class GatewayStack extends ChinaStack {
         internalTls: props.internalTls,
       });
       connectToUpstreams(this.streamingDoor.service.taskDefinition.taskRole, this.streamingDoor.securityGroup);
+      this.quotaStore?.grantCounters(this.streamingDoor.service.taskDefinition.taskRole);
       new CfnOutput(this, 'StreamingBaseUrl', { value: this.streamingDoor.baseUrl, description: 'OpenAI base URL of the in-VPC streaming door (Bearer API key or STS token)' });
       new CfnOutput(this, 'ApiKeyTableName', { value: this.streamingDoor.apiKeys.tableName, description: 'Caller keys of the streaming door: npm run api-keys -- issue --caller <name>' });
     }

@@ -5,6 +5,7 @@ import { OpenAiUpstream, UpstreamConfig } from './openai-upstream';
 import { registryGateway, RouteRegistry } from './route-registry';
 import { GatewayRuntimeConfig, runtimeConfigFromEnv } from './runtime-config';
 import { SsmParameterReader } from './ssm-parameters';
+import { quotaFromConfig } from '../quota/from-config';
 
 export interface GatewayHostOptions {
   /** Clock of the route registry's refresh interval and of the request logs. */
@@ -33,7 +34,9 @@ export function gatewayFromEnv(env: NodeJS.ProcessEnv = process.env, options: Ga
     return new Map([...next.values()].map((u) => [u.config.name, u]));
   };
   const callers = new CallerDimensions();
-  const build = (c: GatewayRuntimeConfig) => createGateway({ config: c, bedrock, upstreams: upstreamsOf(c.upstreams), log, now: options.now, callers });
+  // One per process, kept across registry rebuilds: its cache of table-held limits outlives a route change.
+  const quota = quotaFromConfig(config.quotas, { log, now: options.now, credentials: secrets.config.credentials });
+  const build = (c: GatewayRuntimeConfig) => createGateway({ config: c, bedrock, upstreams: upstreamsOf(c.upstreams), log, now: options.now, callers, quota });
 
   const settings = config.routeRegistry;
   if (!settings) return build(config);

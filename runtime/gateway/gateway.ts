@@ -5,10 +5,11 @@ import { ModelCatalog } from './models';
 import { OpenAiUpstream } from './openai-upstream';
 import { Outcome, recordError, requestLogLine } from './request-log';
 import { ResidencyGate } from './residency';
-import { sendJson } from './responses';
+import { JSON_HEADERS } from './responses';
 import { route } from './router';
 import { GatewayRuntimeConfig } from './runtime-config';
 import { GatewayRequest, ResponseSink } from './types';
+import { Admission, Quota, QuotaRefusal } from '../quota/quota';
 
 export interface GatewayDeps {
   readonly config: GatewayRuntimeConfig;
@@ -23,6 +24,21 @@ export interface GatewayDeps {
    * it keeps, so the cap holds per process, not per build. @default a new one
    */
   readonly callers?: CallerDimensions;
+  /** Limits and budgets per identity and group, with the cost of each request. @default none (no checks, no cost) */
+  readonly quota?: Quota;
+}
+
+/** The sink with headers added to whatever status the handler starts (streams included: before the first byte). */
+function withHeaders(sink: ResponseSink, extra: Record<string, string>): ResponseSink {
+  if (Object.keys(extra).length === 0) return sink;
+  return {
+    get started() {
+      return sink.started;
+    },
+    start: (status, headers) => sink.start(status, { ...headers, ...extra }),
+    write: (chunk) => sink.write(chunk),
+    end: () => sink.end(),
+  };
 }
 
 export type Gateway = { handle(req: GatewayRequest, sink: ResponseSink): Promise<void> };
@@ -45,17 +61,32 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // The earlier of the host's deadline (a Lambda's remaining time) and the integration timeout in front of it.
       const limits = [req.deadline, config.integrationTimeoutMs !== undefined ? started + config.integrationTimeoutMs : undefined].filter((d): d is number => d !== undefined);
       const deadline = limits.length > 0 ? Math.min(...limits) : undefined;
+      let admission: Admission | undefined;
+      let target = sink;
       try {
-        await route(ctx, { req, sink, outcome, deadline });
+        if (deps.quota) {
+          admission = await deps.quota.admit(req);
+          target = withHeaders(sink, admission.headers);
+        }
+        await route(ctx, { req, sink: target, outcome, deadline });
       } catch (error) {
         const mapped = recordError(outcome, error);
         outcome.status = mapped.status;
-        if (!sink.started) {
-          sendJson(sink, mapped.status, mapped.toBody());
+        if (error instanceof QuotaRefusal) {
+          outcome.quotaRefused = error.status === 429;
+          outcome.identity = error.identity;
+          outcome.group = error.group;
+        }
+        if (!target.started) {
+          withHeaders(target, error instanceof QuotaRefusal ? error.headers : {}).start(mapped.status, JSON_HEADERS);
+          target.write(JSON.stringify(mapped.toBody()));
+          target.end();
         } else {
-          sink.end();
+          target.end();
         }
       }
+      // After the answer ended: a stream that overran a budget is settled in full, and the next request is refused.
+      if (admission) await deps.quota!.settle(admission, outcome);
       log(requestLogLine(req, outcome, now() - started, now(), callers));
     },
   };

@@ -33,10 +33,12 @@ export interface Outcome {
   identity?: string;
   /** The identity's team; "default" when it has none (set by the quota module). */
   group?: string;
-  /** What the request cost at the configured prices (set by the quota module once the request is settled). */
+  /** What the request cost by the price table (quotas.prices), set once the request is settled; unset when its model has no price. */
   cost?: { amount: number; currency: 'CNY' | 'USD' };
   prompt?: unknown;
   completion?: string;
+  /** Refused by the gateway's own limits or budgets (429), not throttled by an upstream. */
+  quotaRefused?: boolean;
 }
 
 /** Notes the error that ended (or failed) the request. */
@@ -71,6 +73,7 @@ export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs:
             { Name: 'OutputTokens', Unit: 'Count' },
             { Name: 'CachedInputTokens', Unit: 'Count' },
             { Name: 'Throttled', Unit: 'Count' },
+            { Name: 'QuotaRefused', Unit: 'Count' },
             { Name: 'UpstreamErrors', Unit: 'Count' },
             { Name: 'DeadlineExceeded', Unit: 'Count' },
           ],
@@ -86,7 +89,9 @@ export function requestLogLine(req: GatewayRequest, outcome: Outcome, latencyMs:
     InputTokens: outcome.inputTokens ?? 0,
     OutputTokens: outcome.outputTokens ?? 0,
     CachedInputTokens: outcome.cachedTokens ?? 0,
-    Throttled: outcome.status === 429 ? 1 : 0,
+    // Upstream throttling only: the gateway's own limits are counted apart and must not trip the throttle alarm.
+    Throttled: outcome.status === 429 && !outcome.quotaRefused ? 1 : 0,
+    QuotaRefused: outcome.quotaRefused ? 1 : 0,
     // Only failures that came from an upstream: bad input and the gateway's own faults must not trip the upstream alarms.
     UpstreamErrors: outcome.upstreamFailure ? 1 : 0,
     DeadlineExceeded: outcome.error === 'deadline_exceeded' ? 1 : 0,

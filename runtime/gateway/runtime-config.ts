@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QuotaRuntimeConfigSchema } from '../quota/quota-config';
 
 /**
  * What the gateway needs at run time, passed by the stack as one JSON environment variable.
@@ -142,6 +143,8 @@ export const GatewayRuntimeConfigSchema = z.object({
    * account's Bedrock quota (and the process's sockets) alone. @default 8
    */
   embeddingConcurrency: z.number().int().min(1).max(64).default(8),
+  /** Limits, budgets and prices per identity and group (runtime/quota). @default unset (no checks, no cost) */
+  quotas: QuotaRuntimeConfigSchema.optional(),
   /** API Gateway accepts 10 MB; Lambda's synchronous payload limit is 6 MB. */
   maxBodyBytes: z.number().int().min(1024).default(6 * 1024 * 1024),
 });

@@ -8,6 +8,10 @@ export interface GatewayRequest {
   readonly body: string | undefined;
   /** Who is calling (IAM principal ARN, API key id, or `local`): logged and metered, never a secret. */
   readonly caller: string;
+  /** The identity quotas meter, when the host knows a better one than the caller (a door API key's id). @default the caller's stable principal */
+  readonly identity?: string;
+  /** The group the host knows the identity by (a door API key's group). @default from the quota table or quotas.principals */
+  readonly group?: string;
   readonly requestId: string;
   /** Aborted when the caller goes away: the upstream call is cancelled. */
   readonly signal?: AbortSignal;

@@ -8,6 +8,8 @@ export interface ApiKeyRecord {
   readonly keyId: string;
   readonly hash: string;
   readonly caller: string;
+  /** The team the key belongs to (quotas): its group's limits and budgets apply. @default none (quotas.principals, else "default") */
+  readonly group?: string;
   readonly createdAt: string;
   readonly revokedAt?: string;
 }
@@ -17,10 +19,10 @@ const KEY_PATTERN = /^cnllm_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
 
 /** A new key: `cnllm_<keyId>_<secret>`, 256 random bits. Shown once; the store keeps its hash. */
-export function newApiKey(caller: string, now = new Date()): { key: string; record: ApiKeyRecord } {
+export function newApiKey(caller: string, now = new Date(), group?: string): { key: string; record: ApiKeyRecord } {
   const keyId = randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 12);
   const key = `cnllm_${keyId}_${randomBytes(32).toString('base64url')}`;
-  return { key, record: { keyId, hash: sha256Hex(key), caller, createdAt: now.toISOString() } };
+  return { key, record: { keyId, hash: sha256Hex(key), caller, ...(group && { group }), createdAt: now.toISOString() } };
 }
 
 /**
@@ -45,14 +47,14 @@ export class ApiKeyTable {
   async get(keyId: string): Promise<ApiKeyRecord | undefined> {
     const item = (await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { keyId: { S: keyId } } }))).Item;
     if (!item) return undefined;
-    return { keyId, hash: item.hash.S!, caller: item.caller.S!, createdAt: item.createdAt.S!, ...(item.revokedAt?.S && { revokedAt: item.revokedAt.S }) };
+    return { keyId, hash: item.hash.S!, caller: item.caller.S!, ...(item.group?.S && { group: item.group.S }), createdAt: item.createdAt.S!, ...(item.revokedAt?.S && { revokedAt: item.revokedAt.S }) };
   }
 
   async put(record: ApiKeyRecord): Promise<void> {
     await this.client.send(
       new PutItemCommand({
         TableName: this.tableName,
-        Item: { keyId: { S: record.keyId }, hash: { S: record.hash }, caller: { S: record.caller }, createdAt: { S: record.createdAt } },
+        Item: { keyId: { S: record.keyId }, hash: { S: record.hash }, caller: { S: record.caller }, ...(record.group && { group: { S: record.group } }), createdAt: { S: record.createdAt } },
         ConditionExpression: 'attribute_not_exists(keyId)',
       }),
     );
@@ -70,6 +72,20 @@ export class ApiKeyTable {
     );
   }
 
+  /** Moves a key to another group (quotas), effective within the door's key cache time. */
+  async setGroup(keyId: string, group: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { keyId: { S: keyId } },
+        UpdateExpression: 'SET #g = :g',
+        ConditionExpression: 'attribute_exists(keyId)',
+        ExpressionAttributeNames: { '#g': 'group' },
+        ExpressionAttributeValues: { ':g': { S: group } },
+      }),
+    );
+  }
+
   async list(): Promise<ApiKeyRecord[]> {
     // A Scan page stops at 1 MB: follow LastEvaluatedKey, or keys past the first page go unlisted.
     const items: NonNullable<ScanCommandOutput['Items']> = [];
@@ -79,7 +95,7 @@ export class ApiKeyTable {
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);
-    return items.map((item) => ({ keyId: item.keyId.S!, hash: '', caller: item.caller.S!, createdAt: item.createdAt.S!, ...(item.revokedAt?.S && { revokedAt: item.revokedAt.S }) }));
+    return items.map((item) => ({ keyId: item.keyId.S!, hash: '', caller: item.caller.S!, ...(item.group?.S && { group: item.group.S }), createdAt: item.createdAt.S!, ...(item.revokedAt?.S && { revokedAt: item.revokedAt.S }) }));
   }
 }
 
@@ -99,7 +115,7 @@ export class ApiKeyAuthenticator {
     this.cache = new ExpiringCache(MAX_CACHED_KEYS, now);
   }
 
-  async authenticate(bearer: string): Promise<{ caller: string } | undefined> {
+  async authenticate(bearer: string): Promise<{ caller: string; identity: string; group?: string } | undefined> {
     const match = KEY_PATTERN.exec(bearer);
     if (!match) return undefined;
     const keyId = match[1];
@@ -113,6 +129,6 @@ export class ApiKeyAuthenticator {
     if (!record || record.revokedAt) return undefined;
     const presented = Buffer.from(sha256Hex(bearer), 'hex');
     const stored = Buffer.from(record.hash, 'hex');
-    return stored.length === presented.length && timingSafeEqual(presented, stored) ? { caller: record.caller } : undefined;
+    return stored.length === presented.length && timingSafeEqual(presented, stored) ? { caller: record.caller, identity: keyId, ...(record.group && { group: record.group }) } : undefined;
   }
 }

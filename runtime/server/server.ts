@@ -6,9 +6,18 @@ import { abortOnClose, flatHeaders, httpSink, readBody, sendJson } from '../gate
 import { badRequest, GatewayError } from '../gateway/errors';
 import { IdleHeapCompaction, IdleHeapCompactionOptions } from './idle-heap-compaction';
 
+/** Who a token belongs to: the caller logged, and for quotas the identity metered and its group when the credential names them. */
+export interface AuthenticatedCaller {
+  readonly caller: string;
+  /** An API key's id (quotas meter the key, not its caller name). @default the caller's stable principal */
+  readonly identity?: string;
+  /** The group the credential was issued to. @default from the quota table or quotas.principals */
+  readonly group?: string;
+}
+
 export interface Authenticator {
   /** undefined: not this authenticator's token, or a bad one (401). Throws a GatewayError when the check itself cannot be made. */
-  authenticate(bearer: string): Promise<{ caller: string } | undefined>;
+  authenticate(bearer: string): Promise<AuthenticatedCaller | undefined>;
 }
 
 export interface StreamingServerOptions {
@@ -73,9 +82,9 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
   let idle: (() => void) | undefined;
   const compaction = new IdleHeapCompaction({ gc: undefined, ...options.heapCompaction, log });
 
-  async function authenticate(token: string): Promise<{ caller: string } | undefined> {
+  async function authenticate(token: string): Promise<AuthenticatedCaller | undefined> {
     for (const auth of options.authenticators) {
-      let identity: { caller: string } | undefined;
+      let identity: AuthenticatedCaller | undefined;
       try {
         identity = await auth.authenticate(token);
       } catch (e) {
@@ -98,7 +107,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       return;
     }
     await options.gateway.handle(
-      { method: req.method ?? 'GET', path, headers: flatHeaders(req), body: body.length > 0 ? body.toString('utf8') : undefined, caller: identity.caller, requestId: randomUUID(), signal: abortOnClose(res) },
+      { method: req.method ?? 'GET', path, headers: flatHeaders(req), body: body.length > 0 ? body.toString('utf8') : undefined, caller: identity.caller, ...(identity.identity && { identity: identity.identity }), ...(identity.group && { group: identity.group }), requestId: randomUUID(), signal: abortOnClose(res) },
       httpSink(res),
     );
   }

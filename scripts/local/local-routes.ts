@@ -12,6 +12,8 @@ import { OperatorError } from '../../runtime/operator/operator-error';
 import { DEFAULT_LOCAL_LEDGER_DIR, LocalLedger, withLocalLedger } from '../../runtime/ledger/local-ledger';
 import { flagValue, flagValues } from '../cli-config';
 import { localUpstreamKeys, upstreamKeyEnvName } from './upstream-keys';
+import { MemoryCounterStore } from '../../runtime/quota/counter-store';
+import { quotaFromConfig } from '../../runtime/quota/from-config';
 
 /** The routing flags gateway:local and door:local share (their usage texts include it). */
 export const ROUTING_USAGE = `  --bedrock-endpoint URL  a Bedrock stand-in (npm run stand-in:bedrock) instead of real Bedrock in global.region
@@ -34,6 +36,8 @@ export interface LocalRouting {
   readonly bedrockDescription: string;
   /** Where the run's usage ledger goes; undefined with --no-ledger. */
   readonly ledger?: LocalLedger;
+  /** What quotas do locally, for the start banner. */
+  readonly quotaDescription: string;
 }
 
 /**
@@ -92,12 +96,16 @@ export function localRouting(config: KitConfig, args: string[], env: NodeJS.Proc
     const keyText = key ? `key from ${key.from}` : `no key (set ${upstreamKeyEnvName(upstream.name)} or --upstream-keys)`;
     return `  ${m.alias} -> ${upstream.kind} "${upstream.name}" ${upstream.baseUrl} as ${m.modelId}${upstream.crossBorder ? ', cross-border' : ''}; ${keyText}`;
   });
+  // The same limits as deployed (quotas.* keys), counted in this process: one local process serves every caller.
+  const quota = quotaFromConfig(settings.quotas, { store: settings.quotas?.enforce ? new MemoryCounterStore() : undefined });
+  const quotaDescription = !settings.quotas ? 'off' : settings.quotas.enforce ? 'limits of quotas.* enforced, counted in this process' : 'metering only (identity, group, cost)';
   const ledger = args.includes('--no-ledger') ? undefined : new LocalLedger(flagValue(args, '--ledger-dir') ?? DEFAULT_LOCAL_LEDGER_DIR);
   return {
-    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams, log: withLocalLedger(ledger, log) }),
+    gateway: createGateway({ config: settings, bedrock: new BedrockInvoker(settings, credentials), upstreams, quota, log: withLocalLedger(ledger, log) }),
     settings,
     routeLines,
     bedrockDescription,
+    quotaDescription,
     ledger,
   };
 }

@@ -1,6 +1,7 @@
 import type { Server } from 'http';
 import { AddressInfo } from 'net';
 import { CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoJsonClient } from '../../runtime/quota/dynamo-json-client';
 
 type Dynalite = (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number; path?: string }) => Server;
 // dynalite ships no types; its one export makes an http.Server that speaks DynamoDB's JSON protocol.
@@ -28,10 +29,34 @@ export class DynamoDbLocal {
     return new DynamoDBClient({ region: 'cn-northwest-1', endpoint: this.url, credentials: { accessKeyId: 'AKIALOCAL', secretAccessKey: 'local' } });
   }
 
+  /** The quota module's own small DynamoDB client (runtime/quota/dynamo-json-client.ts) against this server. */
+  jsonClient(timeoutMs = 10_000): DynamoJsonClient {
+    return new DynamoJsonClient({ region: 'cn-northwest-1', endpoint: this.url, credentials: { accessKeyId: 'AKIALOCAL', secretAccessKey: 'local' }, timeoutMs });
+  }
+
   /** The streaming door's key table as the stack creates it: partition key `keyId` (string), on demand. */
   async createApiKeyTable(tableName: string): Promise<this> {
     await this.client().send(
       new CreateTableCommand({ TableName: tableName, AttributeDefinitions: [{ AttributeName: 'keyId', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }),
+    );
+    return this;
+  }
+
+  /** The quota table as the stack creates it (lib/constructs/quota-store.ts): keys `pk` and `sk` (strings), on demand. */
+  async createQuotaTable(tableName: string): Promise<this> {
+    await this.client().send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
     );
     return this;
   }

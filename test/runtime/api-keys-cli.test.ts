@@ -18,7 +18,7 @@ describe('npm run api-keys (issue, list, revoke)', () => {
       const key = /^(cnllm_\S+)$/m.exec(issued.stdout)![1];
       const keyId = key.split('_')[1];
       const auth = new ApiKeyAuthenticator(new ApiKeyTable(dynamo.client(), 'cnllm-api-keys'), 0);
-      expect(await auth.authenticate(key)).toEqual({ caller: 'team-search' });
+      expect(await auth.authenticate(key)).toEqual({ caller: 'team-search', identity: keyId });
 
       const listed = await run('list');
       expect(listed.stdout).toContain(`${keyId}  team-search  issued`);
