@@ -195,9 +195,14 @@ export class DistillPipeline extends Construct {
     const teacherDone = new sfn.Choice(this, 'TeacherDone?')
       .when(sfn.Condition.booleanEquals('$.steps.teacher.done', false), teacher)
       .otherwise(split.next(train).next(listAdapterFiles).next(publish).next(evaluate).next(
-        new sfn.Choice(this, 'Promote?')
-          .when(sfn.Condition.and(sfn.Condition.isPresent('$.steps.evaluate.promote'), sfn.Condition.booleanEquals('$.steps.evaluate.promote', true)), promotion.next(promote).next(new sfn.Succeed(this, 'Promoted')))
-          .otherwise(rejection.next(notPromoted)),
+        // The evaluation, like the teacher, stops before the Lambda's deadline with done:false and is called again.
+        new sfn.Choice(this, 'EvaluateDone?')
+          .when(sfn.Condition.booleanEquals('$.steps.evaluate.done', false), evaluate)
+          .otherwise(
+            new sfn.Choice(this, 'Promote?')
+              .when(sfn.Condition.and(sfn.Condition.isPresent('$.steps.evaluate.promote'), sfn.Condition.booleanEquals('$.steps.evaluate.promote', true)), promotion.next(promote).next(new sfn.Succeed(this, 'Promoted')))
+              .otherwise(rejection.next(notPromoted)),
+          ),
       ));
 
     this.logGroup = new EncryptedLogGroup(this, 'Logs', { retentionDays: props.logRetentionDays as logs.RetentionDays, purpose: 'distillation state machine logs', retain: true, key: props.key }).logGroup;

@@ -29,6 +29,8 @@ export interface DistillTrainingProps {
   readonly networkIsolation: boolean;
   /** train_lora.py's hyper-parameters (contract: lora_r, lora_alpha, epochs, learning_rate, max_seq_len). */
   readonly hyperParameters: Readonly<Record<string, number>>;
+  /** Text hyper-parameters train_lora.py writes into the adapter's manifest (base_model, base_revision, teacher); dataset_version comes from the execution's input. */
+  readonly manifestFacts: Readonly<Record<'base_model' | 'base_revision' | 'teacher', string>>;
   readonly code: TrainingCodeAsset;
 }
 
@@ -154,6 +156,8 @@ export class DistillTraining extends Construct {
             sagemaker_submit_directory: props.code.submitDirectory,
             sagemaker_region: stack.region,
             ...Object.fromEntries(Object.entries(props.hyperParameters).map(([k, v]) => [k, String(v)])),
+            ...props.manifestFacts,
+            'dataset_version.$': "States.Format('{}/{}', $.dataset.name, $.dataset.version)",
           },
           InputDataConfig: [
             channel('train', { 'S3Uri.$': `States.Format('${s3(DISTILL_PATHS.runs)}{}/dataset/', $.runId)` }),

@@ -70,6 +70,8 @@ export class DistillStack extends ChinaStack {
       maxRuntime: Duration.hours(d.training.maxRuntimeHours),
       networkIsolation: d.training.networkIsolation,
       hyperParameters: { lora_r: d.training.loraR, lora_alpha: d.training.loraAlpha, epochs: d.training.epochs, learning_rate: d.training.learningRate, max_seq_len: d.training.maxSeqLen },
+      // What the adapter's manifest.json records of its origin (train_lora.py's text hyper-parameters).
+      manifestFacts: { base_model: base.id, base_revision: base.revision, teacher: d.teacher },
       code,
     });
 

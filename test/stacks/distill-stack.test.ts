@@ -50,7 +50,10 @@ describe('Distill stack (-c stacks.distill=true, defaults)', () => {
     expect(states.Train.Next).toBe('ListAdapterFiles');
     expect(states.ListAdapterFiles.Next).toBe('PublishAdapter');
     expect(states.PublishAdapter.Next).toBe('Evaluate');
-    expect(states.Evaluate.Next).toBe('Promote?');
+    // The evaluation, like the teacher, returns done:false before the Lambda's deadline and is called again.
+    expect(states.Evaluate.Next).toBe('EvaluateDone?');
+    expect(states['EvaluateDone?'].Choices).toEqual([{ Variable: '$.steps.evaluate.done', BooleanEquals: false, Next: 'Evaluate' }]);
+    expect(states['EvaluateDone?'].Default).toBe('Promote?');
     expect(states['Promote?'].Default).toBe('DescribeRejection');
     expect(states.DescribeRejection.Next).toBe('NotPromoted');
     expect(states.NotPromoted).toEqual({ Type: 'Fail', Error: 'AdapterNotPromoted', CausePath: '$.rejection.cause' });
@@ -108,6 +111,8 @@ describe('Distill stack (-c stacks.distill=true, defaults)', () => {
     // The toolkit finds the archive where SageMaker put the code channel's object.
     expect(p.HyperParameters.sagemaker_submit_directory).toBe(`/opt/ml/input/data/code/${channels.code.S3Uri.split('/').pop()}`);
     expect(p.HyperParameters).toEqual(expect.objectContaining({ sagemaker_program: 'train_lora.py', lora_r: '16', lora_alpha: '32', epochs: '2', learning_rate: '0.0002', max_seq_len: '2048' }));
+    // The adapter's manifest records where it came from: base model and revision, teacher, dataset version of the run.
+    expect(p.HyperParameters).toEqual(expect.objectContaining({ base_model: 'Qwen/Qwen2.5-1.5B-Instruct', base_revision: 'master', teacher: 'nova-pro', 'dataset_version.$': "States.Format('{}/{}', $.dataset.name, $.dataset.version)" }));
   });
 
   test('IAM: no wildcard actions, China ARNs only, PassRole only of the training role and only to SageMaker, this kit\'s jobs only', () => {
