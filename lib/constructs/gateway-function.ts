@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -34,6 +34,8 @@ export class GatewayFunction extends Construct {
   public readonly function: NodejsFunction;
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly logGroup: logs.LogGroup;
+  /** The environment's size once deployed (deploy-time values at their largest likely size), checked against Lambda's 4 KB. */
+  public readonly environmentBytes: number;
 
   constructor(scope: Construct, id: string, props: GatewayFunctionProps) {
     super(scope, id);
@@ -68,6 +70,16 @@ export class GatewayFunction extends Construct {
     });
     grantSecretRead(props.credentialSecret, props.key, role);
 
+    const environment = { [RUNTIME_CONFIG_ENV]: JSON.stringify(props.runtimeSettings), NODE_OPTIONS: '--enable-source-maps' };
+    const size = (this.environmentBytes = deployedEnvironmentBytes(environment, props.runtimeSettings));
+    if (size > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
+      throw new Error(
+        `cn-llm-kit configuration is too large for the gateway Lambda: its settings take about ${size} bytes of environment once deployed, over Lambda's limit of ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} bytes for all variables (the deploy would fail). ` +
+          'They grow with bedrock.models, routing.providers[].models, routing.fallbacks and quotas (groups, principals, prices); the internal CA certificate of internalTls.mode private-ca takes about 1.4 KB. ' +
+          'Trim those lists (shorter aliases, fewer models per provider), or serve the rest through the streaming door (gateway.streamingDoor), which has no such limit.',
+      );
+    }
+
     this.function = new NodejsFunction(this, 'Function', {
       entry: GATEWAY_BUNDLE.entry,
       handler: props.streaming ? 'streamingHandler' : 'handler',
@@ -80,7 +92,7 @@ export class GatewayFunction extends Construct {
       vpcSubnets: props.subnets,
       securityGroups: [this.securityGroup],
       logGroup: this.logGroup,
-      environment: { [RUNTIME_CONFIG_ENV]: JSON.stringify(props.runtimeSettings), NODE_OPTIONS: '--enable-source-maps' },
+      environment,
       environmentEncryption: props.key,
       description: `cn-llm-kit OpenAI-compatible gateway to Bedrock in ${CHINA_REGIONS[stack.region as ChinaRegion].displayName}`,
       bundling: {
@@ -92,4 +104,29 @@ export class GatewayFunction extends Construct {
       },
     });
   }
+}
+
+/** Lambda refuses a function whose environment variables (names and values together) exceed 4 KB. */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
+/**
+ * The environment's size as deployed. Values that are known only at deploy time count at their
+ * largest likely size: a PEM certificate (the kit CA's, under caCertificates) about 1.4 KB, any
+ * other (an ARN, a table or secret name) 128 bytes.
+ */
+export function deployedEnvironmentBytes(environment: Record<string, string>, settings: unknown): number {
+  const pemTokens = new Set<string>();
+  const visit = (value: unknown, underCa: boolean): void => {
+    if (typeof value === 'string' && underCa && Token.isUnresolved(value)) pemTokens.add(value);
+    else if (Array.isArray(value)) value.forEach((v) => visit(v, underCa));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, underCa || k === 'caCertificates');
+  };
+  visit(settings, false);
+  let bytes = 0;
+  for (const [name, value] of Object.entries(environment)) {
+    let text = value;
+    for (const pem of pemTokens) text = text.split(pem).join('x'.repeat(1400));
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(text.replace(/\$\{Token\[[^\]]+\]\}/g, 'x'.repeat(128)));
+  }
+  return bytes;
 }
