@@ -1,6 +1,7 @@
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { NodeSha256 } from './node-sha256';
+import { awsJsonPost } from './aws-json-request';
 
 /** The Rerank API's request and answer (bedrock-agent-runtime `Rerank`, REST JSON, POST /rerank), as far as the gateway uses them. */
 export interface RerankInput {
@@ -35,29 +36,9 @@ export class BedrockRerankApi {
   }
 
   async rerank(input: RerankInput, signal: AbortSignal): Promise<RerankOutput> {
-    const body = JSON.stringify(input);
-    const url = this.url;
-    const signed = await this.signer.sign({
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      headers: { host: url.host, 'content-type': 'application/json' },
-      body,
-    });
-    const res = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body, signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) });
-    const text = await res.text();
-    let parsed: Record<string, unknown> | undefined;
-    try {
-      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      parsed = undefined;
-    }
-    if (res.ok && parsed) return parsed as RerankOutput;
-    // REST JSON errors name their type in x-amzn-ErrorType ("ValidationException:http://..."), or in the body's __type.
-    const type = String(res.headers.get('x-amzn-errortype') ?? parsed?.__type ?? (res.ok ? 'InvalidResponse' : `HTTP${res.status}`)).split(':')[0].split('#').pop()!;
-    const message = String(parsed?.message ?? parsed?.Message ?? text.slice(0, 200));
-    throw Object.assign(new Error(message), { name: type, $fault: res.status >= 500 || res.ok ? 'server' : 'client', $metadata: { httpStatusCode: res.ok ? 502 : res.status } });
+    const answer = await awsJsonPost(this.signer, this.url, { 'content-type': 'application/json' }, input, AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]));
+    if (answer.ok) return answer.body as unknown as RerankOutput;
+    const status = answer.type === 'InvalidResponse' ? 502 : answer.status;
+    throw Object.assign(new Error(answer.message), { name: answer.type, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
   }
 }

@@ -1,6 +1,7 @@
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { NodeSha256 } from './node-sha256';
+import { awsJsonPost } from './aws-json-request';
 
 export interface SsmParameter {
   readonly name: string;
@@ -66,30 +67,8 @@ export class SsmParameterReader {
   }
 
   private async call(operation: string, input: object, signal: AbortSignal): Promise<unknown> {
-    const body = JSON.stringify(input);
-    const url = this.endpoint;
-    const signed = await this.signer.sign({
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AmazonSSM.${operation}` },
-      body,
-    });
-    const res = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body, signal });
-    const text = await res.text();
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      if (res.ok) throw new SsmError('InvalidResponse', `${operation} answered ${res.status} with a body that is not JSON`);
-    }
-    if (!res.ok) {
-      // AWS JSON errors name their type in __type (sometimes namespaced: "com.amazonaws.ssm#AccessDeniedException").
-      const type = String(parsed.__type ?? res.headers.get('x-amzn-errortype') ?? `HTTP${res.status}`).split('#').pop()!.split(':')[0];
-      throw new SsmError(type, String(parsed.message ?? parsed.Message ?? text.slice(0, 200)));
-    }
-    return parsed;
+    const answer = await awsJsonPost(this.signer, this.endpoint, { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AmazonSSM.${operation}` }, input, signal);
+    if (!answer.ok) throw new SsmError(answer.type, answer.type === 'InvalidResponse' ? `${operation} ${answer.message}` : answer.message);
+    return answer.body;
   }
 }

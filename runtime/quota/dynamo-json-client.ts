@@ -1,6 +1,7 @@
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { NodeSha256 } from '../gateway/node-sha256';
+import { awsJsonPost } from '../gateway/aws-json-request';
 
 /** DynamoDB's regional endpoint; the China regions answer under amazonaws.com.cn. */
 export function dynamoEndpoint(region: string): string {
@@ -35,31 +36,8 @@ export class DynamoJsonClient {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async call(operation: 'UpdateItem' | 'GetItem' | 'Query' | 'PutItem' | 'DeleteItem', input: object): Promise<any> {
-    const body = JSON.stringify(input);
-    const url = this.endpoint;
-    const signal = AbortSignal.timeout(this.opts.timeoutMs);
-    const signed = await this.signer.sign({
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
-      body,
-    });
-    const res = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body, signal });
-    const text = await res.text();
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      if (res.ok) throw Object.assign(new Error(`${operation} answered ${res.status} with a body that is not JSON`), { name: 'InvalidResponse' });
-    }
-    if (!res.ok) {
-      // AWS JSON errors name their type in __type, namespaced: "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException".
-      const type = String(parsed.__type ?? res.headers.get('x-amzn-errortype') ?? `HTTP${res.status}`).split('#').pop()!.split(':')[0];
-      throw Object.assign(new Error(String(parsed.message ?? parsed.Message ?? text.slice(0, 200))), { name: type });
-    }
-    return parsed;
+    const answer = await awsJsonPost(this.signer, this.endpoint, { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` }, input, AbortSignal.timeout(this.opts.timeoutMs));
+    if (!answer.ok) throw Object.assign(new Error(answer.type === 'InvalidResponse' ? `${operation} ${answer.message}` : answer.message), { name: answer.type });
+    return answer.body;
   }
 }
