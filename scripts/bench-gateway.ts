@@ -264,7 +264,7 @@ async function main() {
 
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-bundle-'));
   const outfile = path.join(outdir, 'index.js');
-  buildSync({ entryPoints: [GATEWAY_BUNDLE.entry], bundle: true, platform: 'node', target: GATEWAY_BUNDLE.target, minify: GATEWAY_BUNDLE.minify, sourcemap: GATEWAY_BUNDLE.sourceMap, format: GATEWAY_BUNDLE.format, external: GATEWAY_BUNDLE.external, outfile, logLevel: 'silent' });
+  buildSync({ entryPoints: [GATEWAY_BUNDLE.entry], bundle: true, platform: 'node', target: GATEWAY_BUNDLE.target, minify: GATEWAY_BUNDLE.minify, sourcemap: GATEWAY_BUNDLE.sourceMap, format: GATEWAY_BUNDLE.format, mainFields: GATEWAY_BUNDLE.mainFields, external: GATEWAY_BUNDLE.external, outfile, logLevel: 'silent' });
   const bundleBytes = fs.statSync(outfile).size;
   const loads = Array.from({ length: COLD_LOADS }, () =>
     Number(execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], { encoding: 'utf8' })),

@@ -182,6 +182,7 @@ export function checkAcrossSections(c: KitSections, ctx: z.RefinementCtx): void 
     }
   }
   checkAgents(c, ctx);
+  checkDistill(c, ctx);
 }
 
 /** The Agents stack: what it builds on, and agents that call models the gateway routes. */
@@ -226,10 +227,9 @@ function checkAgents(c: KitSections, ctx: z.RefinementCtx): void {
   if (typeof agents.idleSessionTimeoutSeconds === 'number' && typeof agents.maxSessionLifetimeSeconds === 'number' && agents.idleSessionTimeoutSeconds > agents.maxSessionLifetimeSeconds) {
     ctx.addIssue({ code: 'custom', path: ['agents', 'idleSessionTimeoutSeconds'], message: `must not exceed agents.maxSessionLifetimeSeconds (${agents.maxSessionLifetimeSeconds})` });
   }
-  checkDistill(c, ctx);
 }
 
 /** Quota checks (lib/config/schema/quotas.ts): money budgets and their prices, the default group's place. */
-export function checkQuotas(c: KitSections, ctx: z.RefinementCtx): void {
+function checkQuotas(c: KitSections, ctx: z.RefinementCtx): void {
   for (const problem of quotaProblems(c.quotas)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 }

@@ -284,7 +284,7 @@ export class DistillPipeline extends Construct {
       environment: { NODE_OPTIONS: '--enable-source-maps' },
       environmentEncryption: props.key,
       description: `cn-llm-kit distillation steps (export, teacher, split, evaluate) for ${props.prefix}`,
-      bundling: { minify: GATEWAY_BUNDLE.minify, sourceMap: GATEWAY_BUNDLE.sourceMap, format: OutputFormat.CJS, target: GATEWAY_BUNDLE.target, externalModules: [] },
+      bundling: { minify: GATEWAY_BUNDLE.minify, sourceMap: GATEWAY_BUNDLE.sourceMap, format: OutputFormat.CJS, target: GATEWAY_BUNDLE.target, mainFields: GATEWAY_BUNDLE.mainFields, externalModules: [] },
     });
   }
 

@@ -101,6 +101,7 @@ export class GatewayFunction extends Construct {
         sourceMap: GATEWAY_BUNDLE.sourceMap,
         format: OutputFormat.CJS,
         target: GATEWAY_BUNDLE.target,
+        mainFields: GATEWAY_BUNDLE.mainFields,
       },
     });
   }

@@ -10,7 +10,8 @@ const CURRENCIES = ['CNY', 'USD'] as const;
  * request log emits per Group and Currency (CNY and USD are never summed together); the budget is
  * the quota module's `BudgetUsedPercent` per Group, found by name wherever it is published.
  */
-export function spendWidgets(): cloudwatch.IWidget[] {
+/** @param budgets whether quotas are enforced (budgets can be set): only then is a budget-remaining graph worth a place. */
+export function spendWidgets(budgets: boolean): cloudwatch.IWidget[] {
   // Without a period in the SEARCH the widget's own applies (the whole time range for the single values).
   const spend = (currency: string, period?: Duration) =>
     new cloudwatch.MathExpression({
@@ -26,7 +27,13 @@ export function spendWidgets(): cloudwatch.IWidget[] {
       setPeriodToTimeRange: true,
       width: 12,
     }),
-    new cloudwatch.GraphWidget({
+    ...(budgets ? [budgetRemaining()] : []),
+    ...CURRENCIES.map((c) => new cloudwatch.GraphWidget({ title: `Spend by group per hour (${c})`, left: [spend(c, Duration.hours(1))], stacked: true, width: 12 })),
+  ];
+}
+
+function budgetRemaining(): cloudwatch.IWidget {
+  return new cloudwatch.GraphWidget({
       title: 'Budget remaining by group (% of the monthly budget)',
       left: [
         new cloudwatch.MathExpression({
@@ -37,7 +44,5 @@ export function spendWidgets(): cloudwatch.IWidget[] {
       ],
       leftYAxis: { min: 0, max: 100 },
       width: 12,
-    }),
-    ...CURRENCIES.map((c) => new cloudwatch.GraphWidget({ title: `Spend by group per hour (${c})`, left: [spend(c, Duration.hours(1))], stacked: true, width: 12 })),
-  ];
+  });
 }

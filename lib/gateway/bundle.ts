@@ -11,5 +11,7 @@ export const GATEWAY_BUNDLE = {
   /** Readable stack traces in the logs (NODE_OPTIONS=--enable-source-maps). */
   sourceMap: true,
   format: 'cjs' as const,
+  /** The ES module builds of the AWS SDK and Smithy: esbuild drops what the gateway never calls (about 160 KB of the CommonJS builds). */
+  mainFields: ['module', 'main'],
   external: [] as string[],
 };

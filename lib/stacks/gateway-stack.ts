@@ -205,7 +205,7 @@ export class GatewayStack extends ChinaStack {
       new cloudwatch.GraphWidget({ title: 'Input tokens by model', left: [search('Model', 'InputTokens', 'Sum')], width: 12 }),
       new cloudwatch.GraphWidget({ title: 'Output tokens by caller', left: [search('Caller', 'OutputTokens', 'Sum')], width: 12 }),
       new cloudwatch.GraphWidget({ title: 'Latency p99 by model (ms)', left: [search('Model', 'LatencyMs', 'p99')], width: 12 }),
-      ...spendWidgets(),
+      ...spendWidgets(quotasEnforced(this.config.quotas)),
     );
   }
 

@@ -79,6 +79,8 @@ describe('Gateway stack with quotas: the shared counter table', () => {
     const topic = Object.keys(t.findResources('AWS::SNS::Topic'))[0];
     expect(budget[0].AlarmActions).toEqual([{ Ref: topic }]);
     expect(alarms.find((a) => a.MetricName === 'QuotaStoreFailures')).toEqual(expect.objectContaining({ Threshold: 0, AlarmActions: [{ Ref: topic }] }));
+    // The usage dashboard shows what is left of each group's budget.
+    expect(JSON.stringify(resourcesOf(t, 'AWS::CloudWatch::Dashboard')[0].Properties.DashboardBody)).toMatch(/Budget remaining by group.*100 - SEARCH\('MetricName=[\\"]+BudgetUsedPercent[\\"]+ Group', 'Maximum', 3600\)/);
   });
 
   test('no unacknowledged AwsSolutions or ChinaRegion findings on the quota store', () => {

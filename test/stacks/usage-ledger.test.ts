@@ -153,7 +153,7 @@ describe('usage ledger in the Gateway stack (streaming door on, default ledger s
     expect(statementsOf(template, processorRole).flatMap((s) => [s.Action].flat())).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
   });
 
-  test('the usage dashboard shows spend per group per currency and the budget left per group', () => {
+  test('the usage dashboard shows spend per group per currency (the budget left per group only with quotas)', () => {
     const dashboardBody = resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0].Properties.DashboardBody;
     const parts: unknown[] = typeof dashboardBody === 'string' ? [dashboardBody] : dashboardBody['Fn::Join'][1];
     // The body is JSON text (tokens for the region): read the expressions with their quotes unescaped.
@@ -163,7 +163,8 @@ describe('usage ledger in the Gateway stack (streaming door on, default ledger s
       expect(body).toContain(`SEARCH('{cn-llm-kit/Gateway,Currency,Group} MetricName="Cost" Currency="${currency}"', 'Sum')`);
       expect(body).toContain(`SEARCH('{cn-llm-kit/Gateway,Currency,Group} MetricName="Cost" Currency="${currency}"', 'Sum', 3600)`);
     }
-    expect(body).toContain(`100 - SEARCH('MetricName="BudgetUsedPercent" Group', 'Maximum', 3600)`);
+    // Budgets exist only where quotas are enforced: the budget graph is shown there (test/stacks/quota-store.test.ts).
+    expect(body).not.toContain('BudgetUsedPercent');
     expect(body).toContain('"setPeriodToTimeRange":true');
   });
 
