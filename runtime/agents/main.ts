@@ -3,6 +3,7 @@
  * agents behind the runtime's HTTP contract on $PORT (8080).
  */
 import { keyLookupClient } from '../server/api-keys';
+import { agentCredentials, agentRolesFromEnv } from './agent-credentials';
 import { agentsConfigFromEnv } from './agents-config';
 import { AgentTeam } from './agent-team';
 import { GatewayModels } from './gateway-model';
@@ -15,9 +16,14 @@ async function main(): Promise<void> {
   const config = agentsConfigFromEnv();
   const region = process.env.AWS_REGION ?? config.gateway.region;
   const tools = config.tools ? new GatewayTools(config.tools, config.gateway.region) : undefined;
-  const models = new GatewayModels({ gateway: config.gateway, timeoutMs: config.timeouts.agentSeconds * 1000 });
+  // Deployed, each agent calls the gateway as its own role (the gateway meters and limits per caller); locally, as the runtime.
+  const roles = agentRolesFromEnv();
+  const credentialsOf = roles && agentCredentials({ roles, region });
+  // An agent without a role fails the start, not its first invocation.
+  if (credentialsOf) [config.supervisor.name, ...config.collaborators.map((c) => c.name)].forEach((agent) => credentialsOf(agent));
+  const models = new GatewayModels({ gateway: config.gateway, timeoutMs: config.timeouts.agentSeconds * 1000, agentCredentials: credentialsOf });
   const team = new AgentTeam(config, {
-    model: (alias) => models.model(alias),
+    model: (alias, agent) => models.model(alias, agent),
     tools,
     // Bounded DynamoDB calls (the streaming door's client): a slow table fails the turn in seconds, not at the deadline.
     sessions: config.memory && new DynamoSessionStorage({ client: keyLookupClient({ region }, 5000), tableName: config.memory.tableName, ttlSeconds: config.memory.ttlSeconds, maxTurns: config.memory.maxTurns }),
