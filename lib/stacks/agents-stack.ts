@@ -12,7 +12,7 @@ import { CHINA_URL_SUFFIX } from '../china/china';
 import { names } from '../config/names';
 import { AgentIdentities, AGENT_ROLES_ENV, GatewayChatApi } from '../constructs/agent-identities';
 import { AgentSessionTable } from '../constructs/agent-session-table';
-import { AgentToolFunctions, AGENT_TOOLS_DIR, discoverTools } from '../constructs/agent-tool-functions';
+import { AgentToolFunctions, AgentToolFunctionsProps, AGENT_TOOLS_DIR, discoverTools } from '../constructs/agent-tool-functions';
 import { AgentCoreApiResources } from '../constructs/agentcore-api';
 import { AgentCoreNativeResources, AgentCoreResources, AgentCoreResourcesProps } from '../constructs/agentcore-native';
 import { AgentRuntimeSpec, gatewayName } from '../constructs/agentcore-spec';
@@ -20,6 +20,7 @@ import { AgentsFargateService } from '../constructs/agents-fargate-service';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { InternalTls } from '../constructs/internal-tls';
 import { kitKey } from '../constructs/kit-key';
+import { LEDGER_PREFIX } from '../constructs/usage-ledger';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
 /** The agent server's configuration (the contract between this stack and runtime/agents/agents-config.ts). */
@@ -37,6 +38,8 @@ export interface AgentsStackProps extends ChinaStackProps {
   readonly registryHost: string;
   readonly weightsKey: kms.IKey;
   readonly accessLogBucket: s3.IBucket;
+  /** The key of the Gateway stack's usage ledger (bucket names.ledgerBucket), which the usage tool reads. @default no ledger (ledger.enabled false): tools that read it are not deployed */
+  readonly ledgerKey?: kms.IKey;
   /** Tool modules (runtime/agents/tools/*.ts by contract). @default AGENT_TOOLS_DIR */
   readonly toolsDirectory?: string;
 }
@@ -97,17 +100,20 @@ export class AgentsStack extends ChinaStack {
     this.identities = new AgentIdentities(this, 'Identities', { agents: allAgents, runtimeRole: this.runtimeRole, gatewayApi: props.gatewayApi, prefix: config.prefix });
 
     // Tools: one Lambda per module, reachable only through the AgentCore Gateway (whose role may invoke exactly these).
-    const toolModules = discoverTools(props.toolsDirectory ?? AGENT_TOOLS_DIR);
+    // Each tool reads the data source its module declares; one whose source this deployment lacks (no ledger) is left out.
+    const n = names(config);
+    const toolSources: AgentToolFunctionsProps['sources'] = {
+      documents: { bucketName: n.weightsBucket, prefix: agents.docsPrefix, key: props.weightsKey, decidedBy: 'config agents.docsPrefix' },
+      ...(props.ledgerKey && { 'usage-ledger': { bucketName: n.ledgerBucket, prefix: LEDGER_PREFIX, key: props.ledgerKey, decidedBy: 'the usage ledger of the Gateway stack' } }),
+    };
+    const toolModules = discoverTools(props.toolsDirectory ?? AGENT_TOOLS_DIR).filter((t) => !t.data || toolSources[t.data.source]);
     let gatewayRole: iam.Role | undefined;
     if (toolModules.length > 0) {
       this.tools = new AgentToolFunctions(this, 'Tools', {
         tools: toolModules,
         vpc: props.vpc,
         subnets: props.subnets,
-        // The bucket's name is fixed by config (names.weightsBucket): literal ARNs a reviewer can read.
-        bucketName: names(config).weightsBucket,
-        bucketKey: props.weightsKey,
-        readPrefixes: agents.toolReadPrefixes,
+        sources: toolSources,
         key: this.key,
         runtime: config.lambda.runtime,
         architecture: config.lambda.architecture,

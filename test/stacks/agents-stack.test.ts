@@ -157,11 +157,42 @@ describe('Agents stack, agents.platform agentcore-api (the default): custom reso
       expect(f.Properties.KmsKeyArn).toBeDefined();
     }
     const reads = statementsOf(template).filter((s) => s.statement.Action === 's3:GetObject').map((s) => s.statement.Resource);
-    expect(reads.sort()).toEqual(['arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/docs/*', 'arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/ledger/*']);
+    expect(reads.sort()).toEqual(['arn:aws-cn:s3:::cnllm-ledger-111122223333-cn-northwest-1/ledger/*', 'arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/docs/*']);
     const invoke = statementsOf(template).filter((s) => s.statement.Action === 'lambda:InvokeFunction' && !JSON.stringify(s.statement.Resource).includes('AgentCoreFunction'));
     expect(invoke).toHaveLength(1);
     const toolIds = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) => f.Properties.Description?.startsWith('cn-llm-kit agent tool')).map(([id]) => id);
     expect(invoke[0].statement.Resource.map((r: Json) => r['Fn::GetAtt'][0]).sort()).toEqual(toolIds.sort());
+  });
+
+  test('each tool gets what its TOOL_DATA says it reads: the ledger tool the Gateway stack\'s ledger bucket and key, the docs tool the docs prefix of the weights bucket, in the variables it reads', () => {
+    const gatewayJson = Template.fromStack(kit.gateway!).toJSON();
+    const ledgerKeyId = Object.entries<Json>(gatewayJson.Resources).find(([, r]) => r.Type === 'AWS::KMS::Key' && r.Properties.Description.startsWith('Encrypts the usage ledger'))![0];
+    const functions = Object.entries<Json>(template.findResources('AWS::Lambda::Function')).filter(([, f]) => f.Properties.Description?.startsWith('cn-llm-kit agent tool'));
+    const byTool = Object.fromEntries(functions.map(([, f]) => [f.Properties.Description.split(' ')[3], f]));
+    expect(byTool.ledger.Properties.Environment.Variables).toEqual({ CNLLM_LEDGER_BUCKET: 'cnllm-ledger-111122223333-cn-northwest-1', CNLLM_LEDGER_PREFIX: 'ledger/', NODE_OPTIONS: '--enable-source-maps' });
+    expect(byTool.docs.Properties.Environment.Variables).toEqual({ CNLLM_DOCS_BUCKET: 'cnllm-weights-111122223333-cn-northwest-1', CNLLM_DOCS_PREFIX: 'docs/', NODE_OPTIONS: '--enable-source-maps' });
+    const grantsOf = (tool: string) => {
+      const role = byTool[tool].Properties.Role['Fn::GetAtt'][0];
+      return statementsOf(template).filter((s) => JSON.stringify(json.Resources[s.id].Properties.Roles ?? []) === JSON.stringify([{ Ref: role }])).map((s) => s.statement).filter((st) => /^(s3|kms):/.test(asList(st.Action)[0]));
+    };
+    const ledger = grantsOf('ledger');
+    expect(ledger.map((st) => st.Action)).toEqual(['s3:GetObject', 's3:ListBucket', 'kms:Decrypt']);
+    expect(ledger[1]).toEqual(expect.objectContaining({ Resource: 'arn:aws-cn:s3:::cnllm-ledger-111122223333-cn-northwest-1', Condition: { StringLike: { 's3:prefix': ['ledger/*'] } } }));
+    expect(ledger[2].Condition).toEqual({ StringEquals: { 'kms:ViaService': ['s3.cn-northwest-1.amazonaws.com', 's3.cn-northwest-1.amazonaws.com.cn'] } });
+    // The ledger's own key, by a typed reference from the Gateway stack (its ARN as a stack output), not the weights key.
+    expect(JSON.stringify(ledger[2].Resource)).toContain('"StackName":"cnllm-Gateway"');
+    expect(JSON.stringify(ledger[2].Resource)).toContain(ledgerKeyId);
+    const docs = grantsOf('docs');
+    expect(docs.map((st) => st.Action)).toEqual(['s3:GetObject', 's3:ListBucket', 'kms:Decrypt']);
+    expect(docs[1]).toEqual(expect.objectContaining({ Resource: 'arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1', Condition: { StringLike: { 's3:prefix': ['docs/*'] } } }));
+    expect(JSON.stringify(docs[2].Resource)).not.toContain(ledgerKeyId);
+  });
+
+  test('the kit\'s own tools declare the data they read, in the variables their code reads', () => {
+    expect(discoverTools().map((t) => [t.name, t.data])).toEqual([
+      ['doc-search', { source: 'documents', bucketEnv: 'CNLLM_DOCS_BUCKET', prefixEnv: 'CNLLM_DOCS_PREFIX' }],
+      ['usage-summary', { source: 'usage-ledger', bucketEnv: 'CNLLM_LEDGER_BUCKET', prefixEnv: 'CNLLM_LEDGER_PREFIX' }],
+    ]);
   });
 
   test('gateway targets carry the TOOL_SCHEMAS of each module, cut to the keywords AgentCore accepts', () => {

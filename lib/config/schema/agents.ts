@@ -1,6 +1,6 @@
 /** Multi-agent systems (a supervisor and its collaborators) that call the kit's gateway for every model call. */
 import { z } from 'zod';
-import { int, list } from './primitives';
+import { int } from './primitives';
 import { imageSchema } from './self-hosted';
 
 /** Agent names become env keys, IAM role descriptions and trace entries: short, lower-case, no spaces. */
@@ -83,8 +83,11 @@ export const agentsSection = z
      * Gateway's public endpoint need it); vpc-only: HTTPS only inside the VPC (VPC endpoints, a PRIVATE gateway API).
      */
     egress: z.enum(['https-through-nat', 'vpc-only'], { error: 'must be https-through-nat or vpc-only' }).default('https-through-nat'),
-    /** Tools (runtime/agents/tools/*.ts, one Lambda each, AgentCore Gateway MCP targets): S3 prefixes of the weights bucket each tool may read, by tool file name. */
-    toolReadPrefixes: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be tool file names (runtime/agents/tools/<name>.ts)' }), list(z.string().regex(/^[A-Za-z0-9._-]+\/$/, { error: 'must be S3 prefixes ending in "/", e.g. "docs/"' }))).default({ docs: ['docs/'], ledger: ['ledger/'] }),
+    /**
+     * Tools (runtime/agents/tools/*.ts, one Lambda each, AgentCore Gateway MCP targets) read what their TOOL_DATA declares:
+     * usage_summary the Gateway stack's usage ledger, doc_search the documents under this prefix of the weights bucket.
+     */
+    docsPrefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/, { error: 'must be an S3 prefix ending in "/", e.g. "docs/"' }).default('docs/'),
     toolTimeoutSeconds: int(3, 300, 'seconds a tool Lambda may run').default(30),
     toolMemoryMb: int(128, 10240, 'tool Lambda memory').default(512),
     logRetentionDays: int(1, 3653, 'days agent logs are kept').default(365),
