@@ -7,8 +7,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { z } from 'zod';
+import { AGENTS_CONFIG_ENV, type AgentsConfigSchema } from '../../runtime/agents/agents-config';
 import { AGENTCORE_IN_CHINA, AGENTCORE_RUNTIME_LOG_PREFIX, agentCoreServiceRole } from '../china/agentcore';
-import { CHINA_URL_SUFFIX } from '../china/china';
+import { CHINA_URL_SUFFIX, chinaServiceEndpoint } from '../china/china';
 import { names } from '../config/names';
 import { AgentIdentities, AGENT_ROLES_ENV, GatewayChatApi } from '../constructs/agent-identities';
 import { AgentSessionTable } from '../constructs/agent-session-table';
@@ -16,15 +18,14 @@ import { AgentToolFunctions, AgentToolFunctionsProps, AGENT_TOOLS_DIR, discoverT
 import { AgentCoreApiResources } from '../constructs/agentcore-api';
 import { AgentCoreNativeResources, AgentCoreResources, AgentCoreResourcesProps } from '../constructs/agentcore-native';
 import { AgentRuntimeSpec, gatewayName } from '../constructs/agentcore-spec';
-import { AgentsFargateService } from '../constructs/agents-fargate-service';
+import { AgentsFargateService, agentsAudience } from '../constructs/agents-fargate-service';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { InternalTls } from '../constructs/internal-tls';
 import { kitKey } from '../constructs/kit-key';
 import { LEDGER_PREFIX } from '../constructs/usage-ledger';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
-/** The agent server's configuration (the contract between this stack and runtime/agents/agents-config.ts). */
-export const AGENTS_CONFIG_ENV = 'CNLLM_AGENTS_CONFIG';
+type AgentsConfigInput = z.input<typeof AgentsConfigSchema>;
 const REPOSITORY_ROOT = path.join(__dirname, '..', '..');
 
 export interface AgentsStackProps extends ChinaStackProps {
@@ -126,13 +127,16 @@ export class AgentsStack extends ChinaStack {
     }
 
     const gatewayBaseUrl = `https://${props.gatewayApi.restApiId}.execute-api.${this.region}.${CHINA_URL_SUFFIX}/${props.gatewayApi.stageName}/v1`;
-    const agentsConfig = (toolsMcpUrl: string | undefined) => ({
+    // Typed by the runtime's schema: a field the server does not know (or lacks) fails compilation here, not the deployed container.
+    const agentsConfig = (toolsMcpUrl: string | undefined): AgentsConfigInput => ({
       mode: agents.mode,
       gateway: { baseUrl: gatewayBaseUrl, auth: 'sigv4', region: this.region },
       supervisor: agents.supervisor,
       collaborators: agents.collaborators,
       ...(toolsMcpUrl && { tools: { mcpUrl: toolsMcpUrl, auth: 'sigv4', region: this.region } }),
       memory: { tableName: this.sessions.table.tableName, ttlSeconds: agents.memoryTtlSeconds },
+      // On Fargate nothing but the load balancer stands before the server: callers prove their China identity with an STS token.
+      ...(!onAgentCore && { callerAuth: { audience: agentsAudience(config.prefix), allowedAccounts: [config.china.account], stsEndpoints: [chinaServiceEndpoint('sts', this.region)] } }),
     });
     const environment = (toolsMcpUrl: string | undefined): Record<string, string> => ({
       [AGENTS_CONFIG_ENV]: this.toJsonString(agentsConfig(toolsMcpUrl)),

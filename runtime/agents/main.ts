@@ -3,6 +3,7 @@
  * agents behind the runtime's HTTP contract on $PORT (8080).
  */
 import { keyLookupClient } from '../server/api-keys';
+import { StsPresignedAuthenticator } from '../server/sts-auth';
 import { agentCredentials, agentRolesFromEnv } from './agent-credentials';
 import { agentsConfigFromEnv } from './agents-config';
 import { AgentTeam } from './agent-team';
@@ -28,8 +29,10 @@ async function main(): Promise<void> {
     // Bounded DynamoDB calls (the streaming door's client): a slow table fails the turn in seconds, not at the deadline.
     sessions: config.memory && new DynamoSessionStorage({ client: keyLookupClient({ region }, 5000), tableName: config.memory.tableName, ttlSeconds: config.memory.ttlSeconds, maxTurns: config.memory.maxTurns }),
   });
-  const server = await startAgentServer({ team, port: Number(process.env.PORT ?? 8080) });
-  stdoutLog({ level: 'info', msg: 'listening', url: server.url, mode: config.mode, agents: [config.supervisor.name, ...config.collaborators.map((c) => c.name)], tools: Boolean(config.tools), memory: Boolean(config.memory) });
+  // On Fargate the load balancer passes anyone in the VPC: the caller proves its China identity with an STS token.
+  const callerAuth = config.callerAuth && new StsPresignedAuthenticator({ allowedEndpoints: config.callerAuth.stsEndpoints.map((e) => new URL(e).origin), audience: config.callerAuth.audience, allowedAccounts: config.callerAuth.allowedAccounts });
+  const server = await startAgentServer({ team, port: Number(process.env.PORT ?? 8080), authenticate: callerAuth && ((bearer) => callerAuth.authenticate(bearer)) });
+  stdoutLog({ level: 'info', msg: 'listening', url: server.url, mode: config.mode, agents: [config.supervisor.name, ...config.collaborators.map((c) => c.name)], tools: Boolean(config.tools), memory: Boolean(config.memory), callerAuth: Boolean(config.callerAuth) });
   const stop = () => {
     // Invocations under way may take up to the overall deadline to answer.
     void server

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../../lib/config/load';
 import { AgentCoreNativeResources } from '../../lib/constructs/agentcore-native';
 import { agentRuntimeRequest, lambdaTargetRequest, toolGatewayRequest } from '../../lib/constructs/agentcore-spec';
 import { discoverTools } from '../../lib/constructs/agent-tool-functions';
+import { parseAgentsConfig } from '../../runtime/agents/agents-config';
 import { kitApp } from '../helpers/kit-app';
 import { resourcesOf } from '../helpers/template';
 
@@ -75,6 +76,10 @@ describe('Agents stack, agents.platform agentcore-api (the default): custom reso
     expect(config.tools).toEqual({ mcpUrl: 'TOKEN', auth: 'sigv4', region: REGION });
     expect(config.memory).toEqual({ tableName: 'TOKEN', ttlSeconds: 86400 });
     expect(Object.keys(JSON.parse(env.CNLLM_AGENT_ROLE_ARNS))).toEqual(['supervisor', 'researcher', 'writer']);
+    // The agent server accepts it as the stack renders it (tokens standing in for resolved values); AgentCore authenticates callers itself.
+    const resolved = parseAgentsConfig({ ...config, tools: { ...config.tools, mcpUrl: 'https://gw.gateway.bedrock-agentcore.cn-northwest-1.amazonaws.com.cn/mcp' } });
+    expect(resolved.callerAuth).toBeUndefined();
+    expect(resolved.memory).toEqual({ tableName: 'TOKEN', ttlSeconds: 86400, maxTurns: 10 });
     // No secrets: the whole environment is settings and resource names.
     expect(JSON.stringify(env)).not.toMatch(/secret|password|apiKey/i);
   });
@@ -239,7 +244,11 @@ describe('Agents stack, agents.platform fargate: the same container on ECS behin
     expect(json.Resources[taskRole].Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'ecs-tasks.amazonaws.com' });
     expect(task.Properties.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
     const env = Object.fromEntries(task.Properties.ContainerDefinitions[0].Environment.map((e: Json) => [e.Name, e.Value]));
-    expect(JSON.parse(render(env.CNLLM_AGENTS_CONFIG).replace(/<token>/g, 'TOKEN')).tools).toEqual({ mcpUrl: 'TOKEN', auth: 'sigv4', region: REGION });
+    const agentsConfig = JSON.parse(render(env.CNLLM_AGENTS_CONFIG).replace(/<token>/g, 'TOKEN'));
+    expect(agentsConfig.tools).toEqual({ mcpUrl: 'TOKEN', auth: 'sigv4', region: REGION });
+    // Behind the load balancer the server checks the STS token npm run agents -- invoke sends (audience <prefix>-agents, the China account, the region's STS).
+    expect(agentsConfig.callerAuth).toEqual({ audience: 'cnllm-agents', allowedAccounts: [ACCOUNT], stsEndpoints: [`https://sts.${REGION}.amazonaws.com.cn`] });
+    expect(parseAgentsConfig({ ...agentsConfig, tools: { ...agentsConfig.tools, mcpUrl: 'https://gw.example.amazonaws.com.cn/mcp' } }).callerAuth?.audience).toBe('cnllm-agents');
     expect(env.AWS_REGION).toBe(REGION);
     const passRole = statementsOf(template).find((s) => asList(s.statement.Action).includes('iam:PassRole'))!;
     expect(asList(passRole.statement.Resource).map((r: Json) => r['Fn::GetAtt'][0])).toEqual([logicalIdOf(template, 'AWS::IAM::Role', (r) => r.Properties.Description?.includes('AgentCore Gateway'))]);

@@ -6,7 +6,7 @@ import { imageSchema } from './self-hosted';
 /** Agent names become env keys, IAM role descriptions and trace entries: short, lower-case, no spaces. */
 const agentName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { error: 'must be 1-31 lower-case letters, digits or "-", starting with a letter, e.g. "researcher"' });
 /** A model alias the gateway routes (checked against the routes in lib/config/cross-checks.ts). */
-const modelAlias = z.string().regex(/^[a-z0-9][a-z0-9._/-]{0,62}$/, { error: 'must be a model alias the gateway routes, e.g. "nova-lite"' });
+const modelAlias = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: 'must be a model alias the gateway routes, e.g. "nova-lite"' });
 const instructions = z.string().min(1, { error: 'must not be empty: the agent\'s system prompt' }).max(8000, { error: 'must be at most 8000 characters' });
 
 export const collaboratorSchema = z
