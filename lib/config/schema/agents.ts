@@ -74,8 +74,8 @@ export const agentsSection = z
     idleSessionTimeoutSeconds: int(60, 28800, 'seconds an idle session is kept').default(900),
     /** AgentCore Runtime ends any session after this long (lifecycleConfiguration.maxLifetime). */
     maxSessionLifetimeSeconds: int(60, 28800, 'seconds a session may live').default(28800),
-    /** Base of the agent image, in the kit's `node` ECR repository. AgentCore Runtime runs linux/arm64 images only: mirror the arm64 variant under this tag. */
-    baseImage: imageSchema.prefault({ source: 'docker.io/library/node:22-slim', tag: '22-slim-arm64' }),
+    /** Base of the agent image, in the kit's `node` ECR repository. AgentCore Runtime runs linux/arm64 images only: npm run mirror-images copies the arm64 variant under this tag. */
+    baseImage: imageSchema.prefault({ source: 'docker.io/library/node:22-slim', tag: '22-slim-arm64', platform: 'linux/arm64' }),
     /** npm registry the image build uses (the operator's machine or CodeBuild in China). */
     npmRegistry: z.string().url().default('https://registry.npmmirror.com'),
     /**
