@@ -26,6 +26,17 @@ import { LEDGER_PREFIX } from '../constructs/usage-ledger';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
 type AgentsConfigInput = z.input<typeof AgentsConfigSchema>;
+
+/** Left between the server's deadline and the caller's (npm run agents, the load balancer): the 504 with the trace arrives before they give up. */
+const DEADLINE_MARGIN_SECONDS = 5;
+/** The runtime's default for one agent's run. */
+const AGENT_RUN_SECONDS = 60;
+
+/** The server's time limits from agents.invocationTimeoutSeconds: the whole invocation ends before the caller stops waiting, and one agent never outlasts it. */
+export function agentTimeouts(invocationTimeoutSeconds: number): NonNullable<AgentsConfigInput['timeouts']> {
+  const overallSeconds = Math.max(1, invocationTimeoutSeconds - DEADLINE_MARGIN_SECONDS);
+  return { overallSeconds, agentSeconds: Math.min(AGENT_RUN_SECONDS, overallSeconds) };
+}
 const REPOSITORY_ROOT = path.join(__dirname, '..', '..');
 
 export interface AgentsStackProps extends ChinaStackProps {
@@ -135,6 +146,7 @@ export class AgentsStack extends ChinaStack {
       collaborators: agents.collaborators,
       ...(toolsMcpUrl && { tools: { mcpUrl: toolsMcpUrl, auth: 'sigv4', region: this.region } }),
       memory: { tableName: this.sessions.table.tableName, ttlSeconds: agents.memoryTtlSeconds },
+      timeouts: agentTimeouts(agents.invocationTimeoutSeconds),
       // On Fargate nothing but the load balancer stands before the server: callers prove their China identity with an STS token.
       ...(!onAgentCore && { callerAuth: { audience: agentsAudience(config.prefix), allowedAccounts: [config.china.account], stsEndpoints: [chinaServiceEndpoint('sts', this.region)] } }),
     });

@@ -7,6 +7,7 @@ import { AgentCoreNativeResources } from '../../lib/constructs/agentcore-native'
 import { agentRuntimeRequest, lambdaTargetRequest, toolGatewayRequest } from '../../lib/constructs/agentcore-spec';
 import { discoverTools } from '../../lib/constructs/agent-tool-functions';
 import { parseAgentsConfig } from '../../runtime/agents/agents-config';
+import { agentTimeouts } from '../../lib/stacks/agents-stack';
 import { kitApp } from '../helpers/kit-app';
 import { resourcesOf } from '../helpers/template';
 
@@ -79,6 +80,8 @@ describe('Agents stack, agents.platform agentcore-api (the default): custom reso
     // The agent server accepts it as the stack renders it (tokens standing in for resolved values); AgentCore authenticates callers itself.
     const resolved = parseAgentsConfig({ ...config, tools: { ...config.tools, mcpUrl: 'https://gw.gateway.bedrock-agentcore.cn-northwest-1.amazonaws.com.cn/mcp' } });
     expect(resolved.callerAuth).toBeUndefined();
+    // The server's deadline falls before the caller's (agents.invocationTimeoutSeconds, 300 by default).
+    expect(config.timeouts).toEqual({ overallSeconds: 295, agentSeconds: 60 });
     expect(resolved.memory).toEqual({ tableName: 'TOKEN', ttlSeconds: 86400, maxTurns: 10 });
     // No secrets: the whole environment is settings and resource names.
     expect(JSON.stringify(env)).not.toMatch(/secret|password|apiKey/i);
@@ -227,6 +230,19 @@ describe('Agents stack, agents.platform agentcore-api (the default): custom reso
   test('outputs: the runtime ARN for npm run agents, the tools URL, the table, the agents\' roles (literal descriptions)', () => {
     expect(Object.keys(json.Outputs).sort()).toEqual(['AgentRoleArns', 'RuntimeArn', 'SessionTableName', 'ToolsMcpUrl']);
     for (const output of Object.values<Json>(json.Outputs)) expect(typeof output.Description).toBe('string');
+  });
+});
+
+describe('the agent server\'s time limits from agents.invocationTimeoutSeconds', () => {
+  test.each([
+    [10, { overallSeconds: 5, agentSeconds: 5 }],
+    [60, { overallSeconds: 55, agentSeconds: 55 }],
+    [300, { overallSeconds: 295, agentSeconds: 60 }],
+    [3600, { overallSeconds: 3595, agentSeconds: 60 }],
+  ])('%i s: %j, which the server accepts', (invocation, expected) => {
+    expect(agentTimeouts(invocation)).toEqual(expected);
+    const config = { mode: 'supervisor', gateway: { baseUrl: 'https://a.execute-api.cn-northwest-1.amazonaws.com.cn/prod/v1', auth: 'sigv4', region: REGION }, supervisor: { name: 'supervisor', model: 'nova-pro', instructions: 'x' }, collaborators: [{ name: 'writer', model: 'nova-pro', description: 'd', instructions: 'x' }] };
+    expect(parseAgentsConfig({ ...config, timeouts: agentTimeouts(invocation) }).timeouts).toEqual(expected);
   });
 });
 
