@@ -351,10 +351,11 @@ describe('agents config: synth errors name the field and the fix', () => {
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.supervisor.model': 'qwen2.5-1.5b-instruct' })).toEqual([]);
   });
 
-  test('names unique across agents; vpc-only egress needs a PRIVATE gateway API; fargate certificates only with the certificate mode', () => {
+  test('names unique across agents; the gateway takes IAM callers; vpc-only egress needs a PRIVATE gateway API; fargate certificates only with the certificate mode', () => {
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.supervisor.name': 'writer' })).toEqual(['agents.supervisor.name = "writer": "writer" names two agents; give every agent its own name (it is the agent\'s identity at the gateway).']);
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.egress': 'vpc-only' })).toEqual([expect.stringMatching(/^agents\.egress = "vpc-only": vpc-only cannot reach a REGIONAL gateway API.*set gateway\.endpointType to PRIVATE/)]);
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.egress': 'vpc-only', 'gateway.endpointType': 'PRIVATE' })).toEqual([]);
+    expect(problemsOf({ 'stacks.agents': 'true', 'gateway.authorization': 'API_KEY', 'gateway.icpLicence': '京ICP备12345678号' })).toEqual(['gateway.authorization = "API_KEY": must be IAM while stacks.agents is on: each agent calls the gateway as its own IAM role (SigV4), which an API_KEY gateway refuses.']);
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.fargate.certificateArn': 'arn:aws-cn:acm:cn-northwest-1:111122223333:certificate/0a1b2c3d-0000-1111-2222-333344445555' })).toEqual([
       expect.stringMatching(/^agents\.fargate\.certificateArn = .*is used only with agents\.platform fargate and internalTls\.mode certificate/),
     ]);
