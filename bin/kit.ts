@@ -124,6 +124,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger,
       registryHost: modelStore.registryHost,
       weightsKey: modelStore.key,
       accessLogBucket: modelStore.accessLogBucket,
+      ledgerKey: gatewayStack.ledger?.key,
       toolsDirectory: options.agentToolsDirectory,
       description: 'cn-llm-kit: multi-agent systems on AgentCore Runtime (or Fargate) that call models through the kit gateway',
     });

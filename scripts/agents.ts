@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { names } from '../lib/config/names';
+import { agentsAudience } from '../lib/constructs/agents-fargate-service';
 import { InvokeError, findRuntimeArn, formatTrace, invokeOnAgentCore, invokeOnFargate, type AgentsAnswer } from '../runtime/agents-client/invoke';
 import { OperatorError } from '../runtime/operator/operator-error';
 import { configFromArgs, flagValue, profileClientConfig, runCli } from './cli-config';
@@ -45,7 +46,7 @@ async function main(args: string[]): Promise<void> {
       const url = flagValue(args, '--url') ?? (config.internalTls.mode === 'plain-http' ? undefined : names(config).agentsInvocationUrl);
       if (!url) throw new OperatorError('with internalTls.mode plain-http the agents have no private name: pass --url (the Agents stack\'s AgentsUrl output)');
       const caFile = flagValue(args, '--ca-file');
-      answer = await invokeOnFargate({ region, credentials: client.credentials, url, prompt, sessionId, audience: `${config.prefix}-agents`, caCertificates: caFile ? [fs.readFileSync(caFile, 'utf8')] : undefined, stsEndpoint: client.endpoint, timeoutMs });
+      answer = await invokeOnFargate({ region, credentials: client.credentials, url, prompt, sessionId, audience: agentsAudience(config.prefix), caCertificates: caFile ? [fs.readFileSync(caFile, 'utf8')] : undefined, stsEndpoint: client.endpoint, timeoutMs });
     } else {
       const runtimeArn = flagValue(args, '--runtime-arn') ?? (await findRuntimeArn({ region, credentials: client.credentials, endpoint: client.endpoint, runtimeName: names(config).agentRuntime }));
       answer = await invokeOnAgentCore({ region, credentials: client.credentials, endpoint: client.endpoint, runtimeArn, prompt, sessionId, timeoutMs });

@@ -6,11 +6,12 @@ import { RegistryClient, mirrorImage, parseImageReference, registryBaseUrl } fro
 import { transferClientSettings } from '../runtime/operator/transfer';
 import { configFromArgs, flagValue, profileClientConfig, runCli } from './cli-config';
 
-const USAGE = `Usage: npm run mirror-images -- [--only vllm|tools] [--china-profile NAME] [--registry-endpoint HOST=URL ...] [--config FILE] [-c key=value ...]
+const USAGE = `Usage: npm run mirror-images -- [--only vllm|tools|node|awscli|agents] [--china-profile NAME] [--registry-endpoint HOST=URL ...] [--config FILE] [-c key=value ...]
 
 Copies the images pinned in config (images.vllm, images.tools) from their source registry into the
 kit's private ECR repositories in China (<account>.dkr.ecr.<region>.amazonaws.com.cn/<prefix>/<name>),
-linux/amd64 only, and verifies the pushed digest. Run it from a machine that reaches the source
+the platform each names (images.<name>.platform, linux/amd64 by default; with stacks.agents also
+agents.baseImage, linux/arm64, into <prefix>/node), and verifies the pushed digest. Run it from a machine that reaches the source
 registry and AWS China. Then pin the printed digests in config (images.<name>.digest).
 Layers move in parts (ECR's layer-part API, the size ECR asks for: 5-10 MiB) with up to 8 attempts
 per part (backoff with jitter); a dropped download resumes with a Range request. Progress goes to
@@ -36,16 +37,21 @@ async function main(args: string[]) {
   const destinationEcr = new ECRClient({ ...client, ...transferClientSettings() });
 
   const only = flagValue(args, '--only');
+  // Each image under the config path it is pinned at; the agents' arm64 Node.js base goes to the node repository under its own tag.
+  const wanted = [
+    ...Object.entries(config.images).map(([name, image]) => ({ name, path: `images.${name}`, repository: name, image })),
+    ...(config.stacks.agents ? [{ name: 'agents', path: 'agents.baseImage', repository: 'node', image: config.agents.baseImage }] : []),
+  ];
   const results = [];
   // Only images the model store has a repository for (the device plugin's exists only with AL2023 GPU nodes).
-  for (const [name, image] of Object.entries(config.images)) {
-    if ((only && only !== name) || !config.modelStore.repositories.includes(name)) continue;
+  for (const { name, path, repository, image } of wanted) {
+    if ((only && only !== name) || !config.modelStore.repositories.includes(repository)) continue;
     const ref = parseImageReference(image.source);
     const source = new RegistryClient(overrides.get(ref.registry) ?? registryBaseUrl(ref.registry));
-    results.push({ name, ...(await mirrorImage({ source: image.source, sourceClient: source, destination, destinationEcr, destinationRepository: names(config).repository(name), tag: image.tag, pinnedDigest: image.digest, progress: process.stderr })) });
+    results.push({ path, ...(await mirrorImage({ source: image.source, sourceClient: source, destination, destinationEcr, destinationRepository: names(config).repository(repository), tag: image.tag, pinnedDigest: image.digest, platform: image.platform, progress: process.stderr })) });
   }
   console.log('\nPin these digests in your config so instances pull exactly what was verified:');
-  for (const r of results) console.log(`  images.${r.name}.digest = ${r.digest}`);
+  for (const r of results) console.log(`  ${r.path}.digest = ${r.digest}`);
 }
 
 runCli('mirror-images', main);

@@ -213,6 +213,9 @@ function checkAgents(c: KitSections, ctx: z.RefinementCtx): void {
       ctx.addIssue({ code: 'custom', path, message: `"${name}" names two agents; give every agent its own name (it is the agent's identity at the gateway)` });
     }
   });
+  if (c.gateway?.authorization === 'API_KEY') {
+    ctx.addIssue({ code: 'custom', path: ['gateway', 'authorization'], message: 'must be IAM while stacks.agents is on: each agent calls the gateway as its own IAM role (SigV4), which an API_KEY gateway refuses' });
+  }
   if (agents.egress === 'vpc-only' && c.gateway?.endpointType !== 'PRIVATE') {
     ctx.addIssue({ code: 'custom', path: ['agents', 'egress'], message: 'vpc-only cannot reach a REGIONAL gateway API (its endpoint is public): set gateway.endpointType to PRIVATE or agents.egress to https-through-nat' });
   }

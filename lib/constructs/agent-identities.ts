@@ -2,8 +2,8 @@ import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 
-/** Env var holding `{ "<agent name>": "<role ARN>" }`: the role each agent assumes to call the gateway. */
-export const AGENT_ROLES_ENV = 'CNLLM_AGENT_ROLE_ARNS';
+/** Env var holding `{ "<agent name>": "<role ARN>" }`: the role each agent assumes to call the gateway (read by runtime/agents/agent-credentials.ts). */
+export { AGENT_ROLES_ENV } from '../../runtime/agents/agent-credentials';
 
 export interface GatewayChatApi {
   readonly restApiId: string;

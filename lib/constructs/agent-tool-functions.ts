@@ -8,20 +8,23 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { ToolData } from '../../runtime/agents/tools/tool-lambda';
 import type { ToolSchema } from './agentcore-spec';
 import { EncryptedLogGroup } from './encrypted-log-group';
+import { s3ViaService } from './usage-ledger';
 
 /** Where the contract puts the tool Lambdas: `runtime/agents/tools/<name>.ts`, each exporting `handler` and `TOOL_SCHEMAS`. */
 export const AGENT_TOOLS_DIR = path.join(__dirname, '..', '..', 'runtime', 'agents', 'tools');
-/** Env of every tool Lambda: the bucket and the prefixes it may read. */
-export const TOOL_BUCKET_ENV = 'CNLLM_TOOLS_BUCKET';
-export const TOOL_PREFIXES_ENV = 'CNLLM_TOOLS_PREFIXES';
+const DATA_SOURCES: readonly ToolData['source'][] = ['usage-ledger', 'documents'];
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 
 export interface ToolModule {
   /** The file name without `.ts`: the gateway target's name (tools appear to agents as `<name>___<tool>`). */
   readonly name: string;
   readonly entry: string;
   readonly schemas: readonly ToolSchema[];
+  /** What the tool reads (its `TOOL_DATA`). @default nothing */
+  readonly data?: ToolData;
 }
 
 /**
@@ -38,7 +41,7 @@ export function discoverTools(dir: string = AGENT_TOOLS_DIR): ToolModule[] {
     .flatMap((file) => {
       const entry = path.join(dir, file);
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require(entry) as { handler?: unknown; TOOL_SCHEMAS?: unknown };
+      const mod = require(entry) as { handler?: unknown; TOOL_SCHEMAS?: unknown; TOOL_DATA?: ToolData };
       if (typeof mod.handler !== 'function' || !Array.isArray(mod.TOOL_SCHEMAS) || mod.TOOL_SCHEMAS.length === 0) return [];
       const name = file.replace(/\.ts$/, '');
       if (!/^[a-z][a-z0-9-]{0,40}$/.test(name)) throw new Error(`agent tool ${entry}: the file name must be lower-case letters, digits or "-" (it becomes the gateway target's name)`);
@@ -47,7 +50,11 @@ export function discoverTools(dir: string = AGENT_TOOLS_DIR): ToolModule[] {
           throw new Error(`agent tool ${entry}: every TOOL_SCHEMAS entry needs name, description and an inputSchema of type "object" (${JSON.stringify(schema)?.slice(0, 200)})`);
         }
       }
-      return [{ name, entry, schemas: mod.TOOL_SCHEMAS as ToolSchema[] }];
+      const data = mod.TOOL_DATA;
+      if (data !== undefined && (!DATA_SOURCES.includes(data.source) || !ENV_NAME.test(data.bucketEnv ?? '') || !ENV_NAME.test(data.prefixEnv ?? ''))) {
+        throw new Error(`agent tool ${entry}: TOOL_DATA needs source (${DATA_SOURCES.join(' or ')}), bucketEnv and prefixEnv (environment variable names), got ${JSON.stringify(data)}`);
+      }
+      return [{ name, entry, schemas: mod.TOOL_SCHEMAS as ToolSchema[], ...(data && { data }) }];
     });
 }
 
@@ -55,11 +62,8 @@ export interface AgentToolFunctionsProps {
   readonly tools: readonly ToolModule[];
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
-  /** Bucket the tools read (the model store's weights bucket) and the key it is encrypted with. */
-  readonly bucketName: string;
-  readonly bucketKey: kms.IKey;
-  /** S3 prefixes each tool may read, by tool name; a tool not listed reads nothing. */
-  readonly readPrefixes: Readonly<Record<string, readonly string[]>>;
+  /** Where each data source a tool may declare lives: a tool reads its source's prefix, nothing else. */
+  readonly sources: Readonly<Partial<Record<ToolData['source'], ToolDataLocation>>>;
   readonly key: kms.IKey;
   readonly runtime: string;
   readonly architecture: 'x86_64' | 'arm64';
@@ -68,7 +72,18 @@ export interface AgentToolFunctionsProps {
   readonly logRetentionDays: number;
 }
 
-/** One Lambda per tool module, in the VPC, each reading only its own prefixes of the bucket. */
+export interface ToolDataLocation {
+  /** Fixed by config (lib/config/names.ts): literal ARNs a reviewer can read. */
+  readonly bucketName: string;
+  /** Ends in "/". */
+  readonly prefix: string;
+  /** The bucket's encryption key. */
+  readonly key: kms.IKey;
+  /** The config field (or construct) that decides the location, for the acknowledgement. */
+  readonly decidedBy: string;
+}
+
+/** One Lambda per tool module, in the VPC, each reading only the prefix of the data source it declares. */
 export class AgentToolFunctions extends Construct {
   public readonly functions: Readonly<Record<string, NodejsFunction>>;
   public readonly securityGroup: ec2.SecurityGroup;
@@ -80,26 +95,18 @@ export class AgentToolFunctions extends Construct {
     this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to S3 (gateway endpoint) and AWS endpoints');
     const functions: Record<string, NodejsFunction> = {};
     for (const tool of props.tools) {
-      const prefixes = props.readPrefixes[tool.name] ?? [];
+      const location = tool.data && props.sources[tool.data.source];
       const logGroup = new EncryptedLogGroup(this, `Logs-${tool.name}`, { retentionDays: props.logRetentionDays as logs.RetentionDays, purpose: `agent tool ${tool.name} logs`, retain: true, key: props.key }).logGroup;
       const role = new iam.Role(this, `Role-${tool.name}`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `cn-llm-kit agent tool ${tool.name}` });
       role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
       role.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'], resources: ['*'] }));
       Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'A Lambda in a VPC manages its network interfaces; EC2 supports no resource-level permissions for these Describe/Create ENI actions.' });
-      if (prefixes.length > 0) {
-        const bucketArn = stack.formatArn({ service: 's3', region: '', account: '', resource: props.bucketName });
-        role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: prefixes.map((p) => `${bucketArn}/${p}*`) }));
-        role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }));
-        role.addToPolicy(
-          new iam.PolicyStatement({
-            actions: ['kms:Decrypt'],
-            resources: [props.bucketKey.keyArn],
-            conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com.cn` } },
-          }),
-        );
-        for (const p of prefixes) {
-          Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::arn:aws-cn:s3:::${props.bucketName}/${p}*]`, reason: `The tool reads the objects under ${p} of the bucket (config agents.toolReadPrefixes.${tool.name}), nothing else.` });
-        }
+      if (tool.data && location) {
+        const bucketArn = stack.formatArn({ service: 's3', region: '', account: '', resource: location.bucketName });
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [`${bucketArn}/${location.prefix}*`] }));
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${location.prefix}*`] } } }));
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [location.key.keyArn], conditions: { StringEquals: { 'kms:ViaService': s3ViaService(stack.region) } } }));
+        Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::arn:aws-cn:s3:::${location.bucketName}/${location.prefix}*]`, reason: `The tool reads the objects under ${location.prefix} of the bucket (${location.decidedBy}), nothing else.` });
       }
       functions[tool.name] = new NodejsFunction(this, `Function-${tool.name}`, {
         entry: tool.entry,
@@ -114,7 +121,7 @@ export class AgentToolFunctions extends Construct {
         securityGroups: [this.securityGroup],
         logGroup,
         environmentEncryption: props.key,
-        environment: { [TOOL_BUCKET_ENV]: props.bucketName, [TOOL_PREFIXES_ENV]: prefixes.join(','), NODE_OPTIONS: '--enable-source-maps' },
+        environment: { ...(tool.data && location && { [tool.data.bucketEnv]: location.bucketName, [tool.data.prefixEnv]: location.prefix }), NODE_OPTIONS: '--enable-source-maps' },
         description: `cn-llm-kit agent tool ${tool.name} (AgentCore Gateway target): ${tool.schemas.map((s) => s.name).join(', ')}`.slice(0, 256),
         bundling: { minify: true, sourceMap: true, format: OutputFormat.CJS, target: 'node20' },
       });

@@ -13,6 +13,8 @@ import { InternalEndpoint, InternalTls } from './internal-tls';
 
 /** The AgentCore Runtime HTTP contract's port, kept on Fargate so one image serves both. */
 export const AGENT_PORT = 8080;
+/** The audience of the STS tokens callers present to the agents on Fargate (npm run agents -- invoke makes them). */
+export const agentsAudience = (prefix: string) => `${prefix}-agents`;
 
 export interface AgentsFargateServiceProps {
   readonly settings: KitConfig['agents']['fargate'];

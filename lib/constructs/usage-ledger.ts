@@ -22,7 +22,7 @@ export const LEDGER_PREFIX = 'ledger/';
 export const LEDGER_ERRORS_PREFIX = 'ledger-errors/';
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
 /** KMS through S3 in this region only; both forms, because which one KMS reports in aws-cn is unconfirmed (as in lib/china/secret-read.ts). */
-const s3ViaService = (region: string) => [`s3.${region}.amazonaws.com`, `s3.${region}.${CHINA_URL_SUFFIX}`];
+export const s3ViaService = (region: string) => [`s3.${region}.amazonaws.com`, `s3.${region}.${CHINA_URL_SUFFIX}`];
 /** Only the request-log lines: the gateway's JSON line carries `"msg":"request"` (runtime/gateway/request-log.ts). */
 export const REQUEST_LOG_FILTER = '{ $.msg = "request" }';
 

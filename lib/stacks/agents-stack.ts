@@ -7,23 +7,36 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { z } from 'zod';
+import { AGENTS_CONFIG_ENV, type AgentsConfigSchema } from '../../runtime/agents/agents-config';
 import { AGENTCORE_IN_CHINA, AGENTCORE_RUNTIME_LOG_PREFIX, agentCoreServiceRole } from '../china/agentcore';
-import { CHINA_URL_SUFFIX } from '../china/china';
+import { CHINA_URL_SUFFIX, chinaServiceEndpoint } from '../china/china';
 import { names } from '../config/names';
 import { AgentIdentities, AGENT_ROLES_ENV, GatewayChatApi } from '../constructs/agent-identities';
 import { AgentSessionTable } from '../constructs/agent-session-table';
-import { AgentToolFunctions, AGENT_TOOLS_DIR, discoverTools } from '../constructs/agent-tool-functions';
+import { AgentToolFunctions, AgentToolFunctionsProps, AGENT_TOOLS_DIR, discoverTools } from '../constructs/agent-tool-functions';
 import { AgentCoreApiResources } from '../constructs/agentcore-api';
 import { AgentCoreNativeResources, AgentCoreResources, AgentCoreResourcesProps } from '../constructs/agentcore-native';
 import { AgentRuntimeSpec, gatewayName } from '../constructs/agentcore-spec';
-import { AgentsFargateService } from '../constructs/agents-fargate-service';
+import { AgentsFargateService, agentsAudience } from '../constructs/agents-fargate-service';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { InternalTls } from '../constructs/internal-tls';
 import { kitKey } from '../constructs/kit-key';
+import { LEDGER_PREFIX } from '../constructs/usage-ledger';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 
-/** The agent server's configuration (the contract between this stack and runtime/agents/agents-config.ts). */
-export const AGENTS_CONFIG_ENV = 'CNLLM_AGENTS_CONFIG';
+type AgentsConfigInput = z.input<typeof AgentsConfigSchema>;
+
+/** Left between the server's deadline and the caller's (npm run agents, the load balancer): the 504 with the trace arrives before they give up. */
+const DEADLINE_MARGIN_SECONDS = 5;
+/** The runtime's default for one agent's run. */
+const AGENT_RUN_SECONDS = 60;
+
+/** The server's time limits from agents.invocationTimeoutSeconds: the whole invocation ends before the caller stops waiting, and one agent never outlasts it. */
+export function agentTimeouts(invocationTimeoutSeconds: number): NonNullable<AgentsConfigInput['timeouts']> {
+  const overallSeconds = Math.max(1, invocationTimeoutSeconds - DEADLINE_MARGIN_SECONDS);
+  return { overallSeconds, agentSeconds: Math.min(AGENT_RUN_SECONDS, overallSeconds) };
+}
 const REPOSITORY_ROOT = path.join(__dirname, '..', '..');
 
 export interface AgentsStackProps extends ChinaStackProps {
@@ -37,6 +50,8 @@ export interface AgentsStackProps extends ChinaStackProps {
   readonly registryHost: string;
   readonly weightsKey: kms.IKey;
   readonly accessLogBucket: s3.IBucket;
+  /** The key of the Gateway stack's usage ledger (bucket names.ledgerBucket), which the usage tool reads. @default no ledger (ledger.enabled false): tools that read it are not deployed */
+  readonly ledgerKey?: kms.IKey;
   /** Tool modules (runtime/agents/tools/*.ts by contract). @default AGENT_TOOLS_DIR */
   readonly toolsDirectory?: string;
 }
@@ -97,17 +112,20 @@ export class AgentsStack extends ChinaStack {
     this.identities = new AgentIdentities(this, 'Identities', { agents: allAgents, runtimeRole: this.runtimeRole, gatewayApi: props.gatewayApi, prefix: config.prefix });
 
     // Tools: one Lambda per module, reachable only through the AgentCore Gateway (whose role may invoke exactly these).
-    const toolModules = discoverTools(props.toolsDirectory ?? AGENT_TOOLS_DIR);
+    // Each tool reads the data source its module declares; one whose source this deployment lacks (no ledger) is left out.
+    const n = names(config);
+    const toolSources: AgentToolFunctionsProps['sources'] = {
+      documents: { bucketName: n.weightsBucket, prefix: agents.docsPrefix, key: props.weightsKey, decidedBy: 'config agents.docsPrefix' },
+      ...(props.ledgerKey && { 'usage-ledger': { bucketName: n.ledgerBucket, prefix: LEDGER_PREFIX, key: props.ledgerKey, decidedBy: 'the usage ledger of the Gateway stack' } }),
+    };
+    const toolModules = discoverTools(props.toolsDirectory ?? AGENT_TOOLS_DIR).filter((t) => !t.data || toolSources[t.data.source]);
     let gatewayRole: iam.Role | undefined;
     if (toolModules.length > 0) {
       this.tools = new AgentToolFunctions(this, 'Tools', {
         tools: toolModules,
         vpc: props.vpc,
         subnets: props.subnets,
-        // The bucket's name is fixed by config (names.weightsBucket): literal ARNs a reviewer can read.
-        bucketName: names(config).weightsBucket,
-        bucketKey: props.weightsKey,
-        readPrefixes: agents.toolReadPrefixes,
+        sources: toolSources,
         key: this.key,
         runtime: config.lambda.runtime,
         architecture: config.lambda.architecture,
@@ -120,13 +138,17 @@ export class AgentsStack extends ChinaStack {
     }
 
     const gatewayBaseUrl = `https://${props.gatewayApi.restApiId}.execute-api.${this.region}.${CHINA_URL_SUFFIX}/${props.gatewayApi.stageName}/v1`;
-    const agentsConfig = (toolsMcpUrl: string | undefined) => ({
+    // Typed by the runtime's schema: a field the server does not know (or lacks) fails compilation here, not the deployed container.
+    const agentsConfig = (toolsMcpUrl: string | undefined): AgentsConfigInput => ({
       mode: agents.mode,
       gateway: { baseUrl: gatewayBaseUrl, auth: 'sigv4', region: this.region },
       supervisor: agents.supervisor,
       collaborators: agents.collaborators,
       ...(toolsMcpUrl && { tools: { mcpUrl: toolsMcpUrl, auth: 'sigv4', region: this.region } }),
       memory: { tableName: this.sessions.table.tableName, ttlSeconds: agents.memoryTtlSeconds },
+      timeouts: agentTimeouts(agents.invocationTimeoutSeconds),
+      // On Fargate nothing but the load balancer stands before the server: callers prove their China identity with an STS token.
+      ...(!onAgentCore && { callerAuth: { audience: agentsAudience(config.prefix), allowedAccounts: [config.china.account], stsEndpoints: [chinaServiceEndpoint('sts', this.region)] } }),
     });
     const environment = (toolsMcpUrl: string | undefined): Record<string, string> => ({
       [AGENTS_CONFIG_ENV]: this.toJsonString(agentsConfig(toolsMcpUrl)),

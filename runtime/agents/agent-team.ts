@@ -1,4 +1,5 @@
 import { Agent, AgentResult, Model, SessionManager, SnapshotStorage, Tool } from '@strands-agents/sdk';
+import { APIConnectionError } from 'openai';
 import { AgentsConfig, collaboratorTimeoutMs } from './agents-config';
 import { sessionKey } from './memory';
 import { bareToolName, toolsFor } from './mcp-tools';
@@ -7,8 +8,8 @@ import { limitToolTime } from './time-limits';
 import { clip, InvocationTrace, stdoutLog, traceAgent, TraceEvent, TraceLog } from './trace';
 
 export interface AgentTeamDeps {
-  /** A gateway alias -> the agent's model (GatewayModels in the server). */
-  readonly model: (alias: string) => Model;
+  /** A gateway alias and the agent that calls it -> the agent's model (GatewayModels in the server). */
+  readonly model: (alias: string, agent: string) => Model;
   /** The MCP gateway's tools. @default no tools */
   readonly tools?: { all(): Promise<Tool[]> };
   /** Where sessions are kept. @default none: each invocation stands alone */
@@ -60,7 +61,7 @@ export class AgentTeam {
         // A tool the configuration names but the gateway does not offer (a target not deployed, a typo) is said, not silently missing.
         const missing = tools.length > 0 ? (c.tools ?? []).filter((name) => !allowed.some((t) => t.name === name || bareToolName(t.name) === name)) : [];
         if (missing.length > 0) trace.add({ agent: c.name, event: 'error', tool: missing.join(', '), ms: 0, detail: `the MCP gateway offers no tool ${missing.join(', ')}; it offers ${tools.map((t) => t.name).join(', ')}` });
-        const agent = new Agent({ name: c.name, id: c.name, description: c.description, systemPrompt: c.instructions, model: this.deps.model(c.model), tools: allowed, printer: false });
+        const agent = new Agent({ name: c.name, id: c.name, description: c.description, systemPrompt: c.instructions, model: this.deps.model(c.model, c.name), tools: allowed, printer: false });
         limitToolTime(agent, () => ({ ms: agentMs }));
         return [c.name, { agent, config: c }] as const;
       }),
@@ -71,7 +72,7 @@ export class AgentTeam {
       name: supervisorName,
       id: supervisorName,
       systemPrompt: supervisorPrompt(config),
-      model: this.deps.model(config.supervisor.model),
+      model: this.deps.model(config.supervisor.model, supervisorName),
       // Routing hands the request to one collaborator whose answer ends the turn: Strands' delegate tools.
       tools: [...collaborators.values()].map(({ agent, config: c }) => agent.asTool({ name: c.name, description: c.description, delegate: config.mode === 'routing' })),
       printer: false,
@@ -154,5 +155,15 @@ export function describeFailure(e: unknown): { code: string; message: string } {
       break;
     }
   }
-  return { code, message: (e as Failure | undefined)?.message ?? String(e) };
+  let message = (e as Failure | undefined)?.message ?? String(e);
+  // The OpenAI client reports any failure before a response (DNS, refused connection, credentials that
+  // could not be obtained from STS) as "Connection error."; the reason is in its cause.
+  for (let error = e as Failure | undefined, depth = 0; error && typeof error === 'object' && depth < 5; error = error.cause as Failure | undefined, depth++) {
+    const cause = error.cause as Failure | undefined;
+    if (error instanceof APIConnectionError && cause?.message) {
+      message = `${message} (${cause.message})`;
+      break;
+    }
+  }
+  return { code, message };
 }

@@ -80,6 +80,22 @@ export const AgentsConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Callers must present an STS bearer token (presigned GetCallerIdentity with this audience signed in:
+     * `npm run agents -- invoke --url`), as on Fargate behind the load balancer. On AgentCore Runtime the
+     * service authenticates callers (SigV4 to InvokeAgentRuntime) and this is absent.
+     * @default no check
+     */
+    callerAuth: z
+      .object({
+        audience: z.string().min(1, { error: 'must name the audience the tokens are made for, e.g. "cnllm-agents"' }),
+        /** Accounts whose principals may invoke the agents. */
+        allowedAccounts: z.array(z.string().regex(/^\d{12}$/, { error: 'must be 12-digit AWS account ids' })).min(1, { error: 'must list at least one account (the China account)' }),
+        /** STS origins a token may point at (no others are asked: no SSRF), e.g. "https://sts.cn-northwest-1.amazonaws.com.cn". */
+        stsEndpoints: z.array(z.string().url({ error: 'must be STS endpoint URLs' })).min(1, { error: 'must list the region\'s STS endpoint' }),
+      })
+      .strict()
+      .optional(),
     /** Log prompts, delegated inputs and answers in the trace lines (they are customer content). @default false */
     logContent: z.boolean().default(false),
   })

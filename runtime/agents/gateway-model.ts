@@ -17,6 +17,11 @@ export interface GatewayModelOptions {
   readonly timeoutMs: number;
   /** @default the SDK's default chain (in AgentCore Runtime: the runtime's execution role) */
   readonly credentials?: AwsCredentialIdentityProvider;
+  /**
+   * The credentials an agent signs its model calls with (its own role: agentCredentials). Without
+   * it every agent signs with `credentials`.
+   */
+  readonly agentCredentials?: (agent: string) => AwsCredentialIdentityProvider;
 }
 
 /**
@@ -49,24 +54,35 @@ class GatewayChatModel extends OpenAIModel {
  * fallbacks, quotas and metering apply to agent traffic as to any other caller.
  */
 export class GatewayModels {
-  private readonly client: OpenAI;
+  /** One client per signing identity: the fetch carries the credentials. */
+  private readonly clients = new Map<string, OpenAI>();
 
-  constructor(options: GatewayModelOptions) {
-    const signed = options.gateway.auth === 'sigv4';
-    this.client = new OpenAI({
-      baseURL: options.gateway.baseUrl,
-      // IAM callers have no key: the SigV4 Authorization replaces the SDK's bearer header.
-      apiKey: signed ? 'iam' : 'local',
-      ...(signed && { fetch: sigv4Fetch({ region: options.gateway.region, credentials: options.credentials ?? fromNodeProviderChain() }) }),
-      timeout: options.timeoutMs,
-      // The gateway already retries upstream faults (with fallbacks) before the first byte; a second
-      // layer here would multiply the attempts and outlast the agent's time budget.
-      maxRetries: 0,
-    });
+  constructor(private readonly options: GatewayModelOptions) {}
+
+  /** The model of an agent: a gateway alias, called as the agent (its role) when agents have roles. */
+  model(alias: string, agent?: string): Model {
+    return new GatewayChatModel({ api: 'chat', modelId: alias, client: this.client(agent) });
   }
 
-  /** The model of an agent: a gateway alias. */
-  model(alias: string): Model {
-    return new GatewayChatModel({ api: 'chat', modelId: alias, client: this.client });
+  private client(agent: string | undefined): OpenAI {
+    const { gateway, agentCredentials } = this.options;
+    const signed = gateway.auth === 'sigv4';
+    const identity = signed && agentCredentials && agent !== undefined ? agent : '';
+    let client = this.clients.get(identity);
+    if (!client) {
+      const credentials = identity ? agentCredentials!(identity) : (this.options.credentials ?? fromNodeProviderChain());
+      client = new OpenAI({
+        baseURL: gateway.baseUrl,
+        // IAM callers have no key: the SigV4 Authorization replaces the SDK's bearer header.
+        apiKey: signed ? 'iam' : 'local',
+        ...(signed && { fetch: sigv4Fetch({ region: gateway.region, credentials }) }),
+        timeout: this.options.timeoutMs,
+        // The gateway already retries upstream faults (with fallbacks) before the first byte; a second
+        // layer here would multiply the attempts and outlast the agent's time budget.
+        maxRetries: 0,
+      });
+      this.clients.set(identity, client);
+    }
+    return client;
   }
 }

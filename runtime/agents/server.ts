@@ -11,6 +11,7 @@ export const SESSION_HEADER = 'x-amzn-bedrock-agentcore-runtime-session-id';
 /** AgentCore Runtime's session ids are 33-256 characters; callers running locally may use shorter ones. */
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}$/;
 const MAX_PROMPT_CHARS = 100_000;
+const UNAUTHORIZED = new GatewayError(401, 'invalid_request_error', 'Missing or invalid credentials: send "Authorization: Bearer <STS token>" (npm run agents -- invoke makes one from your China credentials).', 'invalid_api_key');
 
 export interface AgentServerOptions {
   readonly team: { invoke(request: InvocationRequest): Promise<InvocationOutcome> };
@@ -22,6 +23,11 @@ export interface AgentServerOptions {
   readonly maxRequestBytes?: number;
   /** @default one JSON line per request on stdout */
   readonly log?: TraceLog;
+  /**
+   * Checks the caller's bearer token (on Fargate: StsPresignedAuthenticator); undefined is a 401, a
+   * thrown GatewayError (STS unreachable) its own status. @default none: AgentCore Runtime authenticates callers
+   */
+  readonly authenticate?: (bearer: string) => Promise<{ caller: string } | undefined>;
 }
 
 export interface AgentServer {
@@ -45,13 +51,27 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
 
   async function invocation(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = Date.now();
+    let caller: string | undefined;
+    if (options.authenticate) {
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      let identity: { caller: string } | undefined;
+      try {
+        identity = bearer ? await options.authenticate(bearer) : undefined;
+      } catch (e) {
+        if (e instanceof GatewayError) return fail(res, e, {}, { connection: 'close' });
+        throw e;
+      }
+      // The body is not read: close the connection rather than drain an unauthenticated upload.
+      if (!identity) return fail(res, UNAUTHORIZED, {}, { connection: 'close', 'www-authenticate': 'Bearer' });
+      caller = identity.caller;
+    }
     const raw = await readBody(req, maxRequestBytes);
     if (raw === undefined) return fail(res, new GatewayError(413, 'invalid_request_error', `The request body is over ${maxRequestBytes} bytes.`, 'request_too_large'), {}, { connection: 'close' });
     const parsed = parseInvocation(raw, req.headers[SESSION_HEADER]);
     if (parsed instanceof GatewayError) return fail(res, parsed);
     const request = { ...parsed, requestId: randomUUID() };
     const outcome = await options.team.invoke(request);
-    log({ level: outcome.ok ? 'info' : 'error', msg: 'invocation', requestId: request.requestId, sessionId: request.sessionId, status: outcome.ok ? 200 : outcome.status, ...(!outcome.ok && { code: outcome.code }), ms: Date.now() - started });
+    log({ level: outcome.ok ? 'info' : 'error', msg: 'invocation', requestId: request.requestId, sessionId: request.sessionId, ...(caller && { caller }), status: outcome.ok ? 200 : outcome.status, ...(!outcome.ok && { code: outcome.code }), ms: Date.now() - started });
     if (outcome.ok) return sendJson(res, 200, { answer: outcome.answer, sessionId: outcome.sessionId, trace: outcome.trace });
     fail(res, new GatewayError(outcome.status, outcome.status === 504 ? 'timeout_error' : 'agent_error', outcome.message, outcome.code), { sessionId: outcome.sessionId, trace: outcome.trace });
   }

@@ -106,7 +106,7 @@ export interface MirrorResult {
 }
 
 /**
- * Copies one image (the linux/amd64 manifest of a multi-arch index) into a private ECR repository
+ * Copies one image (the manifest of `platform`, linux/amd64 by default, from a multi-arch index) into a private ECR repository
  * under a tag, blob by blob, skipping blobs already there; then checks the pushed manifest digest
  * against the bytes sent, the registry's answer and the digest pinned in config.
  *
@@ -122,6 +122,8 @@ export async function mirrorImage(opts: {
   destinationRepository: string;
   tag: string;
   pinnedDigest?: string;
+  /** The platform taken from a multi-arch index (and, when given, required of a single-platform image). @default "linux/amd64" from an index, a single-platform image unchecked */
+  platform?: 'linux/amd64' | 'linux/arm64';
   log?: (line: string) => void;
   /** Where the progress of large blobs goes (the CLI passes stderr). @default none */
   progress?: ProgressStream;
@@ -135,12 +137,21 @@ export async function mirrorImage(opts: {
   const ref = parseImageReference(opts.source);
   let manifest = await opts.sourceClient.manifest(ref.repository, ref.reference);
   if (!manifest) throw new OperatorError(`${opts.source} was not found in its registry`);
+  const platform = opts.platform ?? 'linux/amd64';
+  const [os, architecture] = platform.split('/');
   if (INDEX_TYPES.includes(manifest.mediaType)) {
     const index = JSON.parse(Buffer.from(manifest.bytes).toString('utf8')) as { manifests: { digest: string; platform?: { os?: string; architecture?: string } }[] };
-    const amd64 = index.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
-    if (!amd64) throw new OperatorError(`${opts.source} has no linux/amd64 image (GPU instances are x86_64)`);
-    manifest = await opts.sourceClient.manifest(ref.repository, amd64.digest);
-    if (!manifest) throw new OperatorError(`${opts.source}: its linux/amd64 manifest ${amd64.digest} is missing`);
+    const wanted = index.manifests.find((m) => m.platform?.os === os && m.platform?.architecture === architecture);
+    if (!wanted) throw new OperatorError(`${opts.source} has no ${platform} image (it has ${index.manifests.map((m) => `${m.platform?.os}/${m.platform?.architecture}`).join(', ')})`);
+    manifest = await opts.sourceClient.manifest(ref.repository, wanted.digest);
+    if (!manifest) throw new OperatorError(`${opts.source}: its ${platform} manifest ${wanted.digest} is missing`);
+  } else if (opts.platform) {
+    // A single-platform image: its config says which; copying the wrong one would fail only at run time.
+    const { config } = JSON.parse(Buffer.from(manifest.bytes).toString('utf8')) as { config: { digest: string } };
+    const res = await opts.sourceClient.request(`/v2/${ref.repository}/blobs/${config.digest}`);
+    if (!res.ok) throw new OperatorError(`GET the image config of ${opts.source}: ${res.status}`);
+    const imageConfig = (await res.json()) as { os?: string; architecture?: string };
+    if (imageConfig.os !== os || imageConfig.architecture !== architecture) throw new OperatorError(`${opts.source} is a ${imageConfig.os}/${imageConfig.architecture} image, not ${platform}`);
   }
   if (opts.pinnedDigest && opts.pinnedDigest !== manifest.digest) {
     throw new OperatorError(`${opts.source} now resolves to ${manifest.digest}, but config pins ${opts.pinnedDigest}: the tag moved upstream. Check the new image, then update the pin.`);

@@ -2,6 +2,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import { S3Client } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { KitConfig } from '../../lib/config/schema';
+import { agentCredentials } from '../../runtime/agents/agent-credentials';
 import { AgentsConfig, parseAgentsConfig } from '../../runtime/agents/agents-config';
 import { AgentTeam } from '../../runtime/agents/agent-team';
 import { GatewayModels } from '../../runtime/agents/gateway-model';
@@ -86,7 +87,12 @@ export interface LocalAgentsOptions {
    * china.region), the agents sign with `credentials` (set `auth: sigv4` in the agents' config).
    * @default neither signs nor checks
    */
-  readonly iam?: { readonly callers: readonly LocalIamCaller[]; readonly credentials: AwsCredentialIdentity };
+  readonly iam?: {
+    readonly callers: readonly LocalIamCaller[];
+    readonly credentials: AwsCredentialIdentity;
+    /** Each agent assumes its role (with `credentials`) at this STS and calls the gateway as it, as deployed (CNLLM_AGENT_ROLE_ARNS). @default agents sign with `credentials` */
+    readonly agentRoles?: { readonly roles: Readonly<Record<string, string>>; readonly stsEndpoint: string };
+  };
 }
 
 export interface LocalAgents {
@@ -124,9 +130,11 @@ export async function startLocalAgents(options: LocalAgentsOptions): Promise<Loc
     const credentials = options.iam && (async () => options.iam!.credentials);
     const tools = config.tools ? new GatewayTools(config.tools, config.gateway.region, credentials) : undefined;
     if (tools) closers.unshift(() => tools.close());
-    const models = new GatewayModels({ gateway: config.gateway, timeoutMs: config.timeouts.agentSeconds * 1000, credentials });
+    const roles = options.iam?.agentRoles;
+    const agentCredentialsOf = roles && agentCredentials({ roles: roles.roles, region: config.gateway.region, runtimeCredentials: credentials, stsEndpoint: roles.stsEndpoint });
+    const models = new GatewayModels({ gateway: config.gateway, timeoutMs: config.timeouts.agentSeconds * 1000, credentials, agentCredentials: agentCredentialsOf });
     const sessions = config.memory && options.memory ? new DynamoSessionStorage({ client: options.memory.client, tableName: config.memory.tableName, ttlSeconds: config.memory.ttlSeconds, maxTurns: config.memory.maxTurns }) : undefined;
-    const team = new AgentTeam(config, { model: (alias) => models.model(alias), tools, sessions, log: options.log });
+    const team = new AgentTeam(config, { model: (alias, agent) => models.model(alias, agent), tools, sessions, log: options.log });
     return { team, config, gatewayUrl: gateway.url, mcpUrl: mcp?.url, close: () => closeAll(closers) };
   } catch (e) {
     await closeAll(closers);

@@ -19,6 +19,10 @@ export class AwsPartitionFake extends LoopbackServer {
   readonly keys = new Map<string, Key>();
   readonly secrets = new Map<string, string>();
   readonly calls: string[] = [];
+  /** Roles AssumeRole hands out: the users their trust policy names, the session credentials it returns. */
+  readonly roles = new Map<string, { trustedUsers: string[]; credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string } }>();
+  /** AssumeRole calls per role ARN. */
+  readonly assumed: string[] = [];
 
   constructor(
     readonly partition: 'aws' | 'aws-cn',
@@ -30,6 +34,12 @@ export class AwsPartitionFake extends LoopbackServer {
   /** An operator key the fake accepts (the profile's credential). */
   addKey(id: string, user: string): this {
     this.keys.set(id, { id, secret: 'operator-secret', user, status: 'Active', created: new Date() });
+    return this;
+  }
+
+  /** A role only `trustedUsers` may assume (its trust policy), answering with these session credentials. */
+  addRole(roleArn: string, trustedUsers: string[], credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string }): this {
+    this.roles.set(roleArn, { trustedUsers, credentials });
     return this;
   }
 
@@ -62,6 +72,26 @@ export class AwsPartitionFake extends LoopbackServer {
     switch (action) {
       case 'GetCallerIdentity':
         return this.xml(res, action, `<Arn>arn:${this.partition}:iam::${this.account}:user/${caller.user}</Arn><UserId>AIDA${caller.user.toUpperCase()}</UserId><Account>${this.account}</Account>`, 'https://sts.amazonaws.com/doc/2011-06-15/');
+      case 'AssumeRole': {
+        const roleArn = params.get('RoleArn') ?? '';
+        const sessionName = params.get('RoleSessionName') ?? '';
+        const role = this.roles.get(roleArn);
+        if (!role || !role.trustedUsers.includes(caller.user)) {
+          return this.queryError(res, 403, 'AccessDenied', `User: arn:${this.partition}:iam::${this.account}:user/${caller.user} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+        }
+        this.assumed.push(roleArn);
+        const seconds = Number(params.get('DurationSeconds') ?? 3600);
+        const expiration = new Date(Date.now() + seconds * 1000).toISOString();
+        const { accessKeyId, secretAccessKey, sessionToken } = role.credentials;
+        const roleName = roleArn.split('/').pop();
+        return this.xml(
+          res,
+          action,
+          `<Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${secretAccessKey}</SecretAccessKey><SessionToken>${sessionToken}</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+            `<AssumedRoleUser><Arn>arn:${this.partition}:sts::${this.account}:assumed-role/${roleName}/${sessionName}</Arn><AssumedRoleId>AROA${roleName?.toUpperCase()}:${sessionName}</AssumedRoleId></AssumedRoleUser>`,
+          'https://sts.amazonaws.com/doc/2011-06-15/',
+        );
+      }
       case 'ListAccessKeys': {
         const user = params.get('UserName')!;
         const members = [...this.keys.values()]

@@ -49,6 +49,20 @@ describe('mirror-images', () => {
     expect(copied.join()).not.toContain('arm64');
   });
 
+  test('platform linux/arm64 (agents.baseImage, AgentCore Runtime): the arm64 image of the multi-arch index crosses over, nothing of amd64; a single-arch amd64 source is refused', async () => {
+    source.addImage('library/node', '22-slim', ['debian', 'node'], true);
+    const index = JSON.parse(source.manifests.get('library/node:22-slim')!.bytes.toString()) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    const arm64 = index.manifests.find((m) => m.platform.architecture === 'arm64')!.digest;
+    const result = await mirrorImage({ source: 'docker.io/library/node:22-slim', sourceClient: new RegistryClient(source.url), ...ecrDestination(), destinationRepository: 'cnllm/node', tag: '22-slim-arm64', platform: 'linux/arm64', log: quiet });
+    expect(result).toEqual(expect.objectContaining({ digest: arm64, copiedBlobs: 3, destination: 'cnllm/node:22-slim-arm64' }));
+    const copied = [...ecr.blobs.values()].map((b) => b.toString());
+    expect(copied).toEqual(['{"architecture":"arm64","os":"linux"}', 'arm64:debian', 'arm64:node']);
+
+    source.addImage('library/python', '3.12-slim', ['base']);
+    await expect(mirrorImage({ source: 'python:3.12-slim', sourceClient: new RegistryClient(source.url), ...ecrDestination(), destinationRepository: 'cnllm/tools', tag: 'x', platform: 'linux/arm64', log: quiet })).rejects.toThrow('python:3.12-slim is a linux/amd64 image, not linux/arm64');
+    expect(ecr.manifests.has('cnllm/tools:x')).toBe(false);
+  });
+
   test('is idempotent, copies only missing blobs, and refuses to move an immutable tag', async () => {
     const digest = source.addImage('library/python', '3.12-slim', ['base', 'python']);
     const run = (tag: string) => mirrorImage({ source: 'python:3.12-slim', sourceClient: new RegistryClient(source.url), ...ecrDestination(), destinationRepository: 'cnllm/tools', tag, log: quiet });
@@ -96,5 +110,22 @@ describe('npm run mirror-images (the CLI)', () => {
     // No repository for the device plugin by default (Bottlerocket nodes need none): it is not mirrored.
     expect(stdout).not.toContain('images.deviceplugin');
     expect([...ecr.manifests.keys()].filter((k) => k.includes(':') && !k.includes('@'))).toEqual(['cnllm/vllm:v0.9.2', 'cnllm/tools:3.12-slim', 'cnllm/node:22-slim', 'cnllm/awscli:2.27.50']);
+  });
+
+  test('with stacks.agents: the agents\' linux/arm64 Node.js base goes to the node repository under agents.baseImage.tag, pinned at agents.baseImage.digest', async () => {
+    source.addImage('library/node', '22-slim', ['c'], true);
+    const index = JSON.parse(source.manifests.get('library/node:22-slim')!.bytes.toString()) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    const arm64 = index.manifests.find((m) => m.platform.architecture === 'arm64')!.digest;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-profiles-'));
+    fs.writeFileSync(path.join(dir, 'config'), `[profile china]\nregion = cn-northwest-1\nendpoint_url = ${ecr.url}\n`);
+    fs.writeFileSync(path.join(dir, 'credentials'), '[china]\naws_access_key_id = AKIACHINA\naws_secret_access_key = s\n');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'scripts/mirror-images.ts', '--only', 'agents', '-c', 'stacks.agents=true', '--registry-endpoint', `docker.io=${source.url}`],
+      { cwd: path.join(__dirname, '..', '..'), env: { PATH: process.env.PATH, HOME: dir, AWS_CONFIG_FILE: path.join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials') }, timeout: 60000 },
+    );
+    expect(stdout).toContain(`agents.baseImage.digest = ${arm64}`);
+    expect([...ecr.manifests.keys()].filter((k) => k.includes(':') && !k.includes('@'))).toEqual(['cnllm/node:22-slim-arm64']);
+    expect([...ecr.blobs.values()].map((b) => b.toString())).toEqual(['{"architecture":"arm64","os":"linux"}', 'arm64:c']);
   });
 });

@@ -6,6 +6,8 @@ import { ConfigError, loadConfig } from '../../lib/config/load';
 import { AgentCoreNativeResources } from '../../lib/constructs/agentcore-native';
 import { agentRuntimeRequest, lambdaTargetRequest, toolGatewayRequest } from '../../lib/constructs/agentcore-spec';
 import { discoverTools } from '../../lib/constructs/agent-tool-functions';
+import { parseAgentsConfig } from '../../runtime/agents/agents-config';
+import { agentTimeouts } from '../../lib/stacks/agents-stack';
 import { kitApp } from '../helpers/kit-app';
 import { resourcesOf } from '../helpers/template';
 
@@ -75,6 +77,12 @@ describe('Agents stack, agents.platform agentcore-api (the default): custom reso
     expect(config.tools).toEqual({ mcpUrl: 'TOKEN', auth: 'sigv4', region: REGION });
     expect(config.memory).toEqual({ tableName: 'TOKEN', ttlSeconds: 86400 });
     expect(Object.keys(JSON.parse(env.CNLLM_AGENT_ROLE_ARNS))).toEqual(['supervisor', 'researcher', 'writer']);
+    // The agent server accepts it as the stack renders it (tokens standing in for resolved values); AgentCore authenticates callers itself.
+    const resolved = parseAgentsConfig({ ...config, tools: { ...config.tools, mcpUrl: 'https://gw.gateway.bedrock-agentcore.cn-northwest-1.amazonaws.com.cn/mcp' } });
+    expect(resolved.callerAuth).toBeUndefined();
+    // The server's deadline falls before the caller's (agents.invocationTimeoutSeconds, 300 by default).
+    expect(config.timeouts).toEqual({ overallSeconds: 295, agentSeconds: 60 });
+    expect(resolved.memory).toEqual({ tableName: 'TOKEN', ttlSeconds: 86400, maxTurns: 10 });
     // No secrets: the whole environment is settings and resource names.
     expect(JSON.stringify(env)).not.toMatch(/secret|password|apiKey/i);
   });
@@ -157,11 +165,42 @@ describe('Agents stack, agents.platform agentcore-api (the default): custom reso
       expect(f.Properties.KmsKeyArn).toBeDefined();
     }
     const reads = statementsOf(template).filter((s) => s.statement.Action === 's3:GetObject').map((s) => s.statement.Resource);
-    expect(reads.sort()).toEqual(['arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/docs/*', 'arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/ledger/*']);
+    expect(reads.sort()).toEqual(['arn:aws-cn:s3:::cnllm-ledger-111122223333-cn-northwest-1/ledger/*', 'arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1/docs/*']);
     const invoke = statementsOf(template).filter((s) => s.statement.Action === 'lambda:InvokeFunction' && !JSON.stringify(s.statement.Resource).includes('AgentCoreFunction'));
     expect(invoke).toHaveLength(1);
     const toolIds = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) => f.Properties.Description?.startsWith('cn-llm-kit agent tool')).map(([id]) => id);
     expect(invoke[0].statement.Resource.map((r: Json) => r['Fn::GetAtt'][0]).sort()).toEqual(toolIds.sort());
+  });
+
+  test('each tool gets what its TOOL_DATA says it reads: the ledger tool the Gateway stack\'s ledger bucket and key, the docs tool the docs prefix of the weights bucket, in the variables it reads', () => {
+    const gatewayJson = Template.fromStack(kit.gateway!).toJSON();
+    const ledgerKeyId = Object.entries<Json>(gatewayJson.Resources).find(([, r]) => r.Type === 'AWS::KMS::Key' && r.Properties.Description.startsWith('Encrypts the usage ledger'))![0];
+    const functions = Object.entries<Json>(template.findResources('AWS::Lambda::Function')).filter(([, f]) => f.Properties.Description?.startsWith('cn-llm-kit agent tool'));
+    const byTool = Object.fromEntries(functions.map(([, f]) => [f.Properties.Description.split(' ')[3], f]));
+    expect(byTool.ledger.Properties.Environment.Variables).toEqual({ CNLLM_LEDGER_BUCKET: 'cnllm-ledger-111122223333-cn-northwest-1', CNLLM_LEDGER_PREFIX: 'ledger/', NODE_OPTIONS: '--enable-source-maps' });
+    expect(byTool.docs.Properties.Environment.Variables).toEqual({ CNLLM_DOCS_BUCKET: 'cnllm-weights-111122223333-cn-northwest-1', CNLLM_DOCS_PREFIX: 'docs/', NODE_OPTIONS: '--enable-source-maps' });
+    const grantsOf = (tool: string) => {
+      const role = byTool[tool].Properties.Role['Fn::GetAtt'][0];
+      return statementsOf(template).filter((s) => JSON.stringify(json.Resources[s.id].Properties.Roles ?? []) === JSON.stringify([{ Ref: role }])).map((s) => s.statement).filter((st) => /^(s3|kms):/.test(asList(st.Action)[0]));
+    };
+    const ledger = grantsOf('ledger');
+    expect(ledger.map((st) => st.Action)).toEqual(['s3:GetObject', 's3:ListBucket', 'kms:Decrypt']);
+    expect(ledger[1]).toEqual(expect.objectContaining({ Resource: 'arn:aws-cn:s3:::cnllm-ledger-111122223333-cn-northwest-1', Condition: { StringLike: { 's3:prefix': ['ledger/*'] } } }));
+    expect(ledger[2].Condition).toEqual({ StringEquals: { 'kms:ViaService': ['s3.cn-northwest-1.amazonaws.com', 's3.cn-northwest-1.amazonaws.com.cn'] } });
+    // The ledger's own key, by a typed reference from the Gateway stack (its ARN as a stack output), not the weights key.
+    expect(JSON.stringify(ledger[2].Resource)).toContain('"StackName":"cnllm-Gateway"');
+    expect(JSON.stringify(ledger[2].Resource)).toContain(ledgerKeyId);
+    const docs = grantsOf('docs');
+    expect(docs.map((st) => st.Action)).toEqual(['s3:GetObject', 's3:ListBucket', 'kms:Decrypt']);
+    expect(docs[1]).toEqual(expect.objectContaining({ Resource: 'arn:aws-cn:s3:::cnllm-weights-111122223333-cn-northwest-1', Condition: { StringLike: { 's3:prefix': ['docs/*'] } } }));
+    expect(JSON.stringify(docs[2].Resource)).not.toContain(ledgerKeyId);
+  });
+
+  test('the kit\'s own tools declare the data they read, in the variables their code reads', () => {
+    expect(discoverTools().map((t) => [t.name, t.data])).toEqual([
+      ['doc-search', { source: 'documents', bucketEnv: 'CNLLM_DOCS_BUCKET', prefixEnv: 'CNLLM_DOCS_PREFIX' }],
+      ['usage-summary', { source: 'usage-ledger', bucketEnv: 'CNLLM_LEDGER_BUCKET', prefixEnv: 'CNLLM_LEDGER_PREFIX' }],
+    ]);
   });
 
   test('gateway targets carry the TOOL_SCHEMAS of each module, cut to the keywords AgentCore accepts', () => {
@@ -194,6 +233,19 @@ describe('Agents stack, agents.platform agentcore-api (the default): custom reso
   });
 });
 
+describe('the agent server\'s time limits from agents.invocationTimeoutSeconds', () => {
+  test.each([
+    [10, { overallSeconds: 5, agentSeconds: 5 }],
+    [60, { overallSeconds: 55, agentSeconds: 55 }],
+    [300, { overallSeconds: 295, agentSeconds: 60 }],
+    [3600, { overallSeconds: 3595, agentSeconds: 60 }],
+  ])('%i s: %j, which the server accepts', (invocation, expected) => {
+    expect(agentTimeouts(invocation)).toEqual(expected);
+    const config = { mode: 'supervisor', gateway: { baseUrl: 'https://a.execute-api.cn-northwest-1.amazonaws.com.cn/prod/v1', auth: 'sigv4', region: REGION }, supervisor: { name: 'supervisor', model: 'nova-pro', instructions: 'x' }, collaborators: [{ name: 'writer', model: 'nova-pro', description: 'd', instructions: 'x' }] };
+    expect(parseAgentsConfig({ ...config, timeouts: agentTimeouts(invocation) }).timeouts).toEqual(expected);
+  });
+});
+
 describe('Agents stack, agents.platform fargate: the same container on ECS behind an internal HTTPS load balancer', () => {
   const { app, kit } = kitApp({ 'stacks.agents': 'true', 'agents.platform': 'fargate' }, { agentToolsDirectory: TOOLS });
   app.synth();
@@ -208,7 +260,11 @@ describe('Agents stack, agents.platform fargate: the same container on ECS behin
     expect(json.Resources[taskRole].Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'ecs-tasks.amazonaws.com' });
     expect(task.Properties.RuntimePlatform).toEqual({ CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
     const env = Object.fromEntries(task.Properties.ContainerDefinitions[0].Environment.map((e: Json) => [e.Name, e.Value]));
-    expect(JSON.parse(render(env.CNLLM_AGENTS_CONFIG).replace(/<token>/g, 'TOKEN')).tools).toEqual({ mcpUrl: 'TOKEN', auth: 'sigv4', region: REGION });
+    const agentsConfig = JSON.parse(render(env.CNLLM_AGENTS_CONFIG).replace(/<token>/g, 'TOKEN'));
+    expect(agentsConfig.tools).toEqual({ mcpUrl: 'TOKEN', auth: 'sigv4', region: REGION });
+    // Behind the load balancer the server checks the STS token npm run agents -- invoke sends (audience <prefix>-agents, the China account, the region's STS).
+    expect(agentsConfig.callerAuth).toEqual({ audience: 'cnllm-agents', allowedAccounts: [ACCOUNT], stsEndpoints: [`https://sts.${REGION}.amazonaws.com.cn`] });
+    expect(parseAgentsConfig({ ...agentsConfig, tools: { ...agentsConfig.tools, mcpUrl: 'https://gw.example.amazonaws.com.cn/mcp' } }).callerAuth?.audience).toBe('cnllm-agents');
     expect(env.AWS_REGION).toBe(REGION);
     const passRole = statementsOf(template).find((s) => asList(s.statement.Action).includes('iam:PassRole'))!;
     expect(asList(passRole.statement.Resource).map((r: Json) => r['Fn::GetAtt'][0])).toEqual([logicalIdOf(template, 'AWS::IAM::Role', (r) => r.Properties.Description?.includes('AgentCore Gateway'))]);
@@ -295,10 +351,11 @@ describe('agents config: synth errors name the field and the fix', () => {
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.supervisor.model': 'qwen2.5-1.5b-instruct' })).toEqual([]);
   });
 
-  test('names unique across agents; vpc-only egress needs a PRIVATE gateway API; fargate certificates only with the certificate mode', () => {
+  test('names unique across agents; the gateway takes IAM callers; vpc-only egress needs a PRIVATE gateway API; fargate certificates only with the certificate mode', () => {
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.supervisor.name': 'writer' })).toEqual(['agents.supervisor.name = "writer": "writer" names two agents; give every agent its own name (it is the agent\'s identity at the gateway).']);
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.egress': 'vpc-only' })).toEqual([expect.stringMatching(/^agents\.egress = "vpc-only": vpc-only cannot reach a REGIONAL gateway API.*set gateway\.endpointType to PRIVATE/)]);
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.egress': 'vpc-only', 'gateway.endpointType': 'PRIVATE' })).toEqual([]);
+    expect(problemsOf({ 'stacks.agents': 'true', 'gateway.authorization': 'API_KEY', 'gateway.icpLicence': '京ICP备12345678号' })).toEqual(['gateway.authorization = "API_KEY": must be IAM while stacks.agents is on: each agent calls the gateway as its own IAM role (SigV4), which an API_KEY gateway refuses.']);
     expect(problemsOf({ 'stacks.agents': 'true', 'agents.fargate.certificateArn': 'arn:aws-cn:acm:cn-northwest-1:111122223333:certificate/0a1b2c3d-0000-1111-2222-333344445555' })).toEqual([
       expect.stringMatching(/^agents\.fargate\.certificateArn = .*is used only with agents\.platform fargate and internalTls\.mode certificate/),
     ]);

@@ -1,12 +1,12 @@
 /** Multi-agent systems (a supervisor and its collaborators) that call the kit's gateway for every model call. */
 import { z } from 'zod';
-import { int, list } from './primitives';
+import { int } from './primitives';
 import { imageSchema } from './self-hosted';
 
 /** Agent names become env keys, IAM role descriptions and trace entries: short, lower-case, no spaces. */
 const agentName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { error: 'must be 1-31 lower-case letters, digits or "-", starting with a letter, e.g. "researcher"' });
 /** A model alias the gateway routes (checked against the routes in lib/config/cross-checks.ts). */
-const modelAlias = z.string().regex(/^[a-z0-9][a-z0-9._/-]{0,62}$/, { error: 'must be a model alias the gateway routes, e.g. "nova-lite"' });
+const modelAlias = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { error: 'must be a model alias the gateway routes, e.g. "nova-lite"' });
 const instructions = z.string().min(1, { error: 'must not be empty: the agent\'s system prompt' }).max(8000, { error: 'must be at most 8000 characters' });
 
 export const collaboratorSchema = z
@@ -74,8 +74,8 @@ export const agentsSection = z
     idleSessionTimeoutSeconds: int(60, 28800, 'seconds an idle session is kept').default(900),
     /** AgentCore Runtime ends any session after this long (lifecycleConfiguration.maxLifetime). */
     maxSessionLifetimeSeconds: int(60, 28800, 'seconds a session may live').default(28800),
-    /** Base of the agent image, in the kit's `node` ECR repository. AgentCore Runtime runs linux/arm64 images only: mirror the arm64 variant under this tag. */
-    baseImage: imageSchema.prefault({ source: 'docker.io/library/node:22-slim', tag: '22-slim-arm64' }),
+    /** Base of the agent image, in the kit's `node` ECR repository. AgentCore Runtime runs linux/arm64 images only: npm run mirror-images copies the arm64 variant under this tag. */
+    baseImage: imageSchema.prefault({ source: 'docker.io/library/node:22-slim', tag: '22-slim-arm64', platform: 'linux/arm64' }),
     /** npm registry the image build uses (the operator's machine or CodeBuild in China). */
     npmRegistry: z.string().url().default('https://registry.npmmirror.com'),
     /**
@@ -83,8 +83,11 @@ export const agentsSection = z
      * Gateway's public endpoint need it); vpc-only: HTTPS only inside the VPC (VPC endpoints, a PRIVATE gateway API).
      */
     egress: z.enum(['https-through-nat', 'vpc-only'], { error: 'must be https-through-nat or vpc-only' }).default('https-through-nat'),
-    /** Tools (runtime/agents/tools/*.ts, one Lambda each, AgentCore Gateway MCP targets): S3 prefixes of the weights bucket each tool may read, by tool file name. */
-    toolReadPrefixes: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'must be tool file names (runtime/agents/tools/<name>.ts)' }), list(z.string().regex(/^[A-Za-z0-9._-]+\/$/, { error: 'must be S3 prefixes ending in "/", e.g. "docs/"' }))).default({ docs: ['docs/'], ledger: ['ledger/'] }),
+    /**
+     * Tools (runtime/agents/tools/*.ts, one Lambda each, AgentCore Gateway MCP targets) read what their TOOL_DATA declares:
+     * usage_summary the Gateway stack's usage ledger, doc_search the documents under this prefix of the weights bucket.
+     */
+    docsPrefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/, { error: 'must be an S3 prefix ending in "/", e.g. "docs/"' }).default('docs/'),
     toolTimeoutSeconds: int(3, 300, 'seconds a tool Lambda may run').default(30),
     toolMemoryMb: int(128, 10240, 'tool Lambda memory').default(512),
     logRetentionDays: int(1, 3653, 'days agent logs are kept').default(365),

@@ -68,6 +68,12 @@ export const imageSchema = z
     tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: 'must be an image tag such as "v0.9.2"' }),
     /** sha256 digest of the mirrored image: pulls use it, so a re-pushed tag cannot change what runs. */
     digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: 'must be "sha256:" and 64 hex digits' }).optional(),
+    /**
+     * The platform npm run mirror-images takes from a multi-arch source (GPU instances and Lambda-built
+     * images are x86_64; AgentCore Runtime runs arm64 only).
+     * @default "linux/amd64"
+     */
+    platform: z.enum(['linux/amd64', 'linux/arm64'], { error: 'must be "linux/amd64" or "linux/arm64"' }).default('linux/amd64'),
   })
   .strict();
 

@@ -1,9 +1,11 @@
-import { expectTool, listKeys, readText, S3Location, s3LocationFromEnv, ToolHandler, ToolInputError, ToolLambdaContext, toolArguments, ToolSchema } from './tool-lambda';
+import { expectTool, listKeys, readText, S3Location, s3LocationFromEnv, ToolData, ToolHandler, ToolInputError, ToolLambdaContext, toolArguments, ToolSchema } from './tool-lambda';
 
 /** The document store: Markdown, text and JSON documents under a prefix of a bucket. */
 export const DOCS_BUCKET_ENV = 'CNLLM_DOCS_BUCKET';
 /** @default "docs/" */
 export const DOCS_PREFIX_ENV = 'CNLLM_DOCS_PREFIX';
+/** The stack gives this tool the documents prefix (read-only) in the two variables above. */
+export const TOOL_DATA: ToolData = { source: 'documents', bucketEnv: DOCS_BUCKET_ENV, prefixEnv: DOCS_PREFIX_ENV };
 
 /** A small store: past these the search covers the first documents only and says so. */
 const MAX_DOCUMENTS = 1000;

@@ -50,6 +50,18 @@ export function toolArguments(event: unknown): Record<string, unknown> {
   return args;
 }
 
+/**
+ * What a tool reads, declared by its module (`export const TOOL_DATA`): the stack gives the tool
+ * read access to that source and names its bucket and prefix in these two environment variables.
+ * usage-ledger: the Gateway stack's usage ledger bucket (its own key); documents: the documents
+ * prefix of the weights bucket (agents.docsPrefix).
+ */
+export interface ToolData {
+  readonly source: 'usage-ledger' | 'documents';
+  readonly bucketEnv: string;
+  readonly prefixEnv: string;
+}
+
 export interface S3Location {
   readonly s3: S3Client;
   readonly bucket: string;

@@ -1,9 +1,11 @@
-import { expectTool, listKeys, readText, S3Location, s3LocationFromEnv, ToolHandler, ToolInputError, ToolLambdaContext, toolArguments, ToolSchema } from './tool-lambda';
+import { expectTool, listKeys, readText, S3Location, s3LocationFromEnv, ToolData, ToolHandler, ToolInputError, ToolLambdaContext, toolArguments, ToolSchema } from './tool-lambda';
 
 /** The usage ledger's bucket and key prefix (the ledger writes `<prefix>dt=YYYY-MM-DD/...jsonl`). */
 export const LEDGER_BUCKET_ENV = 'CNLLM_LEDGER_BUCKET';
 /** @default "ledger/" */
 export const LEDGER_PREFIX_ENV = 'CNLLM_LEDGER_PREFIX';
+/** The stack gives this tool the usage ledger (read-only) in the two variables above. */
+export const TOOL_DATA: ToolData = { source: 'usage-ledger', bucketEnv: LEDGER_BUCKET_ENV, prefixEnv: LEDGER_PREFIX_ENV };
 
 /** A quarter: longer ranges are a report, not a lookup an agent waits for. */
 const MAX_DAYS = 92;

@@ -7,7 +7,10 @@ import { parseConfig } from '../../../lib/config/load';
 import { AGENTS_CONFIG_ENV } from '../../../runtime/agents/agents-config';
 import { AgentServer, SESSION_HEADER, startAgentServer } from '../../../runtime/agents/server';
 import { LocalAgents, localAgentsConfig, startLocalAgents } from '../../../scripts/local/local-agents';
+import { invokeOnFargate } from '../../../runtime/agents-client/invoke';
+import { StsPresignedAuthenticator } from '../../../runtime/server/sts-auth';
 import { AgentModelFake } from '../../fakes/agent-model-fake';
+import { AwsPartitionFake } from '../../fakes/aws-partition-fake';
 import { REPO_ROOT } from '../../helpers/cli';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -207,6 +210,29 @@ describe('the container entry (runtime/agents/main.ts run as the image runs it)'
     expect(await running.exited).toBe(0);
   }, 60000);
 
+  test('with callerAuth (the Fargate platform) the entry checks STS tokens: 401 without one, the answer with npm run agents -- invoke\'s; an agent missing from CNLLM_AGENT_ROLE_ARNS stops the start', async () => {
+    const sts = await new AwsPartitionFake('aws-cn', '111122223333').addKey('AKIACHINADEV', 'dev').start();
+    try {
+      const callerAuth = { audience: 'cnllm-agents', allowedAccounts: ['111122223333'], stsEndpoints: [sts.url] };
+      const running = start({ PORT: '0', [AGENTS_CONFIG_ENV]: JSON.stringify({ ...agents.config, callerAuth }) });
+      child = running.child;
+      const url = await listening(running);
+      expect((await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify({ prompt: 'What do the docs say about streaming?' }) })).status).toBe(401);
+      const answer = await invokeOnFargate({ region: 'cn-northwest-1', credentials: { accessKeyId: 'AKIACHINADEV', secretAccessKey: 'operator-secret' }, url: `${url}/invocations`, prompt: 'What do the docs say about streaming?', audience: 'cnllm-agents', stsEndpoint: sts.url, timeoutMs: 20000 });
+      expect(answer.answer).toMatch(/librarian/);
+      running.child.kill('SIGTERM');
+      expect(await running.exited).toBe(0);
+
+      const roles = { supervisor: 'arn:aws-cn:iam::111122223333:role/cnllm-agent-supervisor' };
+      const refused = start({ PORT: '0', [AGENTS_CONFIG_ENV]: JSON.stringify(agents.config), CNLLM_AGENT_ROLE_ARNS: JSON.stringify(roles) });
+      child = refused.child;
+      expect(await refused.exited).toBe(1);
+      expect(refused.out()).toContain('CNLLM_AGENT_ROLE_ARNS has no role for agent \\"analyst\\"');
+    } finally {
+      await sts.stop();
+    }
+  }, 60000);
+
   test('the image\'s bundle (the Dockerfile\'s esbuild step, ES-module framework included) starts and serves', async () => {
     const dockerfile = fs.readFileSync(path.join(REPO_ROOT, 'runtime/agents/Dockerfile'), 'utf8');
     const step = /^RUN (npx esbuild runtime\/agents\/main\.ts(?:[^\n\\]|\\\n)*)/m.exec(dockerfile)![1].replace(/\\\n\s*/g, ' ');
@@ -230,4 +256,50 @@ describe('the container entry (runtime/agents/main.ts run as the image runs it)'
     expect(await running.exited).toBe(1);
     expect(running.out()).toContain('mode: must be \\"supervisor\\" or \\"routing\\"');
   }, 60000);
+});
+
+/** On Fargate only the load balancer stands before the server: `npm run agents -- invoke --url` sends an STS token, the server checks it. */
+describe('agent server on Fargate: callers authenticate with an STS bearer token', () => {
+  const CHINA_ACCOUNT = '111122223333';
+  const model = new AgentModelFake('2026-12-01');
+  const sts = new AwsPartitionFake('aws-cn', CHINA_ACCOUNT).addKey('AKIACHINADEV', 'dev');
+  const otherAccount = new AwsPartitionFake('aws-cn', '999988887777').addKey('AKIAOTHERDEV', 'intruder');
+  let agents: LocalAgents;
+  let server: AgentServer;
+  const logged: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    await Promise.all([model.start(), sts.start(), otherAccount.start()]);
+    agents = await startLocalAgents({ kitConfig: parseConfig({}), standInUrl: model.url, agents: (urls) => localAgentsConfig('supervisor', urls, 'cn-northwest-1'), log: () => undefined, gatewayLog: () => undefined });
+    const auth = new StsPresignedAuthenticator({ allowedEndpoints: [sts.url, otherAccount.url], audience: 'cnllm-agents', allowedAccounts: [CHINA_ACCOUNT] });
+    server = await startAgentServer({ team: agents.team, port: 0, host: '127.0.0.1', log: (line) => logged.push(line), authenticate: (bearer) => auth.authenticate(bearer) });
+  });
+  afterAll(async () => {
+    await server.drain(1000);
+    await agents.close();
+    await Promise.all([model.stop(), sts.stop(), otherAccount.stop()]);
+  });
+
+  const invoke = (opts: { keyId?: string; endpoint?: string } = {}) =>
+    invokeOnFargate({ region: 'cn-northwest-1', credentials: { accessKeyId: opts.keyId ?? 'AKIACHINADEV', secretAccessKey: 'operator-secret' }, url: `${server.url}/invocations`, prompt: 'What do the docs say about residency?', audience: 'cnllm-agents', stsEndpoint: opts.endpoint ?? sts.url, timeoutMs: 20000 });
+
+  test('npm run agents -- invoke\'s token of a China-account principal is accepted; the caller is logged', async () => {
+    const answer = await invoke();
+    expect(answer.answer).toContain('Answer to "What do the docs say about residency?"');
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'invocation', status: 200, caller: `arn:aws-cn:iam::${CHINA_ACCOUNT}:user/dev` }));
+  });
+
+  test('no token, a token that is not an STS token, one STS refuses, one of another account: 401 with an OpenAI error body, and no agent runs', async () => {
+    const before = model.requests.length;
+    const res = await fetch(`${server.url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'hi' }) });
+    expect(res.status).toBe(401);
+    expect(await json(res)).toEqual({ error: { message: expect.stringContaining('Authorization: Bearer <STS token>'), type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    const garbage = await fetch(`${server.url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-not-an-sts-token' }, body: JSON.stringify({ prompt: 'hi' }) });
+    expect(garbage.status).toBe(401);
+    await expect(invoke({ keyId: 'AKIAUNKNOWN' })).rejects.toThrow(/answered HTTP 401: Missing or invalid credentials/);
+    await expect(invoke({ keyId: 'AKIAOTHERDEV', endpoint: otherAccount.url })).rejects.toThrow(/answered HTTP 401/);
+    expect(model.requests.length).toBe(before);
+    // The load balancer's health check needs no token.
+    expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+  });
 });

@@ -9,6 +9,7 @@ import { formatTraceTree } from '../../../runtime/agents/trace-tree';
 import { DEMO_DOCS, demoLedger } from '../../../scripts/local/agents-demo-data';
 import { LocalAgents, localAgentsConfig, startLocalAgents } from '../../../scripts/local/local-agents';
 import { AgentModelFake } from '../../fakes/agent-model-fake';
+import { AwsPartitionFake } from '../../fakes/aws-partition-fake';
 import { BedrockFake } from '../../fakes/bedrock-fake';
 import { DynamoDbLocal } from '../../fakes/dynamodb-local';
 import { S3Local } from '../../fakes/s3-local';
@@ -246,6 +247,59 @@ describe('agents end to end (gateway:local, MCP tools, DynamoDB memory)', () => 
     if (refused.ok) return;
     expect(refused.message).toMatch(/^supervisor failed: 403 .*signature/i);
     expect(refused.trace[0].detail).toMatch(/^the MCP tools could not be listed, the agents answer without them: .*signature we calculated does not match/);
+  });
+
+  test('deployed identity: each agent assumes its own role (CNLLM_AGENT_ROLE_ARNS) at the regional STS with the runtime\'s credentials and the gateway sees that role as the caller of its model calls', async () => {
+    const sts = new AwsPartitionFake('aws-cn', '111122223333');
+    await sts.start();
+    try {
+      const runtime = { accessKeyId: 'AKIAAGENTSRUNTIME02', secretAccessKey: 'operator-secret', arn: 'arn:aws-cn:iam::111122223333:user/agents-runtime' };
+      sts.addKey(runtime.accessKeyId, 'agents-runtime');
+      const agentNames = ['supervisor', 'analyst', 'librarian'];
+      const roleArn = (agent: string) => `arn:aws-cn:iam::111122223333:role/cnllm-agent-${agent}`;
+      const roleCallers = agentNames.map((agent) => ({ accessKeyId: `ASIA${agent.toUpperCase()}`, secretAccessKey: `${agent}-session-secret`, arn: `arn:aws-cn:sts::111122223333:assumed-role/cnllm-agent-${agent}/${agent}` }));
+      agentNames.forEach((agent, i) => sts.addRole(roleArn(agent), ['agents-runtime'], { accessKeyId: roleCallers[i].accessKeyId, secretAccessKey: roleCallers[i].secretAccessKey, sessionToken: `token-${agent}` }));
+      const gatewayLines: Record<string, unknown>[] = [];
+      const start = (roles: Record<string, string>) =>
+        startLocalAgents({
+          kitConfig: parseConfig({}),
+          standInUrl: model.url,
+          agents: (urls) => {
+            const base = localAgentsConfig('supervisor', urls, 'cn-northwest-1');
+            return parseAgentsConfig({ ...base, gateway: { ...base.gateway, auth: 'sigv4' }, tools: { ...base.tools, auth: 'sigv4' } });
+          },
+          tools: { s3: s3.client(), bucket: BUCKET },
+          // The gateway knows the runtime (which the MCP tool server checks too) and the agents' role sessions.
+          iam: { callers: [runtime, ...roleCallers], credentials: { accessKeyId: runtime.accessKeyId, secretAccessKey: runtime.secretAccessKey }, agentRoles: { roles, stsEndpoint: sts.url } },
+          log: () => undefined,
+          gatewayLog: (line) => gatewayLines.push(line),
+        }).then((started) => (running.push(started), started));
+
+      const team = await start(Object.fromEntries(agentNames.map((a) => [a, roleArn(a)])));
+      answered(await ask(team, USAGE_QUESTION));
+      answered(await ask(team, USAGE_QUESTION));
+      const callers = new Map<string, Set<unknown>>();
+      for (const line of gatewayLines.filter((l) => l.msg === 'request')) {
+        if (!callers.has(String(line.model))) callers.set(String(line.model), new Set());
+        callers.get(String(line.model))!.add(line.caller);
+      }
+      expect(Object.fromEntries([...callers].map(([alias, set]) => [alias, [...set]]))).toEqual({
+        'local-supervisor': [roleCallers[0].arn],
+        'local-analyst': [roleCallers[1].arn],
+        'local-librarian': [roleCallers[2].arn],
+      });
+      // One AssumeRole per role across both invocations: the sessions are cached until shortly before they expire.
+      expect([...sts.assumed].sort()).toEqual(agentNames.map(roleArn).sort());
+
+      // A role that does not trust the runtime: the agent's model call fails with STS's refusal, not as the runtime.
+      sts.addRole('arn:aws-cn:iam::111122223333:role/cnllm-agent-untrusting', ['someone-else'], { accessKeyId: 'ASIAUNTRUSTING', secretAccessKey: 'x', sessionToken: 'x' });
+      const refused = await ask(await start({ ...Object.fromEntries(agentNames.map((a) => [a, roleArn(a)])), supervisor: 'arn:aws-cn:iam::111122223333:role/cnllm-agent-untrusting' }), USAGE_QUESTION);
+      expect(refused).toMatchObject({ ok: false });
+      if (refused.ok) return;
+      expect(refused.message).toMatch(/not authorized to perform: sts:AssumeRole/);
+    } finally {
+      await sts.stop();
+    }
   });
 
   test('china-only residency: a collaborator on a cross-border model is refused by the gateway, never reaching Bedrock; the supervisor says so', async () => {
