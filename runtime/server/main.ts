@@ -11,7 +11,7 @@ async function main() {
   if (settings.sts) authenticators.push(new StsPresignedAuthenticator({ allowedEndpoints: settings.sts.endpoints, audience: settings.sts.audience, allowedAccounts: settings.sts.allowedAccounts, timeoutMs: settings.sts.timeoutMs }));
   if (authenticators.length === 0) throw new Error(`${SERVER_CONFIG_ENV} enables neither API keys nor STS tokens: the server would let nobody in`);
 
-  const server = await startStreamingServer({ gateway: gatewayFromEnv(), authenticators, port: settings.port, requestTimeoutSeconds: settings.requestTimeoutSeconds, drainSeconds: settings.drainSeconds, heapCompaction: { gc: (globalThis as { gc?: () => void }).gc } });
+  const server = await startStreamingServer({ gateway: gatewayFromEnv(), authenticators, port: settings.port, requestTimeoutSeconds: settings.requestTimeoutSeconds, drainSeconds: settings.drainSeconds });
   process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'listening', url: server.url })}\n`);
   process.once('SIGTERM', () => {
     void server.drain().then(() => process.exit(0));

@@ -4,7 +4,6 @@ import { createHash, randomUUID } from 'crypto';
 import { Gateway } from '../gateway/gateway';
 import { abortOnClose, flatHeaders, httpSink, readBody, sendJson } from '../gateway/node-http';
 import { badRequest, GatewayError } from '../gateway/errors';
-import { IdleHeapCompaction, IdleHeapCompactionOptions } from './idle-heap-compaction';
 
 /** Who a token belongs to: the caller logged, and for quotas the identity metered and its group when the credential names them. */
 export interface AuthenticatedCaller {
@@ -35,11 +34,6 @@ export interface StreamingServerOptions {
   readonly requestTimeoutSeconds?: number;
   /** How long in-flight streams may run on after SIGTERM (keep below the target group's deregistration delay). */
   readonly drainSeconds?: number;
-  /**
-   * Collect garbage once after a burst, when the door is idle (see IdleHeapCompaction).
-   * @default off (no collector given)
-   */
-  readonly heapCompaction?: Omit<IdleHeapCompactionOptions, 'log'>;
   readonly log?: (line: Record<string, unknown>) => void;
 }
 
@@ -80,7 +74,6 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
   let draining = false;
   let drained: Promise<void> | undefined;
   let idle: (() => void) | undefined;
-  const compaction = new IdleHeapCompaction({ gc: undefined, ...options.heapCompaction, log });
 
   async function authenticate(token: string): Promise<AuthenticatedCaller | undefined> {
     for (const auth of options.authenticators) {
@@ -125,7 +118,6 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
     }
     if (draining) return sendJson(res, 503, shuttingDown, { connection: 'close' });
     inFlight++;
-    compaction.started();
     serve(req, res, path)
       .catch((e: unknown) => {
         if ((e as Error).name === 'CallerGone') {
@@ -139,7 +131,6 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       })
       .finally(() => {
         inFlight--;
-        compaction.ended(inFlight);
         if (inFlight === 0) idle?.();
       });
   });
@@ -166,7 +157,6 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       await Promise.race([new Promise<void>((resolve) => (idle = resolve)), new Promise((r) => (timer = setTimeout(r, (options.drainSeconds ?? 100) * 1000)))]);
       clearTimeout(timer);
     }
-    compaction.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await closed;
