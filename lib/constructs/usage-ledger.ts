@@ -16,6 +16,7 @@ import { CHINA_URL_SUFFIX, cloudWatchLogsPrincipal } from '../china/china';
 import { KitConfig } from '../config/schema';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { kitKey } from './kit-key';
+import { accessLogBucketProps, kmsBucketProps } from './bucket-baseline';
 
 /** Key prefixes in the ledger bucket: records (the Glue table's location), Firehose's failures, Athena's results. */
 export const LEDGER_PREFIX = 'ledger/';
@@ -105,32 +106,13 @@ export class UsageLedger extends Construct {
     // Billing evidence: kept when the stack is deleted.
     this.key = kitKey(this, 'Key', { description: `Encrypts the usage ledger of ${stack.stackName} (records, Athena results, processor logs)`, removalPolicy: RemovalPolicy.RETAIN });
 
-    // S3 delivers server access logs only to SSE-S3 buckets.
-    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', accessLogBucketProps(RemovalPolicy.RETAIN));
 
     const recordsExpire = settings.retentionDays > 0 ? Duration.days(settings.retentionDays) : undefined;
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      // A bucket key matters here: Firehose writes many small objects.
+      ...kmsBucketProps(this.key, this.accessLogBucket, 'ledger-bucket/'),
       bucketName: props.bucketName,
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      // One data key per bucket instead of per object: Firehose writes many small objects.
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: 'ledger-bucket/',
       lifecycleRules: [
         { id: 'expire-records', prefix: LEDGER_PREFIX, expiration: recordsExpire },
         { id: 'expire-delivery-failures', prefix: LEDGER_ERRORS_PREFIX, expiration: recordsExpire ?? Duration.days(3653) },

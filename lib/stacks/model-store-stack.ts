@@ -8,6 +8,7 @@ import { names } from '../config/names';
 import { ModelStagingProject } from '../constructs/model-staging-project';
 import { ChinaStack, ChinaStackProps } from './china-stack';
 import { kitKey } from '../constructs/kit-key';
+import { accessLogBucketProps, kmsBucketProps } from '../constructs/bucket-baseline';
 
 export type ModelStoreStackProps = ChinaStackProps;
 
@@ -41,30 +42,11 @@ export class ModelStoreStack extends ChinaStack {
       removalPolicy,
     });
 
-    // S3 cannot deliver server access logs to a bucket encrypted with SSE-KMS, so this one uses SSE-S3.
-    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy,
-    });
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', accessLogBucketProps(removalPolicy));
 
     this.weightsBucket = new s3.Bucket(this, 'Weights', {
+      ...kmsBucketProps(this.key, this.accessLogBucket, 'weights/'),
       bucketName: n.weightsBucket,
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: 'weights/',
       lifecycleRules: [
         {
           id: 'expire-replaced-weights',
