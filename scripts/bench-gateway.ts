@@ -153,6 +153,7 @@ async function embeddingsOnly() {
 
 async function main() {
   if (args.includes('--embeddings-only')) return embeddingsOnly();
+  if (args.includes('--door-only')) return doorOnly();
   if (args.includes('--quota-only')) {
     const fake = await new BedrockFake().start();
     const q = await benchQuota(fake);
@@ -219,9 +220,8 @@ async function main() {
   await gateway.close();
 
   // Passthrough to a vLLM-style (OpenAI-compatible) upstream: the same request direct and through the gateway.
-  // The upstream runs in its own process: only the gateway's work shares this event loop with the clients.
-  const upstreamProcess = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(__dirname, 'serve-openai-fake.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const vllm = { url: await new Promise<string>((resolve) => upstreamProcess.stdout!.once('data', (d) => resolve(String(d).trim()))) };
+  const { upstreamProcess, url: vllmUrl } = await startVllmStandIn();
+  const vllm = { url: vllmUrl };
   const routed = GatewayRuntimeConfigSchema.parse({
     bedrockEndpoint: fake.url,
     models: [{ alias: 'qwen', modelId: 'qwen', route: 'vllm' }],
@@ -288,6 +288,8 @@ async function main() {
     ['streaming door: RSS peak during the load (MB)', door.rss.peak / 1024, NaN, 'figure'],
     [`streaming door: RSS ${AFTER_LOAD_IDLE_MS / 1000} s after the load (MB)`, door.rss.after / 1024, NaN, 'figure'],
     [`streaming door: RSS ${AFTER_LOAD_IDLE_MS / 1000} s after the same load once more (MB)`, door.rss.afterSecondRound / 1024, NaN, 'figure'],
+    [`streaming door: RSS ${AFTER_LOAD_IDLE_MS / 1000} s after each load, most above the level before it (MB)`, (Math.max(door.rss.after, door.rss.afterSecondRound) - door.rss.before) / 1024, 10, '<'],
+    ['streaming door: longest idle heap reclaim pause (ms, with nothing in flight)', Math.max(0, ...door.reclaimPausesMs), NaN, 'figure'],
     ['vLLM passthrough: added latency p50 (ms)', percentile(viaVllm, 50) - percentile(directVllm, 50), 1, '<'],
     ['vLLM passthrough: added latency p99 (ms)', percentile(viaVllm, 99) - percentile(directVllm, 99), 5, '<'],
     ['vLLM passthrough: first-chunk overhead p50 (ms)', percentile(viaVllmFirst, 50) - percentile(directVllmFirst, 50), 2, '<'],
@@ -306,7 +308,7 @@ async function main() {
   console.log(figures(`Bedrock (${DOOR_TOKENS} tokens, ${TOKEN_DELAY_MS} ms apart upstream)`, door.bedrock));
   console.log(figures('vLLM passthrough', door.passthrough));
   printQuota(quotaFigures);
-  console.log(`  streaming door RSS: ${(door.rss.before / 1024).toFixed(1)} MB before, ${(door.rss.peak / 1024).toFixed(1)} MB peak, ${(door.rss.after / 1024).toFixed(1)} MB ${AFTER_LOAD_IDLE_MS / 1000} s after the load, ${(door.rss.afterSecondRound / 1024).toFixed(1)} MB after the same load once more`);
+  console.log(`  streaming door RSS: ${(door.rss.before / 1024).toFixed(1)} MB before, ${(door.rss.peak / 1024).toFixed(1)} MB peak, ${(door.rss.after / 1024).toFixed(1)} MB ${AFTER_LOAD_IDLE_MS / 1000} s after the load, ${(door.rss.afterSecondRound / 1024).toFixed(1)} MB after the same load once more; ${door.reclaimPausesMs.length} idle heap reclaims, pauses ${door.reclaimPausesMs.join(', ')} ms`);
   console.log('');
   console.log('| measure | value | target | met |');
   console.log('|---|---|---|---|');
@@ -431,11 +433,13 @@ async function benchDoor(fake: CountingBedrock, vllmUrl: string) {
       AWS_REGION: 'cn-northwest-1',
     },
   });
+  const reclaimPausesMs: number[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     let found = false;
     // The door's request log lines keep coming on stdout: read and dropped, as the log driver would take them.
     child.stdout.on('data', (d) => {
+      for (const m of String(d).matchAll(/"msg":"idle heap reclaimed".*?"pauseMs":(\d+)/g)) reclaimPausesMs.push(Number(m[1]));
       if (found) return;
       out += d;
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
@@ -531,7 +535,24 @@ async function benchDoor(fake: CountingBedrock, vllmUrl: string) {
   await exited;
   bedrock.destroy();
   await dynamo.stop();
-  return { single, bedrock: bedrockLoad, passthrough: passthroughLoad, rss: { before, peak, after, afterSecondRound }, peakOpenUpstream, gatheredErrors };
+  return { single, bedrock: bedrockLoad, passthrough: passthroughLoad, rss: { before, peak, after, afterSecondRound }, reclaimPausesMs, peakOpenUpstream, gatheredErrors };
+}
+
+/** The vLLM stand-in in its own process: only the gateway's work shares the bench's event loop with the clients. */
+async function startVllmStandIn() {
+  const upstreamProcess = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(__dirname, 'serve-openai-fake.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => upstreamProcess.stdout!.once('data', (d) => resolve(String(d).trim())));
+  return { upstreamProcess, url };
+}
+
+/** npm run bench:gateway -- --door-only: the streaming door's load and memory figures alone (a minute instead of several). */
+async function doorOnly() {
+  const fake = await new CountingBedrock().start();
+  const { upstreamProcess, url: vllmUrl } = await startVllmStandIn();
+  const door = await benchDoor(fake, vllmUrl);
+  upstreamProcess.kill('SIGTERM');
+  await fake.stop();
+  console.log(`  streaming door RSS: ${(door.rss.before / 1024).toFixed(1)} MB before, ${(door.rss.peak / 1024).toFixed(1)} MB peak, ${(door.rss.after / 1024).toFixed(1)} MB after, ${(door.rss.afterSecondRound / 1024).toFixed(1)} MB after the same load once more; idle heap reclaim pauses ${door.reclaimPausesMs.join(', ')} ms; errors ${door.bedrock.errors}+${door.passthrough.errors}+${door.gatheredErrors}`);
 }
 
 main().catch((e) => {

@@ -92,6 +92,8 @@ export class StreamingGatewayService extends Construct {
       ...(useKeys && { apiKeyTable: props.apiKeyTableName, apiKeyCacheSeconds: settings.apiKeyCacheSeconds }),
       ...(useSts && { sts: { audience: props.stsAudience, allowedAccounts: [...props.stsAllowedAccounts], endpoints: [chinaServiceEndpoint('sts', stack.region)] } }),
       drainSeconds: settings.drainSeconds,
+      // Longer than the load balancer's idle timeout: it must be the side that closes an idle connection.
+      keepAliveTimeoutSeconds: settings.idleTimeoutSeconds + 5,
     };
     const task = new ecs.FargateTaskDefinition(this, 'Task', {
       cpu: settings.cpu,

@@ -22,4 +22,11 @@ export const ServerConfigSchema = z.object({
   /** Longest time to receive a whole request (headers and body); response streams may run longer. @default 60 */
   requestTimeoutSeconds: z.number().int().min(1).default(60),
   drainSeconds: z.number().int().min(0).default(100),
+  /** Idle keep-alive connections stay open this long: past the load balancer's idle timeout, so that it always closes first. @default 65 */
+  keepAliveTimeoutSeconds: z.number().int().min(1).default(65),
+  /**
+   * Quiet seconds (nothing in flight) after which a burst's heap growth is collected and returned to
+   * the system; 0 leaves it to V8, which takes 10 to 20 s. Needs node --expose-gc (the image's CMD). @default 2
+   */
+  idleHeapReclaimSeconds: z.number().min(0).default(2),
 });

@@ -4,6 +4,7 @@ import { createHash, randomUUID } from 'crypto';
 import { Gateway } from '../gateway/gateway';
 import { abortOnClose, flatHeaders, httpSink, readBody, sendJson } from '../gateway/node-http';
 import { badRequest, GatewayError } from '../gateway/errors';
+import { IdleHeapReclaimer } from './idle-heap-reclaimer';
 
 /** Who a token belongs to: the caller logged, and for quotas the identity metered and its group when the credential names them. */
 export interface AuthenticatedCaller {
@@ -34,6 +35,14 @@ export interface StreamingServerOptions {
   readonly requestTimeoutSeconds?: number;
   /** How long in-flight streams may run on after SIGTERM (keep below the target group's deregistration delay). */
   readonly drainSeconds?: number;
+  /**
+   * Seconds an idle keep-alive connection stays open: longer than the load balancer's idle timeout,
+   * or the load balancer may send a request on a connection this server is closing (a 502).
+   * @default 65 (the default idle timeout of a load balancer is 60 s)
+   */
+  readonly keepAliveTimeoutSeconds?: number;
+  /** Told of every change in the number of requests in flight, to hand a burst's memory back once idle. @default none */
+  readonly idleHeapReclaimer?: IdleHeapReclaimer;
   readonly log?: (line: Record<string, unknown>) => void;
 }
 
@@ -118,6 +127,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
     }
     if (draining) return sendJson(res, 503, shuttingDown, { connection: 'close' });
     inFlight++;
+    options.idleHeapReclaimer?.inFlightChanged(inFlight);
     serve(req, res, path)
       .catch((e: unknown) => {
         if ((e as Error).name === 'CallerGone') {
@@ -131,11 +141,12 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       })
       .finally(() => {
         inFlight--;
+        options.idleHeapReclaimer?.inFlightChanged(inFlight);
         if (inFlight === 0) idle?.();
       });
   });
   // Keep-alive sockets outlive the load balancer's idle connections (it closes them first).
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = (options.keepAliveTimeoutSeconds ?? 65) * 1000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const current = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
     if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent) return void socket.destroy();
@@ -149,6 +160,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
 
   async function drainThenClose(): Promise<void> {
     draining = true;
+    options.idleHeapReclaimer?.stop();
     log({ level: 'info', msg: 'draining', inFlight });
     // Nothing to finish on idle keep-alive connections; the listener stays open for health checks.
     server.closeIdleConnections();

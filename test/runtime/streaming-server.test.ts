@@ -149,7 +149,7 @@ describe('the container entry point', () => {
       env: {
         PATH: process.env.PATH,
         CNLLM_GATEWAY_CONFIG: JSON.stringify({ bedrockEndpoint: bedrock.url, models }),
-        CNLLM_SERVER_CONFIG: JSON.stringify({ port: 0, region: 'cn-northwest-1', apiKeyTable: 'cnllm-api-keys', apiKeyCacheSeconds: 0, drainSeconds: 20 }),
+        CNLLM_SERVER_CONFIG: JSON.stringify({ port: 0, region: 'cn-northwest-1', apiKeyTable: 'cnllm-api-keys', apiKeyCacheSeconds: 0, drainSeconds: 20, keepAliveTimeoutSeconds: 905 }),
         AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
         AWS_ACCESS_KEY_ID: 'AKIAGLOBAL',
         AWS_SECRET_ACCESS_KEY: 's',
@@ -190,6 +190,11 @@ describe('the container entry point', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(child.exitCode).toBeNull();
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  test('idle connections are kept as long as configured (past the load balancer idle timeout, so the load balancer closes first)', async () => {
+    const res = await fetch(`${url}/healthz`);
+    expect(res.headers.get('keep-alive')).toBe('timeout=905');
   });
 
   test('SIGTERM: health checks answer 503 and new requests a 503 OpenAI error while the in-flight stream finishes, then exit 0', async () => {

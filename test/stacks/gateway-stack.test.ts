@@ -287,6 +287,10 @@ describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
     const lb = resourcesOf(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer')[0].Properties;
     expect(lb.Scheme).toBe('internal');
     expect(lb.LoadBalancerAttributes).toEqual(expect.arrayContaining([{ Key: 'idle_timeout.timeout_seconds', Value: '900' }, { Key: 'access_logs.s3.enabled', Value: 'true' }]));
+    // The load balancer must close idle connections before the server does, or it sends requests on closing ones (502).
+    const lbIdle = Number(lb.LoadBalancerAttributes.find((a: any) => a.Key === 'idle_timeout.timeout_seconds').Value);
+    const env = resourcesOf(t, 'AWS::ECS::TaskDefinition')[0].Properties.ContainerDefinitions[0].Environment;
+    expect(JSON.parse(env.find((e: any) => e.Name === 'CNLLM_SERVER_CONFIG').Value).keepAliveTimeoutSeconds).toBeGreaterThan(lbIdle);
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetType: 'ip',
       HealthCheckPath: '/healthz',
@@ -310,6 +314,7 @@ describe('Gateway stack: the in-VPC streaming door (ECS Fargate)', () => {
       apiKeyCacheSeconds: 30,
       sts: { audience: 'cnllm', allowedAccounts: ['111122223333'], endpoints: ['https://sts.cn-northwest-1.amazonaws.com.cn'] },
       drainSeconds: 100,
+      keepAliveTimeoutSeconds: 905,
     });
     expect(JSON.stringify(container.Environment)).not.toMatch(/secretAccessKey|AKIA/);
     expect(container.LogConfiguration.LogDriver).toBe('awslogs');
