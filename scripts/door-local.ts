@@ -3,6 +3,7 @@ import { newApiKey } from '../runtime/server/api-keys';
 import { Authenticator, startStreamingServer } from '../runtime/server/server';
 import { StsPresignedAuthenticator } from '../runtime/server/sts-auth';
 import { ApiKeyAuthenticator } from '../runtime/server/api-keys';
+import { IdleHeapReclaimer } from '../runtime/server/idle-heap-reclaimer';
 import { OperatorError } from '../runtime/operator/operator-error';
 import { GROUP_NAME } from '../lib/config/schema/quotas';
 import { configFromArgs, flagValue, flagValues, runCli } from './cli-config';
@@ -72,6 +73,8 @@ async function main(args: string[]): Promise<void> {
     port: Number(flagValue(args, '--port') ?? 8788),
     host: flagValue(args, '--host') ?? '127.0.0.1',
     drainSeconds: Number(flagValue(args, '--drain-seconds') ?? 5),
+    // As in the image (npm run door:local starts node with its flags): a burst's memory goes back once idle.
+    idleHeapReclaimer: new IdleHeapReclaimer({ log: (line) => process.stdout.write(`${JSON.stringify(line)}\n`) }),
   });
   const model = routing.settings.models[0].alias;
   console.error(`cn-llm-kit streaming door on ${server.url} (Bedrock: ${routing.bedrockDescription}; residency: ${routing.settings.residency})`);

@@ -108,6 +108,14 @@ describe('idle heap reclaimer', () => {
    * default collector, and a burst that promotes tens of MB to the old generation. Without
    * --expose-gc in the CMD (or with a collection that does not compact) the heap stays grown.
    */
+  test('npm run door:local starts node with the image\'s flags, so it returns memory as the deployed door does', () => {
+    const root = path.join(__dirname, '..', '..');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(fs.readFileSync(path.join(root, 'runtime', 'server', 'Dockerfile'), 'utf8'))![1]) as string[];
+    const script = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['door:local'];
+    expect(script.split(' ').filter((a) => a.startsWith('--'))).toEqual(cmd.filter((a) => a.startsWith('--')));
+    expect(cmd).toContain('--expose-gc');
+  });
+
   test('with the image CMD node flags, a burst heap returns to near its level before, soon after the burst', () => {
     const dockerfile = fs.readFileSync(path.join(__dirname, '..', '..', 'runtime', 'server', 'Dockerfile'), 'utf8');
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]) as string[];
