@@ -62,11 +62,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const limits = [req.deadline, config.integrationTimeoutMs !== undefined ? started + config.integrationTimeoutMs : undefined].filter((d): d is number => d !== undefined);
       const deadline = limits.length > 0 ? Math.min(...limits) : undefined;
       let admission: Admission | undefined;
-      let target = sink;
+      // The id the request log line carries, where OpenAI's clients read one (`_request_id`, APIError.request_id): what a caller quotes to an operator.
+      let target = withHeaders(sink, { 'x-request-id': req.requestId });
       try {
         if (deps.quota) {
           admission = await deps.quota.admit(req);
-          target = withHeaders(sink, admission.headers);
+          target = withHeaders(target, admission.headers);
         }
         await route(ctx, { req, sink: target, outcome, deadline });
       } catch (error) {
