@@ -341,13 +341,17 @@ def server_errors() -> Dict[str, Any]:
     after_failed = upstream_calls("vllm") - before
     push("vllm", {"kind": "status", "status": 500})
     raw = client(max_retries=1).chat.completions.with_raw_response.create(model="qwen-7b", messages=user("retry me"))
+    # A stream refused before its first byte is retried by the client like any request, and served whole.
+    push("vllm", {"kind": "status", "status": 503})
+    stream_retried = summarize_stream(client(max_retries=1).chat.completions.create(model="qwen-7b", messages=user("stream again"), stream=True))
     push("bedrock", {"kind": "error", "status": 400, "type": "ValidationException", "message": "The model does not take this"})
     validation = attempt(lambda: client(max_retries=2).chat.completions.create(model="nova-lite", messages=user("x")))
     return {
         "failed": failed,
         "failed_upstream_calls": after_failed,
         "retried": {"status": raw.status_code, "retries_taken": raw.retries_taken, "content": raw.parse().choices[0].message.content},
-        "retried_upstream_calls": upstream_calls("vllm") - before - after_failed,
+        "retried_upstream_calls": upstream_calls("vllm") - before - after_failed - 2,
+        "stream_retried": stream_retried,
         "validation": validation,
     }
 
@@ -408,7 +412,23 @@ def helpers() -> Dict[str, Any]:
         return {"parsed": final.choices[0].message.parsed.model_dump(), "finish_reason": final.choices[0].finish_reason, "usage": final.usage is not None}
 
     streamed = attempt(stream_parsed)
-    return {"called": called, "streamed": streamed, "event_types": sorted(set(events))}
+
+    push("bedrock", {"kind": "reply", "text": "Checking.", "toolUse": {"name": "GetWeather", "input": {"city": "Guyuan", "unit": "f"}}, "stopReason": "tool_use"})
+
+    def stream_tool() -> Dict[str, Any]:
+        with c.chat.completions.stream(model="nova-lite", messages=user("weather?"), tools=[tool]) as stream:
+            for event in stream:
+                events.append(event.type)
+            final = stream.get_final_completion()
+        message = final.choices[0].message
+        return {
+            "content": message.content,
+            "finish_reason": final.choices[0].finish_reason,
+            "calls": [{"type": t.type, "id": t.id, "parsed": t.function.parsed_arguments.model_dump()} for t in message.tool_calls or []],
+        }
+
+    streamed_tool = attempt(stream_tool)
+    return {"called": called, "streamed": streamed, "streamed_tool": streamed_tool, "event_types": sorted(set(events))}
 
 
 def request_shapes() -> Dict[str, Any]:

@@ -305,6 +305,7 @@ describe.each<Host>(['lambda', 'local', 'door'])('the openai Python client throu
     expect(s.failed_upstream_calls).toBe(1);
     expect(s.retried).toEqual({ status: 200, retries_taken: 1, content: 'vllm: retry me' });
     expect(s.retried_upstream_calls).toBe(2);
+    expect(s.stream_retried).toEqual(expect.objectContaining({ raised: null, content: 'vllm: stream again', finish_reasons: ['stop'] }));
     expect(s.validation.error).toEqual(expect.objectContaining({ class: 'BadRequestError', code: 'bedrock_validation' }));
   });
 
@@ -312,6 +313,8 @@ describe.each<Host>(['lambda', 'local', 'door'])('the openai Python client throu
     const t = r.timeouts;
     expect(t.timed_out.error).toEqual(expect.objectContaining({ class: 'APITimeoutError' }));
     expect(t.elapsed_s).toBeLessThan(2);
+    // The caller that gave up cancelled its Bedrock call (logged as such), rather than leaving it to run on.
+    expect(logs).toContainEqual(expect.objectContaining({ msg: 'request', model: 'nova-lite', error: 'client_closed_request' }));
     if (host === 'lambda') {
       // Buffered: nothing reached the caller when its read timed out, so its retry is safe and is served.
       expect(t.stalled).toEqual(expect.objectContaining({ raised: null, content: 'You said: one two three four' }));
@@ -327,7 +330,8 @@ describe.each<Host>(['lambda', 'local', 'door'])('the openai Python client throu
     const h = r.helpers;
     expect(h.called).toEqual({ ok: [{ city: 'Yinchuan', unit: 'c' }] });
     expect(h.streamed).toEqual({ ok: { parsed: { place: { city: 'Wuzhong', province: 'Ningxia' }, temp_c: 18, sky: 'cloudy' }, finish_reason: 'stop', usage: true } });
-    expect(h.event_types).toEqual(expect.arrayContaining(['chunk', 'content.delta', 'content.done']));
+    expect(h.streamed_tool).toEqual({ ok: { content: 'Checking.', finish_reason: 'tool_calls', calls: [{ type: 'function', id: expect.any(String), parsed: { city: 'Guyuan', unit: 'f' } }] } });
+    expect(h.event_types).toEqual(expect.arrayContaining(['chunk', 'content.delta', 'content.done', 'tool_calls.function.arguments.delta', 'tool_calls.function.arguments.done']));
   });
 
   test('request shapes Python code sends: sampling parameters, system prompt, an image as a data URL, model names with ":" or "/" in a path, an error before a stream', () => {
