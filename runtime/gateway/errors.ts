@@ -1,5 +1,8 @@
 /** OpenAI-style error: `{ "error": { "message", "type", "param", "code" } }` with an HTTP status. */
 export class GatewayError extends Error {
+  /** Headers the error answer carries besides its body: an upstream's retry-after, passed on to the caller. @default none */
+  headers: Readonly<Record<string, string>> = {};
+
   constructor(
     public readonly status: number,
     public readonly type: string,

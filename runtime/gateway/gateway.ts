@@ -79,7 +79,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           outcome.group = error.group;
         }
         if (!target.started) {
-          withHeaders(target, error instanceof QuotaRefusal ? error.headers : {}).start(mapped.status, JSON_HEADERS);
+          withHeaders(target, mapped.headers).start(mapped.status, JSON_HEADERS);
           target.write(JSON.stringify(mapped.toBody()));
           target.end();
         } else {

@@ -356,6 +356,22 @@ def server_errors() -> Dict[str, Any]:
     }
 
 
+def upstream_throttle() -> Dict[str, Any]:
+    """A provider's 429 with Retry-After: once the gateway gives up, the caller gets the provider's retry-after and its client waits that long."""
+    before = upstream_calls("vllm")
+    push("vllm", {"kind": "status", "status": 429, "headers": {"retry-after": "1"}})
+    refused = attempt(lambda: client().chat.completions.create(model="qwen-7b", messages=user("x")))
+    push("vllm", {"kind": "status", "status": 429, "headers": {"retry-after": "1"}})
+    started = time.monotonic()
+    raw = client(max_retries=1).chat.completions.with_raw_response.create(model="qwen-7b", messages=user("after the wait"))
+    return {
+        "refused": refused,
+        "waited_s": time.monotonic() - started,
+        "retried": {"status": raw.status_code, "retries_taken": raw.retries_taken, "content": raw.parse().choices[0].message.content},
+        "upstream_calls": upstream_calls("vllm") - before,
+    }
+
+
 def timeouts() -> Dict[str, Any]:
     before = upstream_calls("bedrock")
     push("bedrock", {"kind": "hang", "ms": 3000})
@@ -492,6 +508,7 @@ CASES: Dict[str, Callable[[], Any]] = {
     "rate_limit": rate_limit,
     "budget": budget,
     "server_errors": server_errors,
+    "upstream_throttle": upstream_throttle,
     "timeouts": timeouts,
     "mid_stream": mid_stream,
 }

@@ -309,6 +309,16 @@ describe.each<Host>(['lambda', 'local', 'door'])('the openai Python client throu
     expect(s.validation.error).toEqual(expect.objectContaining({ class: 'BadRequestError', code: 'bedrock_validation' }));
   });
 
+  test("an upstream's 429 with retry-after: RateLimitError carrying it, and the client's retry waits that long", () => {
+    const u = r.upstream_throttle;
+    expect(u.refused.error).toEqual(expect.objectContaining({ class: 'RateLimitError', status_code: 429, code: 'rate_limit_exceeded' }));
+    expect(u.refused.error.headers['retry-after']).toBe('1');
+    expect(u.retried).toEqual({ status: 200, retries_taken: 1, content: 'vllm: after the wait' });
+    // The provider's second, not the client's own backoff (at most half a second on a first retry).
+    expect(u.waited_s).toBeGreaterThan(0.9);
+    expect(u.upstream_calls).toBe(3);
+  });
+
   test('timeouts: APITimeoutError at the client timeout; a stream that stalls after its first tokens is never sent twice', () => {
     const t = r.timeouts;
     expect(t.timed_out.error).toEqual(expect.objectContaining({ class: 'APITimeoutError' }));
