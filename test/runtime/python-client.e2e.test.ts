@@ -295,7 +295,9 @@ describe.each<Host>(['lambda', 'local', 'door'])('the openai Python client throu
     expect(b.first).toEqual({ ok: 'You said: spend it all' });
     expect(b.refused.error).toEqual(expect.objectContaining({ class: 'RateLimitError', status_code: 429, code: 'insufficient_quota' }));
     expect(b.refused.error.headers['x-should-retry']).toBe('false');
-    expect(b.elapsed_s).toBeLessThan(0.5);
+    // One refusal reached the gateway (a retry would be a second), and no backoff was waited (three retries sleep 2.6 s or more).
+    expect(logs.filter((l) => l.error === 'insufficient_quota')).toHaveLength(1);
+    expect(b.elapsed_s).toBeLessThan(1.5);
     expect(b.upstream_calls).toBe(1);
   });
 
