@@ -2,7 +2,7 @@
 # Everything `npm test` and `npm run synth` need on a fresh machine: shellcheck (the tests check the
 # rendered vLLM boot script with it; Debian/Ubuntu package), the pinned npm packages, the pinned
 # Python training packages (the distillation test fine-tunes a tiny model for real) and the pinned
-# openai Python client (the gateway's Python client test).
+# openai Python client with what the README's SigV4 example needs (the gateway's Python client test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +35,7 @@ if ! command -v "$python_bin" >/dev/null 2>&1; then
 fi
 echo "setup: installing the Python training packages (training/requirements.txt)"
 PIP_ROOT_USER_ACTION=ignore "$python_bin" -m pip install --disable-pip-version-check -q -r training/requirements.txt
-# The official openai Python client (pinned): test/runtime/python-client.e2e.test.ts runs it against every gateway host.
+# The official openai Python client, boto3 and httpx (pinned): test/runtime/python-client.e2e.test.ts runs them against every gateway host.
 echo "setup: installing the Python client test packages (test/python/requirements.txt)"
 PIP_ROOT_USER_ACTION=ignore "$python_bin" -m pip install --disable-pip-version-check -q -r test/python/requirements.txt
 echo "setup: done ($(shellcheck --version | sed -n 's/^version: /shellcheck /p'), node $(node --version), $("$python_bin" --version)). Next: npm test, npm run synth"

@@ -25,78 +25,93 @@ import { REPO_ROOT } from '../helpers/cli';
 
 const PYTHON = process.env.CNLLM_PYTHON ?? 'python3';
 const SCRIPT = path.join(REPO_ROOT, 'test', 'python', 'openai_client_cases.py');
+const SIGV4_SCRIPT = path.join(REPO_ROOT, 'test', 'python', 'openai_sigv4_cases.py');
 const DOOR_KEY = 'sk-team-py';
 
 type Host = 'lambda' | 'local' | 'door';
+const HOSTS: Host[] = ['lambda', 'local', 'door'];
 
-let bedrock: BedrockFake;
-let vllm: OpenAiUpstreamFake;
-let control: http.Server;
-let controlUrl = '';
-/** Added to the quota's clock: the script moves it so a minute window ends when a case needs it to. */
-let quotaClockOffset = 0;
-const quotaNow = () => Date.now() + quotaClockOffset;
-let logs: Record<string, unknown>[] = [];
+/**
+ * One host's own stand-ins, log and quota clock: the hosts' Python processes run at the same time
+ * (their waits overlap), so nothing they queue or count may be shared.
+ */
+class Rig {
+  bedrock!: BedrockFake;
+  vllm!: OpenAiUpstreamFake;
+  readonly logs: Record<string, unknown>[] = [];
+  /** Added to the quota's clock: the script moves it so a minute window ends when a case needs it to. */
+  private quotaClockOffset = 0;
+  readonly quotaNow = () => Date.now() + this.quotaClockOffset;
 
-/** Where the script reaches the stand-ins: queue behaviours, count requests, read the last request body, end the quota minute soon. */
-async function controlOp(op: Record<string, any>): Promise<unknown> {
-  const fake = op.fake === 'bedrock' ? bedrock : vllm;
-  switch (op.op) {
-    case 'push':
-      (fake as { push(...b: unknown[]): unknown }).push(...(op.behaviours as (Behaviour | UpstreamBehaviour)[]));
-      return null;
-    case 'abandoned':
-      return bedrock.abandonedStreams.length;
-    case 'count':
-      return fake.requests.length;
-    case 'lastBody':
-      return fake.requests.at(-1 - (op.skip ?? 0))?.body ?? null;
-    case 'minuteEndsIn': {
-      // Always forward (a fresh window, never one already counted in), to `ms` before a minute ends.
-      const intoMinute = quotaNow() % 60_000;
-      quotaClockOffset += 60_000 + ((60_000 - op.ms - intoMinute + 60_000) % 60_000);
-      return null;
+  async start(): Promise<this> {
+    this.bedrock = await new BedrockFake().start();
+    this.vllm = await new OpenAiUpstreamFake('vllm', 'vllm-key').start();
+    return this;
+  }
+
+  stop(): Promise<unknown> {
+    return Promise.all([this.bedrock.stop(), this.vllm.stop()]);
+  }
+
+  /** Where the script reaches the stand-ins: queue behaviours, count requests, read a request body, end the quota minute soon. */
+  control(op: Record<string, any>): unknown {
+    const fake = op.fake === 'bedrock' ? this.bedrock : this.vllm;
+    switch (op.op) {
+      case 'push':
+        (fake as { push(...b: unknown[]): unknown }).push(...(op.behaviours as (Behaviour | UpstreamBehaviour)[]));
+        return null;
+      case 'abandoned':
+        return this.bedrock.abandonedStreams.length;
+      case 'count':
+        return fake.requests.length;
+      case 'lastBody':
+        return fake.requests.at(-1 - (op.skip ?? 0))?.body ?? null;
+      case 'minuteEndsIn': {
+        // Always forward (a fresh window, never one already counted in), to `ms` before a minute ends.
+        const intoMinute = this.quotaNow() % 60_000;
+        this.quotaClockOffset += 60_000 + ((60_000 - op.ms - intoMinute + 60_000) % 60_000);
+        return null;
+      }
+      default:
+        throw new Error(`unknown control op ${op.op}`);
     }
-    default:
-      throw new Error(`unknown control op ${op.op}`);
+  }
+
+  gateway(): Gateway {
+    const config = GatewayRuntimeConfigSchema.parse({
+      bedrockEndpoint: this.bedrock.url,
+      models: [
+        { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' },
+        { alias: 'nova-limited', modelId: 'us.amazon.nova-micro-v1:0' },
+        { alias: 'nova-budget', modelId: 'us.amazon.nova-pro-v1:0' },
+        { alias: 'titan-embed-v2', modelId: 'amazon.titan-embed-text-v2:0', kind: 'embed' },
+        { alias: 'qwen-7b', modelId: 'qwen2.5-7b-instruct', route: 'vllm-qwen' },
+        { alias: 'bge-m3', modelId: 'bge-m3', route: 'vllm-qwen', kind: 'embed' },
+        // vLLM serves models under their repository names: a slash in the name.
+        { alias: 'Qwen/Qwen2.5-7B-Instruct', modelId: 'Qwen/Qwen2.5-7B-Instruct', route: 'vllm-qwen' },
+      ],
+      upstreams: [{ name: 'vllm-qwen', kind: 'vllm', baseUrl: `${this.vllm.url}/v1`, maxAttempts: 1 }],
+      retry: { baseDelayMs: 1, maxDelayMs: 2 },
+    });
+    const quota = new Quota(
+      QuotaRuntimeConfigSchema.parse({
+        enforce: true,
+        limitsCacheSeconds: 0,
+        default: { models: { 'nova-lite': { requestsPerMinute: 1000 }, 'nova-limited': { requestsPerMinute: 1 }, 'nova-budget': { dailyTokens: 1 } } },
+      }),
+      { store: new MemoryCounterStore(undefined, this.quotaNow), now: this.quotaNow, log: () => undefined },
+    );
+    return createGateway({
+      config,
+      bedrock: new BedrockInvoker(config, { get: async () => ({ accessKeyId: 'AKIAGLOBAL', secretAccessKey: 's' }), invalidate: () => undefined }, async () => undefined),
+      upstreams: new Map(config.upstreams.map((u) => [u.name, new OpenAiUpstream(u, undefined, { get: async () => 'vllm-key' })])),
+      log: (l) => this.logs.push(l),
+      quota,
+    });
   }
 }
 
-function gatewayForTest(): Gateway {
-  const config = GatewayRuntimeConfigSchema.parse({
-    bedrockEndpoint: bedrock.url,
-    models: [
-      { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' },
-      { alias: 'nova-limited', modelId: 'us.amazon.nova-micro-v1:0' },
-      { alias: 'nova-budget', modelId: 'us.amazon.nova-pro-v1:0' },
-      { alias: 'titan-embed-v2', modelId: 'amazon.titan-embed-text-v2:0', kind: 'embed' },
-      { alias: 'qwen-7b', modelId: 'qwen2.5-7b-instruct', route: 'vllm-qwen' },
-      { alias: 'bge-m3', modelId: 'bge-m3', route: 'vllm-qwen', kind: 'embed' },
-      // vLLM serves models under their repository names: a slash in the name.
-      { alias: 'Qwen/Qwen2.5-7B-Instruct', modelId: 'Qwen/Qwen2.5-7B-Instruct', route: 'vllm-qwen' },
-    ],
-    upstreams: [{ name: 'vllm-qwen', kind: 'vllm', baseUrl: `${vllm.url}/v1`, maxAttempts: 1 }],
-    retry: { baseDelayMs: 1, maxDelayMs: 2 },
-  });
-  const quota = new Quota(
-    QuotaRuntimeConfigSchema.parse({
-      enforce: true,
-      limitsCacheSeconds: 0,
-      default: { models: { 'nova-lite': { requestsPerMinute: 1000 }, 'nova-limited': { requestsPerMinute: 1 }, 'nova-budget': { dailyTokens: 1 } } },
-    }),
-    { store: new MemoryCounterStore(undefined, quotaNow), now: quotaNow, log: () => undefined },
-  );
-  return createGateway({
-    config,
-    bedrock: new BedrockInvoker(config, { get: async () => ({ accessKeyId: 'AKIAGLOBAL', secretAccessKey: 's' }), invalidate: () => undefined }, async () => undefined),
-    upstreams: new Map(config.upstreams.map((u) => [u.name, new OpenAiUpstream(u, undefined, { get: async () => 'vllm-key' })])),
-    log: (l) => logs.push(l),
-    quota,
-  });
-}
-
-async function openHost(host: Host): Promise<{ baseUrl: string; close: () => Promise<void> }> {
-  const gateway = gatewayForTest();
+async function openHost(host: Host, gateway: Gateway): Promise<{ baseUrl: string; close: () => Promise<void> }> {
   if (host === 'door') {
     const server = await startStreamingServer({
       gateway,
@@ -111,13 +126,13 @@ async function openHost(host: Host): Promise<{ baseUrl: string; close: () => Pro
   return { baseUrl: `${local.url}/v1`, close: () => local.close() };
 }
 
-/** Runs the cases in one Python process (asynchronously: the hosts and stand-ins live in this process). */
-function runPython(host: Host, baseUrl: string): Promise<Record<string, any>> {
+/** Runs a script's cases in one Python process (asynchronously: the hosts and stand-ins live in this process). */
+function runPython(script: string, env: Record<string, string>): Promise<Record<string, any>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT], {
+    const child = spawn(PYTHON, [script], {
       cwd: REPO_ROOT,
-      // Only loopback: no proxy variables of the developer's shell, no bytecode written into the repo.
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1', NO_PROXY: '*', CNLLM_BASE_URL: baseUrl, CNLLM_API_KEY: DOOR_KEY, CNLLM_CONTROL_URL: controlUrl, CNLLM_HOST: host },
+      // Only loopback: no proxy variables or AWS settings of the developer's shell, no bytecode written into the repo.
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME!, PYTHONDONTWRITEBYTECODE: '1', NO_PROXY: '*', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', ...env },
     });
     let out = '';
     let err = '';
@@ -127,51 +142,82 @@ function runPython(host: Host, baseUrl: string): Promise<Record<string, any>> {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`${PYTHON} ${SCRIPT} exited ${code}: ${err}`));
+      if (code !== 0) return reject(new Error(`${PYTHON} ${script} exited ${code}: ${err}`));
       resolve(JSON.parse(out));
     });
   });
 }
 
+const SIGV4_CALLER = { accessKeyId: 'AKIAPYTHONCALLER', secretAccessKey: 'python-caller-secret', arn: 'arn:aws-cn:iam::111122223333:user/python' };
+
+/** A host opened, the script run against it, then the host closed. */
+async function runAgainst(open: () => Promise<{ baseUrl: string; close: () => Promise<void> }>, run: (baseUrl: string) => Promise<Record<string, any>>) {
+  const opened = await open();
+  try {
+    return await run(opened.baseUrl);
+  } finally {
+    await opened.close();
+  }
+}
+
+const rigs = new Map<string, Rig>();
+const results = new Map<string, Record<string, any>>();
+let control: http.Server;
+
 beforeAll(async () => {
-  bedrock = await new BedrockFake().start();
-  vllm = await new OpenAiUpstreamFake('vllm', 'vllm-key').start();
+  for (const name of [...HOSTS, 'sigv4']) rigs.set(name, await new Rig().start());
+  // One control endpoint; the path names the rig (/lambda, /local, /door).
   control = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      controlOp(JSON.parse(Buffer.concat(chunks).toString('utf8')))
-        .then((result) => {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(result));
-        })
-        .catch((e: Error) => {
-          res.writeHead(500);
-          res.end(e.message);
-        });
+      try {
+        const result = rigs.get((req.url ?? '/').slice(1))!.control(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(result));
+      } catch (e) {
+        res.writeHead(500);
+        res.end((e as Error).message);
+      }
     });
   });
   await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
-  controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}/`;
-});
+  const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
+  const runs = HOSTS.map(async (host) => {
+    const rig = rigs.get(host)!;
+    const seen = await runAgainst(() => openHost(host, rig.gateway()), (baseUrl) => runPython(SCRIPT, { CNLLM_BASE_URL: baseUrl, CNLLM_API_KEY: DOOR_KEY, CNLLM_CONTROL_URL: `${controlUrl}/${host}`, CNLLM_HOST: host }));
+    results.set(host, seen);
+  });
+  const sigv4 = rigs.get('sigv4')!;
+  runs.push(
+    (async () => {
+      // gateway:local --iam: signatures checked as API Gateway's IAM authorization checks them, its rejections answered as the deployed API answers them.
+      const seen = await runAgainst(
+        async () => {
+          const local = await startLocalGateway({ gateway: sigv4.gateway(), mode: 'buffered', iam: { region: 'cn-northwest-1', callers: [SIGV4_CALLER] } });
+          return { baseUrl: `${local.url}/v1`, close: () => local.close() };
+        },
+        (baseUrl) => runPython(SIGV4_SCRIPT, { CNLLM_BASE_URL: baseUrl, CNLLM_REGION: 'cn-northwest-1', AWS_ACCESS_KEY_ID: SIGV4_CALLER.accessKeyId, AWS_SECRET_ACCESS_KEY: SIGV4_CALLER.secretAccessKey }),
+      );
+      results.set('sigv4', seen);
+    })(),
+  );
+  await Promise.all(runs);
+}, 150_000);
 afterAll(async () => {
   await new Promise((resolve) => control.close(resolve));
-  await Promise.all([bedrock.stop(), vllm.stop()]);
+  await Promise.all([...rigs.values()].map((rig) => rig.stop()));
 });
 
 const noCrash = (results: Record<string, any>) => Object.entries(results).filter(([, r]) => r && typeof r === 'object' && 'crashed' in r);
 
-describe.each<Host>(['lambda', 'local', 'door'])('the openai Python client through the %s host', (host) => {
+describe.each<Host>(HOSTS)('the openai Python client through the %s host', (host) => {
   let r: Record<string, any>;
-  beforeAll(async () => {
-    logs = [];
-    const opened = await openHost(host);
-    try {
-      r = await runPython(host, opened.baseUrl);
-    } finally {
-      await opened.close();
-    }
-  }, 120_000);
+  let logs: Record<string, unknown>[];
+  beforeAll(() => {
+    r = results.get(host)!;
+    logs = rigs.get(host)!.logs;
+  });
 
   test('every case ran (the pinned client version; no case crashed)', () => {
     expect(r.openai_version).toBe('3.22.1');
@@ -371,5 +417,22 @@ describe.each<Host>(['lambda', 'local', 'door'])('the openai Python client throu
     expect(m.vllm.content).toBe('half an answer');
     expect(m.vllm.raised).toEqual(expect.objectContaining({ class: 'APIError', code: 'upstream_truncated' }));
     expect(m.upstream_calls).toEqual({ bedrock: 1, vllm: 1 });
+  });
+});
+
+describe("the README's Python example for the IAM-authorized API: the openai client over an httpx client signing with SigV4 (botocore)", () => {
+  let r: Record<string, any>;
+  beforeAll(() => {
+    r = results.get('sigv4')!;
+  });
+
+  test('signed: chat, a stream, models and embeddings are served, as the signing principal', () => {
+    expect(r.signed).toEqual({ content: 'You said: 你好, signed', streamed: 'You said: signed stream', models: ['nova-lite'], embedding_length: 256 });
+    expect(rigs.get('sigv4')!.logs).toContainEqual(expect.objectContaining({ msg: 'request', caller: SIGV4_CALLER.arn, status: 200 }));
+  });
+
+  test("unsigned, or signed with the wrong secret: PermissionDeniedError with API Gateway's error type", () => {
+    expect(r.unsigned.error).toEqual(expect.objectContaining({ class: 'PermissionDeniedError', status_code: 403, error_type_header: 'MissingAuthenticationTokenException' }));
+    expect(r.wrong_secret.error).toEqual(expect.objectContaining({ class: 'PermissionDeniedError', status_code: 403, error_type_header: 'InvalidSignatureException' }));
   });
 });
