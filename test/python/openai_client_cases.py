@@ -305,12 +305,13 @@ def errors() -> Dict[str, Any]:
 
 
 def rate_limit() -> Dict[str, Any]:
-    """rpm=1 on nova-limited; the minute ends in 2.5 s: the second call is refused with retry-after, the client waits it out."""
-    control("minuteEndsIn", ms=2500)
+    """rpm=1 on nova-limited, 1.5 s before the minute ends: the second call is refused with retry-after, the client waits it out."""
+    control("stopQuotaClock", ms=1500)
     c = client()
     before = upstream_calls("bedrock")
     first = attempt(lambda: c.chat.completions.create(model="nova-limited", messages=user("one")).choices[0].message.content)
     refused = attempt(lambda: c.chat.completions.create(model="nova-limited", messages=user("two")))
+    control("runQuotaClock")
     started = time.monotonic()
     retried = client(max_retries=2).chat.completions.with_raw_response.create(model="nova-limited", messages=user("three"))
     waited = time.monotonic() - started
@@ -326,11 +327,13 @@ def rate_limit() -> Dict[str, Any]:
 
 def budget() -> Dict[str, Any]:
     """A spent budget is a 429 the client must not retry (x-should-retry: false): waiting does not renew it."""
+    control("stopQuotaClock", ms=30_000)  # no day ends between the two calls
     c = client(max_retries=3)
     before = upstream_calls("bedrock")
     first = attempt(lambda: c.chat.completions.create(model="nova-budget", messages=user("spend it all")).choices[0].message.content)
     started = time.monotonic()
     refused = attempt(lambda: c.chat.completions.create(model="nova-budget", messages=user("more")))
+    control("runQuotaClock")
     return {"first": first, "refused": refused, "elapsed_s": time.monotonic() - started, "upstream_calls": upstream_calls("bedrock") - before}
 
 

@@ -39,9 +39,14 @@ class Rig {
   bedrock!: BedrockFake;
   vllm!: OpenAiUpstreamFake;
   readonly logs: Record<string, unknown>[] = [];
-  /** Added to the quota's clock: the script moves it so a minute window ends when a case needs it to. */
+  /**
+   * The quota's clock, which the script stops and restarts: a case's requests see the time it chose
+   * (so a minute window ends exactly when the case needs it to, however busy the machine), then the
+   * clock runs on from there.
+   */
   private quotaClockOffset = 0;
-  readonly quotaNow = () => Date.now() + this.quotaClockOffset;
+  private quotaClockStoppedAt?: number;
+  readonly quotaNow = () => this.quotaClockStoppedAt ?? Date.now() + this.quotaClockOffset;
 
   async start(): Promise<this> {
     this.bedrock = await new BedrockFake().start();
@@ -66,12 +71,16 @@ class Rig {
         return fake.requests.length;
       case 'lastBody':
         return fake.requests.at(-1 - (op.skip ?? 0))?.body ?? null;
-      case 'minuteEndsIn': {
-        // Always forward (a fresh window, never one already counted in), to `ms` before a minute ends.
-        const intoMinute = this.quotaNow() % 60_000;
-        this.quotaClockOffset += 60_000 + ((60_000 - op.ms - intoMinute + 60_000) % 60_000);
+      case 'stopQuotaClock': {
+        // Always forward (a fresh minute, never one already counted in), to `ms` before that minute ends.
+        const now = this.quotaNow();
+        this.quotaClockStoppedAt = (Math.floor(now / 60_000) + 2) * 60_000 - op.ms;
         return null;
       }
+      case 'runQuotaClock':
+        this.quotaClockOffset = this.quotaClockStoppedAt! - Date.now();
+        this.quotaClockStoppedAt = undefined;
+        return null;
       default:
         throw new Error(`unknown control op ${op.op}`);
     }
@@ -328,11 +337,11 @@ describe.each<Host>(HOSTS)('the openai Python client through the %s host', (host
     const q = r.rate_limit;
     expect(q.first).toEqual({ ok: 'You said: one' });
     expect(q.refused.error).toEqual(expect.objectContaining({ class: 'RateLimitError', status_code: 429, code: 'rate_limit_exceeded' }));
-    expect(Number(q.refused.error.headers['retry-after'])).toBeGreaterThan(0);
+    expect(q.refused.error.headers).toEqual(expect.objectContaining({ 'retry-after': '2', 'retry-after-ms': '1500', 'x-ratelimit-remaining-requests': '0' }));
     expect(q.retried_status).toBe(200);
     expect(q.retries_taken).toBe(1);
     // It waited for the window (retry-after-ms), not the client's own half-second backoff.
-    expect(q.waited_s).toBeGreaterThan(1);
+    expect(q.waited_s).toBeGreaterThan(1.4);
     expect(q.upstream_calls).toBe(2);
   });
 
