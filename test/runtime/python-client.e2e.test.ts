@@ -18,9 +18,10 @@ import { REPO_ROOT } from '../helpers/cli';
 /**
  * The official openai Python package (test/python/requirements.txt, installed by npm run setup)
  * against every host of the gateway: the Lambda handler behind API Gateway's buffered proxy
- * integration, the local runner streaming, and the streaming door with its bearer keys. One Python
- * process per host runs every case (test/python/openai_client_cases.py) and prints what the client
- * saw; the stand-ins are driven from the script through a loopback control endpoint.
+ * integration, the local runner streaming, and the streaming door with its bearer keys; and the
+ * README's SigV4 example against the local runner's IAM check. One Python process per host runs
+ * every case (test/python/*.py) and prints what the client saw; the stand-ins are driven from the
+ * script through a loopback control endpoint. The processes run at once: most of their time is waits.
  */
 
 const PYTHON = process.env.CNLLM_PYTHON ?? 'python3';
