@@ -55,6 +55,19 @@ describe('README facts that are easy to let drift', () => {
     }
   });
 
+  test('config/example.json, the README\'s config/prod.json, stays valid when any optional part is switched on as the README says', () => {
+    const switches = ['stacks.vllmEks', 'stacks.agents', 'stacks.distill', 'gateway.streamingDoor.enabled'];
+    const problems = switches.flatMap((field) => {
+      try {
+        loadConfig({ config: 'config/example.json', [field]: 'true' }, path.join(__dirname, '..'));
+        return [];
+      } catch (e) {
+        return [`${field}: ${(e as Error).message}`];
+      }
+    });
+    expect(problems).toEqual([]);
+  });
+
   test('config/example.json sets every stack switch, so it does not read as if it enabled only some', () => {
     const example = JSON.parse(read('config/example.json'));
     expect(Object.keys(example.stacks).sort()).toEqual(Object.keys(KitConfigSchema.parse({}).stacks).sort());
