@@ -217,4 +217,22 @@ describe('README commands, config keys and links stay true to the code', () => {
     expect(lines.length).toBeGreaterThan(25);
     expect(lines.filter((line) => !/(?:-c config=|--config )\S+/.test(line))).toEqual([]);
   });
+
+  test('every `npm run synth` the README shows synthesizes a valid config, and the invalid example prints what the README shows', () => {
+    const contextOf = (args: string) => Object.fromEntries([...args.matchAll(/(?:^|\s)-c '?([^=\s]+)=(\S+?)'?(?=\s|$)/g)].map((m) => [m[1], m[2]]));
+    const invalid = /for example `npm run synth -- ([^`]+)` prints:\n\n```\n([\s\S]*?)\n```/.exec(readme);
+    expect(invalid).not.toBeNull();
+    expect(() => loadConfig(contextOf(invalid![1]), ROOT)).toThrow(invalid![2]);
+    const commands = [...readme.matchAll(/npm run synth -- ([^`#\n]+)/g)].map((m) => m[1].trim()).filter((args) => args !== invalid![1] && !args.includes('config/prod.json'));
+    expect(commands.length).toBeGreaterThan(4);
+    const failing = commands.flatMap((args) => {
+      try {
+        loadConfig(contextOf(args), ROOT);
+        return [];
+      } catch (e) {
+        return [`npm run synth -- ${args}: ${(e as Error).message}`];
+      }
+    });
+    expect(failing).toEqual([]);
+  });
 });
