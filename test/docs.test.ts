@@ -6,6 +6,7 @@ import { CHINA_REGIONS } from '../lib/china/china';
 import { loadConfig } from '../lib/config/load';
 import { KitConfigSchema } from '../lib/config/schema';
 import { schemaFields } from './helpers/schema-fields';
+import { runCli } from './helpers/cli';
 
 const read = (file: string) => fs.readFileSync(path.join(__dirname, '..', file), 'utf8');
 
@@ -234,5 +235,11 @@ describe('README commands, config keys and links stay true to the code', () => {
       }
     });
     expect(failing).toEqual([]);
+  });
+
+  test('mirror-images --help offers every image the config can pin (and the agents\' base)', async () => {
+    const { stdout } = await runCli('scripts/mirror-images.ts', ['--help']);
+    const only = /\[--only ([\w|]+)\]/.exec(stdout)?.[1].split('|');
+    expect(only).toEqual([...Object.keys(KitConfigSchema.parse({}).images), 'agents']);
   });
 });
