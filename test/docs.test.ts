@@ -7,6 +7,7 @@ import { loadConfig } from '../lib/config/load';
 import { KitConfigSchema } from '../lib/config/schema';
 import { schemaFields } from './helpers/schema-fields';
 import { runCli } from './helpers/cli';
+import { GATEWAY_ROUTES } from '../runtime/gateway/platform-errors';
 
 const read = (file: string) => fs.readFileSync(path.join(__dirname, '..', file), 'utf8');
 
@@ -241,5 +242,10 @@ describe('README commands, config keys and links stay true to the code', () => {
     const { stdout } = await runCli('scripts/mirror-images.ts', ['--help']);
     const only = /\[--only ([\w|]+)\]/.exec(stdout)?.[1].split('|');
     expect(only).toEqual([...Object.keys(KitConfigSchema.parse({}).images), 'agents']);
+  });
+
+  test('the routes table names every route the REST API serves', () => {
+    const table = readme.slice(readme.indexOf('| Route | What |'), readme.indexOf('\n\n', readme.indexOf('| Route | What |')));
+    expect(GATEWAY_ROUTES.filter((route) => !table.includes(`\`${route}\``))).toEqual([]);
   });
 });
