@@ -1,21 +1,27 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ecrRegistryHost, ChinaRegion } from '../lib/china/china';
 import { names } from '../lib/config/names';
+import { KitConfigSchema } from '../lib/config/schema';
 import { OperatorError } from '../runtime/operator/operator-error';
 import { RegistryClient, mirrorImage, parseImageReference, registryBaseUrl } from '../runtime/operator/mirror-images';
 import { transferClientSettings } from '../runtime/operator/transfer';
 import { configFromArgs, flagValue, profileClientConfig, runCli } from './cli-config';
 
-const USAGE = `Usage: npm run mirror-images -- [--only vllm|tools|node|awscli|agents] [--china-profile NAME] [--registry-endpoint HOST=URL ...] [--config FILE] [-c key=value ...]
+// The image names come from the schema, so the help cannot fall behind a new image.
+const IMAGE_NAMES = Object.keys(KitConfigSchema.parse({}).images);
 
-Copies the images pinned in config (images.vllm, images.tools) from their source registry into the
-kit's private ECR repositories in China (<account>.dkr.ecr.<region>.amazonaws.com.cn/<prefix>/<name>),
-the platform each names (images.<name>.platform, linux/amd64 by default; with stacks.agents also
-agents.baseImage, linux/arm64, into <prefix>/node), and verifies the pushed digest. Run it from a machine that reaches the source
+const USAGE = `Usage: npm run mirror-images -- [--only ${[...IMAGE_NAMES, 'agents'].join('|')}] [--china-profile NAME] [--registry-endpoint HOST=URL ...] [--config FILE] [-c key=value ...]
+
+Copies each image pinned in config (images.<name>) that the model store has a repository for
+(modelStore.repositories) from its source registry into the kit's private ECR repositories in China
+(<account>.dkr.ecr.<region>.amazonaws.com.cn/<prefix>/<name>), the platform each names
+(images.<name>.platform, linux/amd64 by default; with stacks.agents also agents.baseImage,
+linux/arm64, into <prefix>/node), and verifies the pushed digest. Run it from a machine that reaches the source
 registry and AWS China. Then pin the printed digests in config (images.<name>.digest).
 Layers move in parts (ECR's layer-part API, the size ECR asks for: 5-10 MiB) with up to 8 attempts
 per part (backoff with jitter); a dropped download resumes with a Range request. Progress goes to
 stderr. Interrupted for good? Run it again: layers ECR already has are skipped.
+  --only NAME          just this image (agents: the agents' arm64 Node.js base)
   --registry-endpoint  reach a source registry at another URL, e.g. docker.io=https://mirror.example.com`;
 
 async function main(args: string[]) {

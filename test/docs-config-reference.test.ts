@@ -1,41 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { KitConfigSchema } from '../lib/config/schema';
+import { schemaFields } from './helpers/schema-fields';
 
 /**
  * The README's configuration reference against lib/config/schema.ts: every field is documented
  * (itself, or as part of a documented object such as `gateway.alarms`), no documented field is
  * gone from the schema, and every default written as a literal is the default the schema applies.
  */
-
-// zod 4 keeps a schema's parts in `_zod.def`; wrappers (default, optional, pipe...) hold the real shape inside.
-type ZodDef = { type: string; innerType?: unknown; in?: { _zod: { def: ZodDef } }; out?: unknown; shape?: Record<string, unknown>; element?: unknown };
-const defOf = (schema: unknown): ZodDef => (schema as { _zod: { def: ZodDef } })._zod.def;
-function unwrap(schema: unknown): unknown {
-  for (;;) {
-    const def = defOf(schema);
-    if (['default', 'optional', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type)) schema = def.innerType;
-    else if (def.type === 'pipe') schema = def.in!._zod.def.type === 'transform' ? def.out : def.in;
-    else return schema;
-  }
-}
-
-/** Every field path of the schema; fields of list items as `models[].instanceType`. */
-function schemaFields(schema: unknown, prefix = '', out = new Map<string, boolean>()): Map<string, boolean> {
-  const def = defOf(unwrap(schema));
-  if (def.type === 'object') {
-    for (const [key, child] of Object.entries(def.shape!)) {
-      const field = prefix ? `${prefix}.${key}` : key;
-      const childDef = defOf(unwrap(child));
-      const isParent = childDef.type === 'object' || (childDef.type === 'array' && defOf(unwrap(childDef.element)).type === 'object');
-      out.set(field, !isParent);
-      schemaFields(child, field, out);
-    }
-  } else if (def.type === 'array' && defOf(unwrap(def.element)).type === 'object') {
-    schemaFields(def.element, `${prefix}[]`, out);
-  }
-  return out;
-}
 
 /** Splits on ", " outside backticks. */
 function splitOutsideCode(cell: string): string[] {

@@ -32,6 +32,8 @@ export class InternalTls extends Construct {
   public readonly certificateAuthority?: acmpca.ICertificateAuthority;
   /** The kit's own CA's root certificate (PEM): what callers in the VPC must trust. Undefined for an existing CA or without one. */
   public readonly rootCertificatePem?: string;
+  /** The file the `InternalCaCertificateCommand` output saves the CA certificate to, for examples that must trust it (`curl --cacert`). Undefined without a private CA. */
+  public readonly caCertificateFile?: string;
 
   /** Where internal load balancers listen. */
   get listenerPort(): number {
@@ -74,8 +76,9 @@ export class InternalTls extends Construct {
     this.certificateAuthority = acmpca.CertificateAuthority.fromCertificateAuthorityArn(this, 'Issuer', caArn);
 
     new CfnOutput(stack, 'InternalCaArn', { value: caArn, description: 'ACM Private CA that issues the internal load balancers\' certificates' });
+    this.caCertificateFile = `${props.prefix}-internal-ca.pem`;
     new CfnOutput(stack, 'InternalCaCertificateCommand', {
-      value: `aws acm-pca get-certificate-authority-certificate --region ${stack.region} --certificate-authority-arn ${caArn} --query Certificate --output text > ${props.prefix}-internal-ca.pem`,
+      value: `aws acm-pca get-certificate-authority-certificate --region ${stack.region} --certificate-authority-arn ${caArn} --query Certificate --output text > ${this.caCertificateFile}`,
       description: 'Saves the CA certificate callers in the VPC trust (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, REQUESTS_CA_BUNDLE)',
     });
   }

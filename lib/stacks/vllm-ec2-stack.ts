@@ -112,9 +112,13 @@ export class VllmEc2Stack extends ChinaStack {
       // Descriptions must be literal text (CloudFormation refuses a function there): name the base URL's output, not its value.
       new CfnOutput(this, `ServedModelName-${model.servedName}`, { value: model.servedName, description: `The "model" callers send to the base URL in output ${this.resolve(baseUrlOutput.logicalId)}` });
       new CfnOutput(this, `ApiKeySecretArn-${model.servedName}`, { value: apiKey.secretArn, description: `Secret holding the API key of ${model.servedName}` });
+      // The load balancer's certificate comes from the kit's private CA, which no system trust store holds.
+      const caFile = props.internalTls.caCertificateFile;
       new CfnOutput(this, `ExampleCall-${model.servedName}`, {
-        value: `curl ${service.baseUrl}/chat/completions -H "Authorization: Bearer $(aws secretsmanager get-secret-value --region ${this.region} --secret-id ${apiKey.secretArn} --query SecretString --output text)" -H 'content-type: application/json' -d '{"model":"${model.servedName}","messages":[{"role":"user","content":"你好"}]}'`,
-        description: `Call ${model.servedName} from inside the VPC`,
+        value: `curl ${caFile ? `--cacert ${caFile} ` : ''}${service.baseUrl}/chat/completions -H "Authorization: Bearer $(aws secretsmanager get-secret-value --region ${this.region} --secret-id ${apiKey.secretArn} --query SecretString --output text)" -H 'content-type: application/json' -d '{"model":"${model.servedName}","messages":[{"role":"user","content":"你好"}]}'`,
+        description: caFile
+          ? `Call ${model.servedName} from inside the VPC, with the CA certificate the Network stack's InternalCaCertificateCommand output saves as ${caFile}`
+          : `Call ${model.servedName} from inside the VPC`,
       });
     }
   }

@@ -62,7 +62,24 @@ export interface PlatformErrorBody {
   readonly platform: { readonly message: string; readonly request_id: string };
 }
 
-const ROUTES = 'POST /v1/chat/completions, GET /v1/models, GET /v1/models/{id}, POST /model/{modelId}/converse and POST /model/{modelId}/converse-stream';
+/**
+ * Every method and path the REST API serves (lib/constructs/openai-rest-api.ts creates exactly these;
+ * test/runtime/platform-errors.test.ts holds the two together), named in the hints of the rejections
+ * API Gateway answers before the gateway runs.
+ */
+export const GATEWAY_ROUTES = [
+  'POST /v1/chat/completions',
+  'GET /v1/models',
+  'GET /v1/models/{id}',
+  'POST /v1/embeddings',
+  'POST /v1/rerank',
+  'POST /rerank',
+  'POST /v2/rerank',
+  'POST /model/{modelId}/converse',
+  'POST /model/{modelId}/converse-stream',
+] as const;
+
+const ROUTES = `${GATEWAY_ROUTES.slice(0, -1).join(', ')} and ${GATEWAY_ROUTES[GATEWAY_ROUTES.length - 1]}`;
 
 function howToAuthenticate(ctx: PlatformErrorContext): string {
   if (ctx.authorization === 'API_KEY') return 'Send the API key of your usage plan in the x-api-key header.';

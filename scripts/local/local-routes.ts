@@ -16,7 +16,7 @@ import { MemoryCounterStore } from '../../runtime/quota/counter-store';
 import { quotaFromConfig } from '../../runtime/quota/from-config';
 
 /** The routing flags gateway:local and door:local share (their usage texts include it). */
-export const ROUTING_USAGE = `  --bedrock-endpoint URL  a Bedrock stand-in (npm run stand-in:bedrock) instead of real Bedrock in global.region
+export const ROUTING_USAGE = `  --bedrock-endpoint URL  a Bedrock stand-in (npm run stand-in -- bedrock) instead of real Bedrock in global.region
   --profile NAME          global-partition profile for real Bedrock (default: the SDK's default chain)
   --vllm NAME=URL         a vLLM service (served model NAME, base URL up to /v1), routed as the deployed
                           VllmEc2 stack registers it; repeat for more

@@ -1,7 +1,13 @@
 import * as http from 'http';
 import { AddressInfo } from 'net';
 import OpenAI from 'openai';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { OpenAiRestApi } from '../../lib/constructs/openai-rest-api';
 import {
+  GATEWAY_ROUTES,
   GATEWAY_RESPONSE_VARIABLES,
   gatewayResponseTemplate,
   PLATFORM_ERROR_TYPES,
@@ -101,6 +107,31 @@ describe('API Gateway platform errors in OpenAI\'s shape', () => {
       expect(e.code).toBe('rate_limit_exceeded');
     } finally {
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('the route list the hints name is every method the REST API serves, and nothing else', () => {
+    const stack = new Stack(new App(), 'Routes', { env: { account: '111122223333', region: 'cn-northwest-1' } });
+    const handler = new lambda.Function(stack, 'Handler', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({})') });
+    new OpenAiRestApi(stack, 'OpenAi', {
+      name: 'routes', handler, endpointType: 'REGIONAL', authorization: 'IAM', streaming: false, integrationTimeout: Duration.seconds(29),
+      rateLimit: 20, burstLimit: 40, wafRequestsPer5MinPerIp: 3000, key: new kms.Key(stack, 'Key'), logRetentionDays: 30, maxBodyBytes: 6 * 1024 * 1024,
+    });
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    // A resource's path: its PathPart under its parent's path (the API's root has no resource of its own).
+    const pathOf = (ref: unknown): string => {
+      const id = (ref as { Ref?: string }).Ref;
+      const resource = id ? resources[id] : undefined;
+      if (resource?.Type !== 'AWS::ApiGateway::Resource') return '';
+      return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart as string}`;
+    };
+    const served = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod !== 'OPTIONS')
+      .map((r) => `${r.Properties.HttpMethod as string} ${pathOf(r.Properties.ResourceId)}`);
+    expect(served.sort()).toEqual([...GATEWAY_ROUTES].sort());
+    for (const route of GATEWAY_ROUTES) {
+      expect(errors.MISSING_AUTHENTICATION_TOKEN.message).toContain(route);
+      expect(errors.RESOURCE_NOT_FOUND.message).toContain(route);
     }
   });
 });

@@ -72,6 +72,12 @@ describe('internal TLS, default: the kit\'s own ACM Private CA', () => {
     expect(vllm.toJSON().Outputs.BaseUrlqwen2515binstruct.Value).toBe('https://qwen2-5-1-5b-instruct.cnllm.internal/v1');
   });
 
+  test('the example call trusts the CA through the file the Network stack\'s command saves (curl knows no private CA)', () => {
+    const saveCommand = text(network.toJSON().Outputs.InternalCaCertificateCommand.Value);
+    expect(saveCommand).toMatch(/--output text > cnllm-internal-ca\.pem"/);
+    expect(text(vllm.toJSON().Outputs.ExampleCallqwen2515binstruct.Value)).toMatch(/^\{"Fn::Join":\["",\["curl --cacert cnllm-internal-ca\.pem https:\/\/qwen2-5-1-5b-instruct\.cnllm\.internal\/v1\/chat\/completions /);
+  });
+
   test('the gateway registers the https name (no load balancer reference), trusts the CA\'s root certificate for it, and opens no plain-HTTP egress', () => {
     expect(registeredRoute(Template.fromStack(kit.vllmEc2!)).baseUrl).toBe('https://qwen2-5-1-5b-instruct.cnllm.internal/v1');
     expect(gatewaySettings(gateway).routeRegistry?.caCertificates).toEqual(['TOKEN']);
@@ -132,6 +138,7 @@ describe('internal TLS options', () => {
     const vllm = Template.fromStack(kit.vllmEc2!);
     expect(listeners(vllm)).toEqual([expect.objectContaining({ Port: 80, Protocol: 'HTTP' })]);
     expect(text(vllm.toJSON().Outputs.BaseUrlqwen2515binstruct.Value)).toMatch(/^\{"Fn::Join":\["",\["http:\/\//);
+    expect(text(vllm.toJSON().Outputs.ExampleCallqwen2515binstruct.Value)).toMatch(/^\{"Fn::Join":\["",\["curl http:\/\//);
     expect(registeredRoute(vllm).baseUrl).toMatch(/^http:\/\/TOKEN\/v1$/);
     const gateway = Template.fromStack(kit.gateway!);
     expect(gatewaySettings(gateway).routeRegistry?.caCertificates).toBeUndefined();
