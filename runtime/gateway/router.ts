@@ -4,6 +4,7 @@ import { Call, GatewayContext } from './handler-context';
 import { nativeConverse } from './native-converse';
 import { embeddings } from './embeddings';
 import { rerank } from './rerank';
+import { GATEWAY_ROUTES } from './platform-errors';
 import { decodePathSegment } from './request-body';
 import { sendJson } from './responses';
 
@@ -47,7 +48,7 @@ export async function route(ctx: GatewayContext, call: Call): Promise<void> {
     allow('POST');
     return nativeConverse(ctx, call, decodePathSegment(m[1], 'modelId'), m[2] === 'converse-stream');
   }
-  throw new GatewayError(404, 'invalid_request_error', `Unknown path ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/embeddings, POST /v1/rerank, POST /model/{modelId}/converse, POST /model/{modelId}/converse-stream.`, 'unknown_url');
+  throw new GatewayError(404, 'invalid_request_error', `Unknown path ${path}. Routes: ${GATEWAY_ROUTES.join(', ')}.`, 'unknown_url');
 }
 
 /** GET /v1/models and /v1/models/{id}: the allow-list, nothing leaves the gateway. */

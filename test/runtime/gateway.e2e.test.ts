@@ -278,7 +278,12 @@ describe('errors and retries', () => {
       expect(json.error.message).toContain(message);
     }
     expect((await fetch(`${r.gateway.url}/v1/chat/completions`)).status).toBe(405);
-    expect((await fetch(`${r.gateway.url}/v2/nothing`)).status).toBe(404);
+    const unknown = await fetch(`${r.gateway.url}/v2/nothing`);
+    expect(unknown.status).toBe(404);
+    // The 404 names every route, the ones added later (embeddings, the three rerank paths) included.
+    const { error } = (await unknown.json()) as { error: { message: string; code: string } };
+    expect(error.code).toBe('unknown_url');
+    for (const route of ['GET /v1/models/{id}', 'POST /v1/embeddings', 'POST /rerank', 'POST /v2/rerank', 'POST /model/{modelId}/converse-stream']) expect(error.message).toContain(route);
     expect(r.fake.requests).toHaveLength(0);
   });
 
