@@ -151,7 +151,15 @@ async function embeddingsOnly() {
   }
 }
 
+const USAGE = `Usage: npm run bench:gateway -- [--door-only | --embeddings-only | --quota-only] [--requests 400] [--streams 100]
+       [--concurrent-streams 200] [--cold-loads 7] [--embedding-requests 40] [--embedding-batch 64]
+Figures of the gateway on loopback against the Bedrock and vLLM stand-ins, each next to its target (nothing fails on a miss).
+  --door-only        the streaming door alone: 200 concurrent streams per route, its RSS around the load (about a minute)
+  --embeddings-only  embedding throughput alone
+  --quota-only       the quota check's added latency alone (dynalite)`;
+
 async function main() {
+  if (args.includes('--help') || args.includes('-h')) return console.log(USAGE);
   if (args.includes('--embeddings-only')) return embeddingsOnly();
   if (args.includes('--door-only')) return doorOnly();
   if (args.includes('--quota-only')) {
