@@ -96,13 +96,17 @@ export function traceAgent(agent: Agent, trace: InvocationTrace, collaborators: 
   const name = agent.name;
   let started = now();
   const steps = new Map<string, TraceStep>();
-  agent.addHook(BeforeInvocationEvent, () => {
-    started = now();
+  // A delegate's events (routing mode) are surfaced in its parent's stream and reach the parent's hooks
+  // too: each agent records only what it did itself (its own hooks record the delegate's).
+  const own = (event: { agent: unknown }) => event.agent === agent;
+  agent.addHook(BeforeInvocationEvent, (event) => {
+    if (own(event)) started = now();
   });
   agent.addHook(ModelStreamUpdateEvent, (event) => {
-    if (event.event.type === 'modelMetadataEvent' && event.event.usage) trace.addUsage(name, event.event.usage.inputTokens, event.event.usage.outputTokens);
+    if (own(event) && event.event.type === 'modelMetadataEvent' && event.event.usage) trace.addUsage(name, event.event.usage.inputTokens, event.event.usage.outputTokens);
   });
   agent.addHook(BeforeToolCallEvent, (event) => {
+    if (!own(event)) return;
     const delegated = collaborators.has(event.toolUse.name);
     const input = event.toolUse.input as { input?: unknown };
     steps.set(
@@ -115,6 +119,7 @@ export function traceAgent(agent: Agent, trace: InvocationTrace, collaborators: 
     );
   });
   agent.addHook(AfterToolCallEvent, (event) => {
+    if (!own(event)) return;
     const step = steps.get(event.toolUse.toolUseId);
     steps.delete(event.toolUse.toolUseId);
     if (event.result.status !== 'error') return void step?.end();
@@ -125,6 +130,7 @@ export function traceAgent(agent: Agent, trace: InvocationTrace, collaborators: 
     trace.add(delegated ? { agent: event.toolUse.name, event: 'error', ...trace.usageOf(event.toolUse.name), ms, detail: reason } : { agent: name, event: 'error', tool: event.toolUse.name, ms, detail: reason });
   });
   agent.addHook(AgentResultEvent, (event) => {
+    if (!own(event)) return;
     trace.add({ agent: name, event: 'answer', ...trace.usageOf(name), ms: now() - started, detail: clip(event.result.toString()) });
   });
 }

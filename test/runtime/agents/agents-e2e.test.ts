@@ -125,6 +125,15 @@ describe('agents end to end (gateway:local, MCP tools, DynamoDB memory)', () => 
     const librarianAnswer = outcome.trace.find((e) => e.agent === 'librarian' && e.event === 'answer')!.detail;
     expect(outcome.answer).toBe(librarianAnswer);
     expect(outcome.answer).toMatch(/^The librarian found with doc-search___doc_search: key docs\/residency\.md/);
+    // Each event belongs to the agent that did it: the librarian's tool call and answer are not the
+    // router's too (Strands surfaces a delegate's events in the router's stream), and the router's
+    // tokens are its own model call's.
+    expect(outcome.trace.filter((e) => e.agent === 'supervisor').map((e) => e.event)).toEqual(['delegate', 'answer']);
+    expect(outcome.trace.filter((e) => e.event === 'tool').map((e) => e.agent)).toEqual(['librarian']);
+    const routerUsage = outcome.trace.find((e) => e.agent === 'supervisor' && e.event === 'answer')!;
+    const routerCall = callsOf('local-supervisor', before)[0].body;
+    // The stand-in's count for the one router call (test/fakes/agent-model-fake.ts: 4 characters a token).
+    expect(routerUsage.inputTokens).toBe(Math.ceil((JSON.stringify(routerCall.messages).length + JSON.stringify(routerCall.tools ?? []).length) / 4));
     // No second router call: the delegate's answer ended the turn.
     expect(callsOf('local-supervisor', before)).toHaveLength(1);
     expect(callsOf('local-analyst', before)).toHaveLength(0);
