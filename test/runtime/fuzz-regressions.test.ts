@@ -1,15 +1,64 @@
-import { GatewayRequest } from '../../runtime/gateway/types';
+import { toGatewayRequest } from '../../runtime/gateway/api-gateway';
+import { BedrockInvoker } from '../../runtime/gateway/bedrock';
+import { createGateway, Gateway } from '../../runtime/gateway/gateway';
+import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
+import { BufferedSink, GatewayRequest } from '../../runtime/gateway/types';
 import { MemoryCounterStore } from '../../runtime/quota/counter-store';
 import { estimateRequest, MAX_ESTIMATED_OUTPUT_TOKENS } from '../../runtime/quota/estimate';
 import { costOf } from '../../runtime/quota/pricing';
 import { Quota } from '../../runtime/quota/quota';
 import { QuotaRuntimeConfigSchema } from '../../runtime/quota/quota-config';
 import { Outcome } from '../../runtime/gateway/request-log';
+import { BedrockFake } from '../fakes/bedrock-fake';
 
 /**
- * What the route fuzzing (fuzz-routes.test.ts) found, pinned down one case each: requests that broke
- * a quota counter for good, so that the whole group was refused until its window (a month) ended.
+ * What the fuzzing (fuzz.test.ts, fuzz-routes.test.ts) found, pinned down one case each: names every
+ * JavaScript object answers to ("constructor", "__proto__"...) looked up in the gateway's tables (a
+ * 500), and requests that broke a quota counter for good, so that the whole group was refused until
+ * its window (a month) ended.
  */
+describe('names of Object.prototype members where a caller chooses a name are a 400, not a 500', () => {
+  let bedrock: BedrockFake;
+  let gateway: Gateway;
+  const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+  beforeAll(async () => {
+    bedrock = await new BedrockFake().start();
+    const config = GatewayRuntimeConfigSchema.parse({
+      bedrockEndpoint: bedrock.url,
+      models: [{ alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' }, { alias: 'nova-2-lite', modelId: 'us.amazon.nova-2-lite-v1:0', reasoning: 'effort' }],
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    gateway = createGateway({ config, bedrock: new BedrockInvoker(config, { get: async () => ({ accessKeyId: 'AKIAFUZZ', secretAccessKey: 's' }), invalidate: () => undefined }), log: () => undefined });
+  });
+  afterAll(() => bedrock.stop());
+
+  async function answer(path: string, body: string) {
+    const sink = new BufferedSink();
+    await gateway.handle(toGatewayRequest({ httpMethod: 'POST', path, headers: { 'content-type': 'application/json' }, body, requestContext: { identity: { userArn: 'arn:aws-cn:iam::111122223333:user/dev' } } }), sink);
+    return { status: sink.status, error: (JSON.parse(sink.body.toString('utf8')) as { error?: { code: string; param: string | null } }).error };
+  }
+  const chat = (extra: object, content: unknown = 'hi', role = 'user', model = 'nova-lite') => JSON.stringify({ model, messages: [{ role, content }], ...extra });
+  const converse = (block: object) => JSON.stringify({ messages: [{ role: 'user', content: [block] }] });
+
+  test.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('"%s"', async (name) => {
+    // [path, body, code and param of the 400; undefined: Bedrock's to judge (the stand-in takes any format), not a 5xx]
+    const cases: [string, string, string | undefined, string | null][] = [
+      // (A field named "__proto__" does not survive validation: it is served without it.)
+      ...(name === '__proto__' ? [] : [['/v1/chat/completions', `${chat({}).slice(0, -1)},${JSON.stringify(name)}:1}`, 'unsupported_parameter', name] as [string, string, string, string]]),
+      ['/v1/chat/completions', chat({}, [{ type: 'text', text: 'hi' }], name), 'unsupported_value', 'messages[0]'],
+      ['/v1/chat/completions', chat({}, [{ type: 'image_url', image_url: { url: `data:${name};base64,${PNG}` } }]), /^[a-z]+$/.test(name) ? 'unsupported_image_type' : 'unsupported_image_url', 'messages[0].content[0]'],
+      ['/v1/chat/completions', chat({ reasoning_effort: name }, 'hi', 'user', 'nova-2-lite'), 'unsupported_value', 'reasoning_effort'],
+      ['/model/nova-lite/converse', converse({ image: { format: name, source: { bytes: PNG } } }), undefined, null],
+      ['/model/nova-lite/converse', converse({ document: { format: name, name: 'd', source: { bytes: 'aGVsbG8=' } } }), undefined, null],
+    ];
+    for (const [path, body, code, param] of cases) {
+      const got = await answer(path, body);
+      expect([body, got.status < 500, got.error?.code]).toEqual([body, true, code]);
+      if (code) expect([body, got.status, got.error?.param]).toEqual([body, 400, expect.stringContaining(param!)]);
+    }
+  });
+});
+
 describe('quota counters survive what a caller writes in its request', () => {
   const START = Date.UTC(2026, 11, 2, 3, 0, 0);
   function quota() {
