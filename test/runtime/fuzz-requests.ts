@@ -110,6 +110,23 @@ function setAt(root: any, path: (string | number)[], value: unknown): void {
   Object.defineProperty(node, path[path.length - 1], { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** Names every JavaScript object answers to: a plain table looked up by a caller's string finds a function there. */
+const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'];
+
+/**
+ * The body with a prototype name where a caller chooses a name: as an extra field, or as any string
+ * value (a role, a part type, a format, a model, an effort). JSON.parse makes "__proto__" an own key.
+ */
+function withPrototypeName(random: () => number, body: Record<string, unknown>): string {
+  const name = pick(random, PROTOTYPE_NAMES);
+  const strings = paths(body).filter((p) => typeof p.reduce<any>((node, key) => node?.[key], body) === 'string');
+  if (random() < 0.3 || strings.length === 0) return `${JSON.stringify(body).slice(0, -1)},${JSON.stringify(name)}:${pick(random, ['1', '{}', '"x"', 'null'])}}`;
+  const target = pick(random, strings);
+  const value = target[target.length - 1] === 'url' && random() < 0.7 ? `data:${pick(random, [name, `image/${name}`])};base64,${PNG_1X1}` : name;
+  setAt(body, target, value);
+  return JSON.stringify(body);
+}
+
 const deepText = (levels: number, open: string, close: string, leaf = '1') => open.repeat(levels) + leaf + close.repeat(levels);
 
 const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)];
@@ -223,6 +240,10 @@ export function fuzzRequests(seed: number, count: number, opts: { partialBodies?
       const odd = pick(random, ['\ud800', '\u0000', '中文', '🐉', '\u202e', 'ǅ', '\uffff']);
       const body = JSON.stringify({ model: pick(random, MODELS) + odd, messages: [{ role: pick(random, ['user', 'user' + odd, 'tool', 'developer']), content: odd.repeat(50), [odd]: odd }] });
       return { kind: 'unicode', method: 'POST', path: chatPath(), headers: json, body };
+    },
+    () => {
+      const native = random() < 0.4;
+      return { kind: `prototype-names:${native ? 'converse' : 'chat'}`, method: 'POST', path: native ? conversePath() : chatPath(), headers: json, body: withPrototypeName(random, native ? validConverse(random) : validChat(random)) };
     },
     // Partial bodies: the caller announces more than it sends and hangs up (socket hosts only).
     () => ({ kind: 'partial-body', method: 'POST', path: chatPath(), headers: json, body: JSON.stringify(validChat(random)), partialBody: true }),
@@ -490,6 +511,7 @@ export function routeFuzzRequests(spec: RouteFuzzSpec, seed: number, count: numb
       body[odd] = odd;
       return request('unicode', JSON.stringify(body));
     },
+    () => request('prototype-names', withPrototypeName(random, spec.valid(random))),
     // Neighbouring paths with malformed encodings: a 404 or 405, never a 5xx.
     () => {
       const segment = pick(random, BAD_SEGMENTS);
