@@ -112,13 +112,32 @@ function proxySend(handle: (event: ProxyEvent) => Promise<ProxyResult>) {
   };
 }
 
+/**
+ * What a 200 owes the request it answers: the alias asked for as its model, an embedding per input
+ * in input order, rerank results that point at documents that were sent.
+ */
+const servedWhatWasAsked: AnswerCheck = (req, answer) => {
+  if (answer.status !== 200 || req.method !== 'POST' || !answer.contentType.startsWith('application/json')) return undefined;
+  const asked = JSON.parse(req.body!) as { model: string; input?: unknown; documents?: unknown[] };
+  const body = JSON.parse(answer.body) as { model?: string; data?: { index: number; embedding: unknown }[]; results?: { index: number; relevance_score: number }[] };
+  if (body.model !== asked.model) return `200 names model ${JSON.stringify(body.model)}, not the alias ${JSON.stringify(asked.model)}`;
+  if (req.kind.startsWith('embeddings')) {
+    const count = typeof asked.input === 'string' || typeof (asked.input as unknown[])[0] === 'number' ? 1 : (asked.input as unknown[]).length;
+    if (body.data?.length !== count || body.data.some((d, i) => d.index !== i || (!Array.isArray(d.embedding) && typeof d.embedding !== 'string'))) return `200 with ${body.data?.length} embeddings for ${count} inputs, or out of order`;
+  }
+  if (req.kind.startsWith('rerank') && (!Array.isArray(body.results) || body.results.some((r) => !Number.isInteger(r.index) || r.index < 0 || r.index >= asked.documents!.length || typeof r.relevance_score !== 'number'))) {
+    return '200 with a rerank result that points at no document';
+  }
+  return undefined;
+};
+
 /** What quotas owe every answer: x-ratelimit-* on an admitted request, retry-after (and the limit that was hit) on a 429. */
 const quotaHeaders: AnswerCheck = (req, answer) => {
   const h = answer.headers;
   const unreadable = Object.entries(h).find(([k, v]) => /^x-ratelimit-(limit|remaining)-|^retry-after/.test(k) && !/^\d+$/.test(v));
   if (unreadable) return `${unreadable[0]}: ${unreadable[1]} is not a whole number`;
   if (answer.status === 200 && req.method === 'POST' && h['x-ratelimit-limit-requests'] === undefined) return `200 without x-ratelimit-limit-requests (${Object.keys(h).join(',')})`;
-  if (answer.status !== 429) return undefined;
+  if (answer.status !== 429) return servedWhatWasAsked(req, answer);
   const code = (JSON.parse(answer.body) as { error: { code: string } }).error.code;
   if (!/^\d+$/.test(h['retry-after'] ?? '')) return `429 ${code} without a whole-second retry-after`;
   if (code === 'rate_limit_exceeded' && !Object.keys(h).some((k) => /^x-ratelimit-limit-(requests|tokens)$/.test(k))) return '429 rate_limit_exceeded without x-ratelimit-limit-*';
@@ -148,7 +167,7 @@ describe('fuzz: embeddings, rerank and passthrough chat never get a 5xx, a crash
     try {
       const { handler } = await import('../../runtime/gateway/lambda');
       const send = proxySend((event) => handler(event, { getRemainingTimeInMillis: () => 28_000 }));
-      expect(await run(gatewayRequests(SEED, Number(process.env.FUZZ_COUNT ?? 500)), send, 8, WARM_UP)).toEqual([]);
+      expect(await run(gatewayRequests(SEED, Number(process.env.FUZZ_COUNT ?? 500)), send, 8, WARM_UP, servedWhatWasAsked)).toEqual([]);
       expect(rejections).toEqual([]);
     } finally {
       write.mockRestore();
@@ -159,7 +178,7 @@ describe('fuzz: embeddings, rerank and passthrough chat never get a 5xx, a crash
   test('(b) the local runner (HTTP, stream mode)', async () => {
     const local = await startLocalGateway({ gateway: gateway(), mode: 'stream' });
     try {
-      expect(await run(gatewayRequests(SEED + 10, 100).filter(onTheWire), httpSend(local.url), 6, WARM_UP)).toEqual([]);
+      expect(await run(gatewayRequests(SEED + 10, 100).filter(onTheWire), httpSend(local.url), 6, WARM_UP, servedWhatWasAsked)).toEqual([]);
       expect(rejections).toEqual([]);
     } finally {
       await local.close();
@@ -169,7 +188,7 @@ describe('fuzz: embeddings, rerank and passthrough chat never get a 5xx, a crash
   test('(c) the streaming door (HTTP with a bearer token)', async () => {
     const door = await startStreamingServer({ gateway: gateway(), authenticators: [{ authenticate: async (token) => (token === 'fuzz-token' ? { caller: 'fuzz' } : undefined) }], port: 0, host: '127.0.0.1', maxRequestBytes: 2 * MAX_BODY_BYTES, log: () => undefined });
     try {
-      expect(await run(gatewayRequests(SEED + 20, 100).filter(onTheWire), httpSend(door.url, { authorization: 'Bearer fuzz-token' }), 6, WARM_UP)).toEqual([]);
+      expect(await run(gatewayRequests(SEED + 20, 100).filter(onTheWire), httpSend(door.url, { authorization: 'Bearer fuzz-token' }), 6, WARM_UP, servedWhatWasAsked)).toEqual([]);
       expect(rejections).toEqual([]);
     } finally {
       await door.drain();
