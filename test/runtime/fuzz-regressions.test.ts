@@ -9,6 +9,7 @@ import { costOf } from '../../runtime/quota/pricing';
 import { Quota } from '../../runtime/quota/quota';
 import { QuotaRuntimeConfigSchema } from '../../runtime/quota/quota-config';
 import { Outcome } from '../../runtime/gateway/request-log';
+import { verifySigV4 } from '../../runtime/local/sigv4-verifier';
 import { BedrockFake } from '../fakes/bedrock-fake';
 
 /**
@@ -107,5 +108,14 @@ describe('quota counters survive what a caller writes in its request', () => {
     await expectCountersFinite(store, admission.reservations.map((r) => r.id));
     later(61_000);
     await expect(q.admit(chat('qwen'))).resolves.toMatchObject({ group: 'default' });
+  });
+});
+
+describe('the local runner\'s SigV4 check', () => {
+  test.each(['host;constructor', '__proto__', 'toString;x-amz-date'])('SignedHeaders=%s is a signature mismatch (403), not a TypeError (500)', async (signedHeaders) => {
+    const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+    const authorization = `AWS4-HMAC-SHA256 Credential=AKIALOCAL/${amzDate.slice(0, 8)}/cn-northwest-1/execute-api/aws4_request, SignedHeaders=${signedHeaders}, Signature=${'0'.repeat(64)}`;
+    const verdict = await verifySigV4({ method: 'POST', path: '/v1/embeddings', query: {}, headers: { host: 'localhost', 'x-amz-date': amzDate, authorization }, body: '{}' }, [{ accessKeyId: 'AKIALOCAL', secretAccessKey: 's', arn: 'arn:aws-cn:iam::111122223333:user/dev' }], 'cn-northwest-1');
+    expect(verdict).toEqual({ ok: false, message: expect.stringContaining('signature'), errorType: 'InvalidSignatureException' });
   });
 });

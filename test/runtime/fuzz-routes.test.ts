@@ -1,3 +1,5 @@
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { ProxyEvent, ProxyResult, toGatewayRequest, toProxyResult } from '../../runtime/gateway/api-gateway';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
 import { createGateway, Gateway } from '../../runtime/gateway/gateway';
@@ -233,6 +235,39 @@ describe('fuzz: with quotas enforced, every answer carries its rate-limit header
       expect(rejections).toEqual([]);
     } finally {
       await Promise.all([local.close(), door.drain()]);
+    }
+  });
+});
+
+describe('fuzz: the local runner with IAM on (as API Gateway authorizes)', () => {
+  const CALLER = { accessKeyId: 'AKIALOCAL', secretAccessKey: 'local-secret', arn: 'arn:aws-cn:iam::111122223333:user/dev' };
+  const signer = new SignatureV4({ credentials: CALLER, region: 'cn-northwest-1', service: 'execute-api', sha256: Sha256, uriEscapePath: true, applyChecksum: false });
+  /** Headers the client names in SignedHeaders, Object.prototype members among them. */
+  const SIGNED_HEADER_LISTS = ['host;x-amz-date', 'host;constructor', '__proto__', 'toString;x-amz-date', 'host;x-amz-date;hasOwnProperty', 'x-amz-date;content-type;host'];
+
+  test('signed, unsigned and forged requests: a 403 or the route\'s own answer, never a 5xx', async () => {
+    const local = await startLocalGateway({ gateway: gateway(), mode: 'stream', iam: { region: 'cn-northwest-1', callers: [CALLER] } });
+    const host = new URL(local.url).host;
+    let n = 0;
+    const send = async (req: FuzzRequest): Promise<Answer> => {
+      const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+      const way = n++ % 3;
+      if (way === 1) return httpSend(local.url)(req);
+      if (way === 2) {
+        const signedHeaders = SIGNED_HEADER_LISTS[n % SIGNED_HEADER_LISTS.length];
+        return httpSend(local.url, { 'x-amz-date': amzDate, authorization: `AWS4-HMAC-SHA256 Credential=${CALLER.accessKeyId}/${amzDate.slice(0, 8)}/cn-northwest-1/execute-api/aws4_request, SignedHeaders=${signedHeaders}, Signature=${'0'.repeat(64)}` })(req);
+      }
+      const [path, search = ''] = req.path.split('?');
+      const signed = await signer.sign({ method: req.method, protocol: 'http:', hostname: host, path, query: Object.fromEntries(new URLSearchParams(search)), headers: { host, ...req.headers }, body: req.body ?? '' });
+      return httpSend(local.url, signed.headers as Record<string, string>)(req);
+    };
+    try {
+      const signedWarmUp = async (req: FuzzRequest) => ((n = 0), send(req));
+      expect(await run(gatewayRequests(SEED + 80, 60).filter(onTheWire), send, 6, [], servedWhatWasAsked)).toEqual([]);
+      expect((await signedWarmUp(WARM_UP[0])).status).toBe(200);
+      expect(rejections).toEqual([]);
+    } finally {
+      await local.close();
     }
   });
 });
