@@ -1,4 +1,5 @@
 import { badRequest } from './errors';
+import { ownEntry } from './json';
 
 /** Bedrock's Converse limits per block: larger ones are refused by Bedrock after the upload crossed the border. */
 export const MAX_IMAGE_BYTES = 3.75 * 1024 * 1024;
@@ -41,7 +42,7 @@ export function decodeMedia(kind: MediaKind, format: string, base64: unknown, pa
   }
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length === 0) throw badRequest(`the ${kind} is empty`, param, 'invalid_media');
-  const signatures = MAGIC[format];
+  const signatures = ownEntry(MAGIC, format);
   if (signatures && !signatures.some((sig) => sig.every((b, i) => b === null || bytes[i] === b))) {
     throw badRequest(`the ${kind}'s bytes are not ${format} (its signature does not match)`, param, 'invalid_media');
   }

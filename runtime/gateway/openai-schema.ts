@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { badRequest, GatewayError } from './errors';
+import { ownEntry } from './json';
 import type { ModelEntry } from './models';
 import { structuredOutputOf, StructuredOutput } from './structured-output';
 
@@ -156,13 +157,13 @@ export function bedrockRequest(raw: RoutableRequest, model: ModelEntry): Bedrock
   const route = `the Bedrock route of "${model.alias}"`;
   for (const [field, value] of Object.entries(raw)) {
     if (HONOURED.has(field) || NO_EFFECT_ON_ANSWER.has(field) || value === null || value === undefined) continue;
-    const rule = NEUTRAL_ONLY[field];
+    const rule = ownEntry(NEUTRAL_ONLY, field);
     if (!rule) throw new GatewayError(400, 'invalid_request_error', `"${field}" is not supported on ${route}; remove it or choose a model served by vLLM or a provider.`, 'unsupported_parameter', field);
     if (!rule.neutral(value)) throw new GatewayError(400, 'invalid_request_error', `"${field}": ${JSON.stringify(value)} cannot be honoured on ${route}: ${rule.why}.`, 'unsupported_value', field);
   }
   raw.messages.forEach((message, i) => {
     if (!Array.isArray(message.content)) return;
-    const allowed = PART_TYPES[message.role] ?? [];
+    const allowed = ownEntry(PART_TYPES, message.role) ?? [];
     (message.content as unknown[]).forEach((part, j) => {
       const type = (part as { type?: unknown } | null)?.type;
       if (typeof type === 'string' && !allowed.includes(type)) {
@@ -207,7 +208,7 @@ const CONVERSE_EFFORT: Record<string, 'low' | 'medium' | 'high' | undefined> = {
  */
 function reasoningEffortOf(effort: string | undefined, model: ModelEntry, route: string): 'low' | 'medium' | 'high' | undefined {
   if (effort === undefined || effort === 'none') return undefined;
-  if (!(effort in CONVERSE_EFFORT)) {
+  if (!Object.hasOwn(CONVERSE_EFFORT, effort)) {
     throw new GatewayError(400, 'invalid_request_error', `"reasoning_effort": ${JSON.stringify(effort)} cannot be honoured on ${route}: it takes none, minimal, low, medium or high.`, 'unsupported_value', 'reasoning_effort');
   }
   if ((model.reasoning ?? 'none') === 'none') {

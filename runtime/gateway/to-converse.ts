@@ -1,6 +1,7 @@
 import type { ContentBlock, ConverseRequest, ImageFormat, Message, SystemContentBlock, Tool, ToolChoice } from '@aws-sdk/client-bedrock-runtime';
 import type { DocumentType } from '@smithy/types';
 import { badRequest } from './errors';
+import { ownEntry } from './json';
 import { decodeMedia } from './media';
 import { BedrockChatRequest, ChatCompletionRequest, ChatMessage } from './openai-schema';
 import { forcedTool, nativeOutputConfig, StructuredOutput } from './structured-output';
@@ -110,7 +111,7 @@ function contentBlocks(m: Exclude<ChatMessage, { role: 'system' | 'developer' }>
 function image(url: string, param: string) {
   const match = /^data:([a-z/+-]+);base64,(.*)$/s.exec(url);
   if (!match) throw badRequest('images must be data URLs (data:image/png;base64,...); the gateway does not fetch remote URLs', param, 'unsupported_image_url');
-  const format = IMAGE_FORMATS[match[1]];
+  const format = ownEntry(IMAGE_FORMATS, match[1]);
   if (!format) throw badRequest(`unsupported image type ${match[1]}; use png, jpeg, gif or webp`, param, 'unsupported_image_type');
   return { format, source: { bytes: decodeMedia('image', format, match[2], param) } };
 }

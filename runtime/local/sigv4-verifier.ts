@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { ownEntry } from '../gateway/json';
 
 /** A principal the local runner accepts, as API Gateway's IAM authorization would. */
 export interface LocalIamCaller {
@@ -54,7 +55,8 @@ export async function verifySigV4(req: SignedRequest, callers: readonly LocalIam
   if (claimedPayloadHash !== undefined && claimedPayloadHash !== createHash('sha256').update(req.body).digest('hex')) return MISMATCH;
 
   const signedHeaders = signedHeaderList.split(';');
-  const headers = Object.fromEntries(signedHeaders.map((h) => [h, req.headers[h] ?? '']));
+  // The client names the headers: "constructor" is not a header the request carries.
+  const headers = Object.fromEntries(signedHeaders.map((h) => [h, ownEntry(req.headers, h) ?? '']));
   // applyChecksum off: re-sign exactly the headers the client signed (curl sends no x-amz-content-sha256).
   const signer = new SignatureV4({ credentials: { accessKeyId: caller.accessKeyId, secretAccessKey: caller.secretAccessKey }, region, service, sha256: Sha256, uriEscapePath: true, applyChecksum: false });
   const expected = await signer.sign(

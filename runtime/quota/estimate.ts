@@ -9,6 +9,14 @@ const MAX_TOKENS = /(?<!\\)"(?:max_tokens|max_completion_tokens|maxTokens)"\s*:\
 const MODEL_FIELD = /(?<!\\)"model"\s*:\s*"([^"\\]{1,200})"/;
 const NATIVE_PATH = /^\/model\/([^/]+)\/(converse|converse-stream)\/?$/;
 const GENERATING_PATHS = /\/(chat\/completions|completions|converse|converse-stream|responses)\/?$/;
+/**
+ * The most output one request is counted for before it runs. A caller's max_tokens has as many
+ * digits as it likes (400 of them parse to Infinity); no model generates more than this in one
+ * answer and the route refuses a larger max_tokens, so counting more would only hold a group's
+ * counters hostage while the request is in flight (and Infinity minus Infinity at settlement left a
+ * counter NaN: the group refused until its month ended).
+ */
+export const MAX_ESTIMATED_OUTPUT_TOKENS = 1_000_000;
 
 export interface Estimate {
   readonly model?: string;
@@ -29,7 +37,7 @@ export function estimateRequest(req: GatewayRequest, defaultOutputTokens: number
   const native = NATIVE_PATH.exec(req.path);
   const model = native ? safeDecode(native[1]) : MODEL_FIELD.exec(body)?.[1];
   const maxTokens = MAX_TOKENS.exec(body)?.[1];
-  const outputTokens = maxTokens !== undefined ? Number(maxTokens) : GENERATING_PATHS.test(req.path) ? defaultOutputTokens : 0;
+  const outputTokens = Math.min(maxTokens !== undefined ? Number(maxTokens) : GENERATING_PATHS.test(req.path) ? defaultOutputTokens : 0, MAX_ESTIMATED_OUTPUT_TOKENS);
   return { ...(model !== undefined && { model }), inputTokens: Math.ceil(textBytes / 3) + images * TOKENS_PER_IMAGE, outputTokens };
 }
 

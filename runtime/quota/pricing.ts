@@ -1,3 +1,4 @@
+import { ownEntry } from '../gateway/json';
 import { Price } from './quota-config';
 
 export interface Cost {
@@ -10,7 +11,7 @@ export const roundMoney = (amount: number) => Math.round(amount * 1e6) / 1e6;
 
 /** What `inputTokens` + `outputTokens` of model `alias` cost by the price table; undefined when the alias has no price. */
 export function costOf(prices: Readonly<Record<string, Price>>, alias: string | undefined, inputTokens: number, outputTokens: number): Cost | undefined {
-  const price = alias === undefined ? undefined : prices[alias];
+  const price = alias === undefined ? undefined : ownEntry(prices, alias);
   if (!price) return undefined;
   return { amount: roundMoney((inputTokens * price.input + outputTokens * price.output) / 1_000_000), currency: price.currency };
 }

@@ -1,4 +1,5 @@
 import { GatewayError } from '../gateway/errors';
+import { ownEntry } from '../gateway/json';
 import { Outcome } from '../gateway/request-log';
 import { GatewayRequest } from '../gateway/types';
 import { Amounts, CounterStore, LimitEntries, NO_LIMIT_ENTRIES } from './counter-store';
@@ -107,7 +108,7 @@ export class Quota {
     const scopes: { scope: string; limits: Limits }[] = [
       { scope: `g#${group}`, limits: merge(groupConfig, entries.groups[group]) },
       { scope: `i#${identity}`, limits: merge(groupConfig.perIdentity, entries.identities[identity]?.limits) },
-      ...(estimate.model && groupConfig.models?.[estimate.model] ? [{ scope: `gm#${group}#${estimate.model}`, limits: merge(groupConfig.models[estimate.model]) }] : []),
+      ...(estimate.model && groupConfig.models && ownEntry(groupConfig.models, estimate.model) ? [{ scope: `gm#${group}#${estimate.model}`, limits: merge(groupConfig.models[estimate.model]) }] : []),
     ];
     const now = this.now();
     const reserved: Amounts = { requests: 1, tokens: estimatedTokens, cost: estimatedCost };

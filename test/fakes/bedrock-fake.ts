@@ -60,7 +60,13 @@ export class BedrockFake extends LoopbackServer {
     const match = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(req.url ?? '') ?? (req.url === '/rerank' ? ['', '', 'rerank'] : null);
     if (!match) return this.error(res, 404, 'UnknownOperationException', `no route ${req.url}`);
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    let body: any;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    } catch {
+      // As Bedrock answers a body it cannot parse (the SDK writes one when a caller's object sits where a string belongs).
+      return this.error(res, 400, 'SerializationException', 'Unable to parse the request body as JSON');
+    }
     const modelId = match[2] === 'rerank' ? String(body.rerankingConfiguration?.bedrockRerankingConfiguration?.modelConfiguration?.modelArn) : decodeURIComponent(match[1]);
     this.requests.push({ modelId, operation: match[2] as RecordedRequest['operation'], accessKeyId, body });
     if (this.acceptsKey && !this.acceptsKey(accessKeyId ?? '')) {

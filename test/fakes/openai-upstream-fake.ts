@@ -85,7 +85,10 @@ export class OpenAiUpstreamFake extends LoopbackServer {
       total_tokens: 7 + completionTokens,
       ...(reasoning.length > 0 && { completion_tokens_details: { reasoning_tokens: reasoning.length } }),
     };
-    const choices = Array.from({ length: body.n ?? 1 }, (_, index) => index);
+    // vLLM's request validation: n is a whole number of choices (SamplingParams refuses the rest with a 400).
+    const n = body.n ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > 128) return json(400, { object: 'error', message: `n must be a whole number from 1 to 128, got ${JSON.stringify(n)}`, type: 'BadRequestError', param: 'n', code: 400 });
+    const choices = Array.from({ length: n }, (_, index) => index);
     // The upstream names its own model (vLLM: the served path), not the gateway's alias.
     const base = { id: `cmpl-${this.name}`, created: 1, model: body.model };
     if (!body.stream) {

@@ -1,4 +1,3 @@
-import * as http from 'http';
 import { ProxyEvent } from '../../runtime/gateway/api-gateway';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
 import { createGateway } from '../../runtime/gateway/gateway';
@@ -7,6 +6,7 @@ import { LocalGateway, startLocalGateway } from '../../runtime/local/local-gatew
 import { StreamingServer, startStreamingServer } from '../../runtime/server/server';
 import { BedrockFake } from '../fakes/bedrock-fake';
 import { OpenAiUpstreamFake } from '../fakes/openai-upstream-fake';
+import { Answer, httpSend, onTheWire, problem, run as runCases, withTimeout } from './fuzz-harness';
 import { FuzzRequest, fuzzRequests } from './fuzz-requests';
 
 /**
@@ -17,18 +17,10 @@ import { FuzzRequest, fuzzRequests } from './fuzz-requests';
 const SEED = 20261202;
 /** Smaller than the default 6 MB so that size cases stay quick; the limit's handling is the same. */
 const MAX_BODY_BYTES = 512 * 1024;
-/** Generous: the box running this may be busy; a hang is a request that never ends, not a slow one. */
-const PER_REQUEST_TIMEOUT_MS = 15_000;
 const MODELS = [
   { alias: 'nova-lite', modelId: 'us.amazon.nova-lite-v1:0' },
   { alias: 'qwen', modelId: 'qwen-plus', route: 'dashscope' },
 ];
-
-interface Answer {
-  status: number;
-  contentType: string;
-  body: string;
-}
 
 let bedrock: BedrockFake;
 let upstream: OpenAiUpstreamFake;
@@ -61,27 +53,6 @@ afterAll(async () => {
   await Promise.all([bedrock.stop(), upstream.stop()]);
 });
 
-/** What is wrong with one answer, or undefined when it is acceptable. */
-function problem(req: FuzzRequest, answer: Answer | 'hang' | Error): string | undefined {
-  if (answer === 'hang') return `no answer within ${PER_REQUEST_TIMEOUT_MS} ms`;
-  // Not instanceof: errors from Node's own modules come from another realm than the test's.
-  if (typeof answer !== 'object' || !('status' in answer)) return `transport error: ${(answer as Error).message}`;
-  if (answer.status >= 500) return `${answer.status}: ${answer.body.slice(0, 300)}`;
-  if (answer.status < 400 || req.method.toUpperCase() === 'HEAD') return undefined;
-  try {
-    const error = (JSON.parse(answer.body) as { error?: Record<string, unknown> }).error;
-    if (!error || typeof error.message !== 'string' || typeof error.type !== 'string' || typeof error.code !== 'string') return `error body not OpenAI-shaped: ${answer.body.slice(0, 300)}`;
-  } catch {
-    return `error body not JSON: ${answer.body.slice(0, 300)}`;
-  }
-  return undefined;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms = PER_REQUEST_TIMEOUT_MS): Promise<T | 'hang'> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([promise, new Promise<'hang'>((resolve) => (timer = setTimeout(() => resolve('hang'), ms)))]).finally(() => clearTimeout(timer));
-}
-
 /** One valid request per route first: loading the SDK on the first call must not count as a hang. */
 const WARM_UP: FuzzRequest[] = [
   { kind: 'warm-up', method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'nova-lite', messages: [{ role: 'user', content: 'x' }], stream: true }) },
@@ -89,54 +60,7 @@ const WARM_UP: FuzzRequest[] = [
   { kind: 'warm-up', method: 'POST', path: '/model/nova-lite/converse', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: [{ text: 'x' }] }] }) },
 ];
 
-/** Runs requests `concurrency` at a time and lists every problem (deduplicated by kind and symptom). */
-async function run(requests: FuzzRequest[], send: (req: FuzzRequest) => Promise<Answer>, concurrency: number, warmUp = true): Promise<string[]> {
-  if (warmUp) for (const req of WARM_UP) expect((await send(req)).status).toBe(200);
-  const problems = new Map<string, string>();
-  let next = 0;
-  const worker = async () => {
-    while (next < requests.length) {
-      const req = requests[next++];
-      const answer = await withTimeout(send(req)).catch((e: Error) => e);
-      const found = problem(req, answer);
-      if (found) problems.set(`${req.kind} ${found.slice(0, 60)}`, `${req.kind} ${req.method} ${req.path.slice(0, 80)} body=${(req.body ?? '').slice(0, 120)} -> ${found}`);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return [...problems.values()];
-}
-
-/**
- * Methods Node's HTTP parser knows: it answers any other with an empty 400 before the host sees the
- * request (as API Gateway and the load balancer refuse them), so they say nothing about the gateway.
- */
-const onTheWire = (req: FuzzRequest) => http.METHODS.includes(req.method);
-
-/** A raw HTTP request: any method, path and header; optionally a body cut short by hanging up. */
-function httpSend(base: string, extraHeaders: Record<string, string> = {}) {
-  return (req: FuzzRequest): Promise<Answer> =>
-    new Promise((resolve, reject) => {
-      const url = new URL(base);
-      const body = req.body === undefined ? undefined : Buffer.from(req.body, 'utf8');
-      const headers: Record<string, string | number> = { ...req.headers, ...extraHeaders };
-      if (body) headers['content-length'] = req.partialBody ? body.length + 100 : body.length;
-      // On the wire a path is ASCII: clients percent-encode the rest (malformed escapes stay as they are).
-      const path = req.path.replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c));
-      const client = http.request({ host: url.hostname, port: url.port, method: req.method, path, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      client.on('error', (e) => (req.partialBody ? resolve({ status: 0, contentType: '', body: '' }) : reject(e)));
-      if (req.partialBody) {
-        client.write(body!.subarray(0, Math.floor(body!.length / 2)));
-        setTimeout(() => client.destroy(), 20);
-        return;
-      }
-      client.end(body);
-    });
-}
+const run = (requests: FuzzRequest[], send: (req: FuzzRequest) => Promise<Answer>, concurrency: number, warmUp = true) => runCases(requests, send, concurrency, warmUp ? WARM_UP : []);
 
 describe('fuzz: malformed requests never get a 5xx, a crash, a hang or an unreadable error', () => {
   test('(a) the Lambda host: API Gateway proxy events, configuration from the environment', async () => {
@@ -161,7 +85,7 @@ describe('fuzz: malformed requests never get a 5xx, a crash, a hang or an unread
             requestContext: { requestId: 'fuzz', identity: { userArn: 'arn:aws-cn:iam::111122223333:user/fuzz' } },
           };
           const result = await handler(event, { getRemainingTimeInMillis: () => 28_000 });
-          return { status: result.statusCode, contentType: result.headers['content-type'] ?? '', body: result.isBase64Encoded ? '' : result.body };
+          return { status: result.statusCode, contentType: result.headers['content-type'] ?? '', headers: result.headers, body: result.isBase64Encoded ? '' : result.body };
         },
         8,
       );
