@@ -13,9 +13,30 @@ export class GatewayError extends Error {
     this.name = 'GatewayError';
   }
 
+  /** Seconds the upstream asked callers to wait (its Retry-After), passed on with the answer. @default none (retryAfterHeaders' 1 s) */
+  retryAfterSeconds?: number;
+
   toBody(): { error: { message: string; type: string; param: string | null; code: string | null } } {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
+}
+
+/**
+ * The Retry-After of an error answer: a throttled (429) or unavailable (503) answer that a later
+ * attempt can get past tells the caller when to try again (OpenAI's SDKs wait that long), the
+ * upstream's own figure when it gave one. Other answers carry none: a retry does not help a 4xx,
+ * and 502/504 are retried by clients without one.
+ */
+export function retryAfterHeaders(error: GatewayError): Record<string, string> {
+  if (!error.retryable || (error.status !== 429 && error.status !== 503)) return {};
+  return { 'retry-after': String(error.retryAfterSeconds ?? 1) };
+}
+
+/** Retry-After as seconds (a number, or an HTTP date from `now`), whole and at least 1; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : (Date.parse(value) - now) / 1000;
+  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : undefined;
 }
 
 /** A 400 the caller can act on; `code` names the problem for programs (OpenAI clients read it). */

@@ -1,5 +1,6 @@
 import { BedrockInvoker } from './bedrock';
 import { CallerDimensions } from './caller';
+import { retryAfterHeaders } from './errors';
 import { GatewayContext } from './handler-context';
 import { ModelCatalog } from './models';
 import { OpenAiUpstream } from './openai-upstream';
@@ -78,7 +79,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           outcome.group = error.group;
         }
         if (!target.started) {
-          withHeaders(target, error instanceof QuotaRefusal ? error.headers : {}).start(mapped.status, JSON_HEADERS);
+          withHeaders(target, { ...retryAfterHeaders(mapped), ...(error instanceof QuotaRefusal ? error.headers : {}) }).start(mapped.status, JSON_HEADERS);
           target.write(JSON.stringify(mapped.toBody()));
           target.end();
         } else {

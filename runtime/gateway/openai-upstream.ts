@@ -1,6 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CachedSecret } from './cached-secret';
-import { GatewayError } from './errors';
+import { GatewayError, parseRetryAfter } from './errors';
 import { privateCaFetch } from './private-ca-fetch';
 import { GatewayRuntimeConfig } from './runtime-config';
 
@@ -36,7 +36,7 @@ async function readBounded(res: Response, limit = MAX_ERROR_BODY_BYTES): Promise
  * or the route (the gateway's key, quota, address or model name; the upstream's failures): 5xx,
  * retryable (so the next route in the chain is tried) where another attempt can succeed.
  */
-function upstreamError(upstream: UpstreamConfig, status: number, body: string, location?: string | null): GatewayError {
+function upstreamError(upstream: UpstreamConfig, status: number, body: string, location?: string | null, retryAfter?: string | null): GatewayError {
   const error = (() => {
     try {
       const parsed = JSON.parse(body) as { error?: { message?: unknown; code?: unknown; param?: unknown } | string; message?: unknown };
@@ -47,7 +47,7 @@ function upstreamError(upstream: UpstreamConfig, status: number, body: string, l
   })();
   const message = (typeof error.message === 'string' ? error.message : body).slice(0, 300);
   const where = `${upstream.kind} upstream "${upstream.name}"`;
-  if (status === 429) return new GatewayError(429, 'rate_limit_error', `${where} is rate limiting: ${message}`, 'rate_limit_exceeded', null, true);
+  if (status === 429) return Object.assign(new GatewayError(429, 'rate_limit_error', `${where} is rate limiting: ${message}`, 'rate_limit_exceeded', null, true), { retryAfterSeconds: parseRetryAfter(retryAfter) });
   if (status === 401 || status === 403) return new GatewayError(502, 'api_error', `${where} refused the gateway's key (${status}); check its secret.`, 'upstream_access_denied');
   if (status === 402) return new GatewayError(502, 'api_error', `${where} refused the gateway's account (402, out of balance or quota): ${message}`, 'upstream_quota_exhausted', null, true);
   if (status === 404) return new GatewayError(502, 'api_error', `${where} does not serve this model or path (404); check the route's modelId and baseUrl: ${message}`, 'upstream_not_found');
@@ -126,7 +126,7 @@ export class OpenAiUpstream {
       if (timeout.aborted) throw new GatewayError(504, 'timeout_error', `${this.config.kind} upstream "${this.config.name}" did not answer in ${this.config.timeoutMs} ms`, 'upstream_timeout', null, true);
       throw new GatewayError(502, 'api_error', `Connection to ${this.config.kind} upstream "${this.config.name}" failed: ${(e as Error).message}`, 'upstream_connection', null, true);
     }
-    if (!res.ok) throw upstreamError(this.config, res.status, await readBounded(res), res.headers.get('location'));
+    if (!res.ok) throw upstreamError(this.config, res.status, await readBounded(res), res.headers.get('location'), res.headers.get('retry-after'));
     return res;
   }
 }
