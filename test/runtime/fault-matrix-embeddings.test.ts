@@ -40,6 +40,7 @@ beforeAll(async () => {
       { alias: 'cohere-embed', modelId: 'cohere.embed-multilingual-v3', kind: 'embed' },
       { alias: 'cohere-rerank', modelId: 'cohere.rerank-v3-5:0', kind: 'rerank' },
       { alias: 'bge-m3', modelId: 'bge-m3', route: 'vllm', kind: 'embed' },
+      { alias: 'bge-m3-or-titan', modelId: 'bge-m3', route: 'vllm', kind: 'embed' },
       { alias: 'text-embedding-v3', modelId: 'text-embedding-v3', route: 'provider', kind: 'embed', maxInputsPerCall: 10 },
       { alias: 'gte-rerank', modelId: 'gte-rerank-v2', route: 'provider', kind: 'rerank' },
     ],
@@ -50,6 +51,7 @@ beforeAll(async () => {
     retry: { maxAttempts: ATTEMPTS, baseDelayMs: 1, maxDelayMs: 5 },
     timeouts: { requestMs: REQUEST_MS, streamIdleMs: REQUEST_MS },
     embeddingConcurrency: 4,
+    fallbacks: { 'bge-m3-or-titan': ['titan-embed-v2'] },
   });
   const credentials = { get: async () => ({ accessKeyId: 'AKIAFAULT', secretAccessKey: 's' }), invalidate: () => undefined };
   gateway = await startLocalGateway({
@@ -293,5 +295,43 @@ describe('rerank: Bedrock\'s Rerank API (signed JSON) and an OpenAI-compatible u
     expect(seen.status).toBe(200);
     expect(seen.json.results.map((r: { index: number }) => r.index)).toEqual([0, 2, 1]);
     expect(mine(bedrock)).toHaveLength(2);
+  });
+});
+
+describe('faults with a fallback route', () => {
+  test('vLLM failing on every attempt: the fallback (Titan on Bedrock) serves the whole request', async () => {
+    vllm.push(...times<UpstreamBehaviour>(ATTEMPTS, { kind: 'status', status: 503 }));
+    const seen = await post('/v1/embeddings', { model: 'bge-m3-or-titan', input: texts() });
+    expect(seen.status).toBe(200);
+    expect(seen.json.data.map((d: { embedding: number[] }) => d.embedding)).toEqual(texts().map((t) => fakeVector(t, 1024)));
+    expect(mine(vllm)).toHaveLength(ATTEMPTS);
+    expect(requestLine()).toEqual(expect.objectContaining({ status: 200, servedBy: 'bedrock', fallbacks: 1, UpstreamErrors: 0 }));
+  });
+
+  test('the caller\'s own 4xx from the first route is the answer: no fallback', async () => {
+    vllm.push({ kind: 'status', status: 400, body: JSON.stringify({ error: { message: 'too long', code: 'context_length_exceeded' } }) });
+    expectFailure(await post('/v1/embeddings', { model: 'bge-m3-or-titan', input: texts() }), 400, 'context_length_exceeded');
+    expect(mine(bedrock)).toHaveLength(0);
+  });
+
+  test('the fallback failing too: the last route\'s failure is the answer (as for chat and rerank), with nothing left running', async () => {
+    vllm.push(...times<UpstreamBehaviour>(ATTEMPTS, { kind: 'status', status: 503 }));
+    bedrock.pushFor(text('gamma three'), ...times<Behaviour>(ATTEMPTS, { kind: 'error', status: 500, type: 'InternalServerException' }));
+    bedrock.pushFor(text('alpha one'), { kind: 'hang', ms: 20 * REQUEST_MS });
+    const seen = await post('/v1/embeddings', { model: 'bge-m3-or-titan', input: texts() });
+    expectFailure(seen, 502, 'upstream_error');
+    expect(seen.json.error.message).toMatch(/^Bedrock failed/);
+    await expectNothingLeftRunning(bedrock, texts().length + ATTEMPTS - 1);
+  });
+});
+
+describe('rerank on Bedrock: results in pages', () => {
+  test('a second page that fails on every attempt fails the request: the first page is not returned as the ranking', async () => {
+    bedrock.push({ kind: 'body', status: 200, body: JSON.stringify({ results: [{ index: 0, relevanceScore: 0.9 }], nextToken: 'page-2' }) });
+    bedrock.push(...times<Behaviour>(ATTEMPTS, { kind: 'error', status: 500, type: 'InternalServerException' }));
+    const seen = await post('/v1/rerank', { model: 'cohere-rerank', query: `cats ${tag}`, documents: ['cats purr', 'dogs bark'] });
+    expectFailure(seen, 502, 'upstream_error');
+    expect(seen.json.results).toBeUndefined();
+    expect(mine(bedrock).map((r) => r.body.nextToken)).toEqual([undefined, 'page-2', 'page-2', 'page-2']);
   });
 });
