@@ -335,3 +335,57 @@ describe('rerank on Bedrock: results in pages', () => {
     expect(mine(bedrock).map((r) => r.body.nextToken)).toEqual([undefined, 'page-2', 'page-2', 'page-2']);
   });
 });
+
+describe('the host\'s deadline (API Gateway\'s integration timeout) comes before the upstream timeouts', () => {
+  let hosted: LocalGateway;
+  const INTEGRATION_MS = 2000;
+  beforeAll(async () => {
+    const config = GatewayRuntimeConfigSchema.parse({
+      bedrockEndpoint: bedrock.url,
+      models: [
+        { alias: 'titan-embed-v2', modelId: 'amazon.titan-embed-text-v2:0', kind: 'embed' },
+        { alias: 'cohere-rerank', modelId: 'cohere.rerank-v3-5:0', kind: 'rerank' },
+        { alias: 'text-embedding-v3', modelId: 'text-embedding-v3', route: 'provider', kind: 'embed', maxInputsPerCall: 2 },
+      ],
+      upstreams: [{ name: 'provider', kind: 'provider', baseUrl: `${provider.url}/v1`, maxAttempts: ATTEMPTS, timeoutMs: 10 * INTEGRATION_MS }],
+      retry: { maxAttempts: ATTEMPTS, baseDelayMs: 1, maxDelayMs: 5 },
+      timeouts: { requestMs: 10 * INTEGRATION_MS, streamIdleMs: 10 * INTEGRATION_MS },
+      integrationTimeoutMs: INTEGRATION_MS,
+    });
+    const credentials = { get: async () => ({ accessKeyId: 'AKIAFAULT', secretAccessKey: 's' }), invalidate: () => undefined };
+    hosted = await startLocalGateway({
+      gateway: createGateway({ config, bedrock: new BedrockInvoker(config, credentials, async () => undefined), upstreams: new Map(config.upstreams.map((u) => [u.name, new OpenAiUpstream(u)])), log: (line) => logs.push(line) }),
+      mode: 'buffered',
+    });
+  });
+  afterAll(() => hosted.close());
+
+  const postHosted = async (path: string, body: object) => {
+    const started = Date.now();
+    const res = await fetch(`${hosted.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as any, ms: Date.now() - started };
+  };
+
+  test.each([
+    ['Titan fan-out with two inputs silent', () => {
+      bedrock.pushFor(text('beta two'), { kind: 'hang', ms: 20 * INTEGRATION_MS });
+      bedrock.pushFor(text('delta four'), { kind: 'hang', ms: 20 * INTEGRATION_MS });
+      return ['/v1/embeddings', { model: 'titan-embed-v2', input: texts() }, bedrock] as const;
+    }],
+    ['a provider\'s split batch with one call silent', () => {
+      provider.pushFor(text('gamma three'), { kind: 'hang', ms: 20 * INTEGRATION_MS });
+      return ['/v1/embeddings', { model: 'text-embedding-v3', input: texts() }, provider] as const;
+    }],
+    ['Bedrock rerank silent', () => {
+      bedrock.push({ kind: 'hang', ms: 20 * INTEGRATION_MS });
+      return ['/v1/rerank', { model: 'cohere-rerank', query: `cats ${tag}`, documents: ['cats purr', 'dogs bark'] }, bedrock] as const;
+    }],
+  ])('%s: 504 deadline_exceeded before the host cuts the connection, DeadlineExceeded counted, nothing left running', async (_name, arrange) => {
+    const [path, body, fake] = arrange();
+    const seen = await postHosted(path, body);
+    expect([seen.status, seen.json.error?.code]).toEqual([504, 'deadline_exceeded']);
+    expect(seen.ms).toBeLessThan(INTEGRATION_MS);
+    expect(requestLine()).toEqual(expect.objectContaining({ DeadlineExceeded: 1 }));
+    await expectNothingLeftRunning(fake);
+  });
+});
