@@ -117,6 +117,27 @@ describe('agents: the supervisor\'s model call through the gateway fails', () =>
   });
 });
 
+describe('agents: the gateway\'s stream breaks after the first byte', () => {
+  const chunk = (delta: object, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'nova-lite', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+
+  test('an SSE error event (the gateway\'s upstream went silent): 502 with the gateway\'s code, bounded', async () => {
+    const error = { error: { message: 'The upstream stream went silent', type: 'timeout_error', param: null, code: 'upstream_stream_idle' } };
+    gateway.push({ kind: 'sse', pieces: [chunk({ role: 'assistant', content: '' }), chunk({ content: 'Part of ' }), `data: ${JSON.stringify(error)}\n\n`] });
+    const seen = await invoke(await agents());
+    expect(seen.status).toBe(502);
+    expect(seen.body.error).toEqual({ message: expect.any(String), type: 'agent_error', param: null, code: 'upstream_stream_idle' });
+    expect(mine()).toHaveLength(1);
+  });
+
+  test('a stream cut off without its end: the invocation fails, never answers with the fragment', async () => {
+    gateway.push({ kind: 'sse', pieces: [chunk({ role: 'assistant', content: '' }), chunk({ content: 'Part of ' })] });
+    const seen = await invoke(await agents());
+    expect(seen.status).toBe(502);
+    expect(seen.body.error).toEqual({ message: expect.stringMatching(/Stream ended without completing a message/), type: 'agent_error', param: null, code: 'agent_error' });
+    expect(seen.body.answer).toBeUndefined();
+  });
+});
+
 describe('agents: the gateway does not answer', () => {
   test('the model call ends at the agent time limit with an OpenAI error body, never a hang', async () => {
     gateway.push({ kind: 'hang', ms: 20_000 });
