@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
-import { badRequest, GatewayError } from '../gateway/errors';
+import { badRequest, GatewayError, errorHeaders } from '../gateway/errors';
 import { readBody, sendJson } from '../gateway/node-http';
 import { InvocationOutcome, InvocationRequest } from './agent-team';
 import { stdoutLog, TraceLog } from './trace';
@@ -73,7 +73,8 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     const outcome = await options.team.invoke(request);
     log({ level: outcome.ok ? 'info' : 'error', msg: 'invocation', requestId: request.requestId, sessionId: request.sessionId, ...(caller && { caller }), status: outcome.ok ? 200 : outcome.status, ...(!outcome.ok && { code: outcome.code }), ms: Date.now() - started });
     if (outcome.ok) return sendJson(res, 200, { answer: outcome.answer, sessionId: outcome.sessionId, trace: outcome.trace });
-    fail(res, new GatewayError(outcome.status, outcome.status === 504 ? 'timeout_error' : 'agent_error', outcome.message, outcome.code), { sessionId: outcome.sessionId, trace: outcome.trace });
+    const error = new GatewayError(outcome.status, outcome.status === 504 ? 'timeout_error' : outcome.status === 429 ? 'rate_limit_error' : 'agent_error', outcome.message, outcome.code, null, outcome.status === 429 || outcome.status === 503);
+    fail(res, error, { sessionId: outcome.sessionId, trace: outcome.trace }, outcome.retryAfter ? { 'retry-after': outcome.retryAfter } : errorHeaders(error));
   }
 
   const server = http.createServer((req, res) => {

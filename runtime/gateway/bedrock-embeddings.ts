@@ -4,7 +4,7 @@ import type { EmbeddingInputs, EmbeddingsRequest } from './embeddings';
 import { badRequest, GatewayError } from './errors';
 import { attemptLimits, Call, GatewayContext } from './handler-context';
 import { ClearedModel } from './residency';
-import { chunks, mapBounded } from './upstream-json';
+import { chunks, mapBounded, partOf } from './upstream-json';
 
 /** Vectors in input order, and the input tokens Bedrock counted (undefined when it did not say). */
 export interface EmbeddingVectors {
@@ -106,12 +106,15 @@ export async function bedrockEmbeddings(ctx: GatewayContext, call: Call, body: E
     const allowed = family.dimensions.length > 0 ? `one of ${family.dimensions.join(', ')}` : 'left out (its size is fixed)';
     throw badRequest(`Invalid request: dimensions: ${body.dimensions} is not a size "${body.model}" (Bedrock ${family.name}) produces; it must be ${allowed}.`, 'dimensions', 'unsupported_dimensions');
   }
-  const limits = attemptLimits(ctx, call);
-  const retry = { model, signal: call.req.signal, deadline: call.deadline, now: ctx.now };
   const batches = chunks(inputs.texts, family.textsPerCall);
-  const answers = await mapBounded(batches, ctx.config.embeddingConcurrency, (texts) =>
-    ctx.bedrock.call((client) => guarded(limits, (guard) => invokeJson(client, model.modelId, family.body(texts, body.dimensions, body.input_type), guard.signal)), retry),
-  );
+  const answers = await mapBounded(batches, ctx.config.embeddingConcurrency, (texts, _i, failed) => {
+    const part = partOf(call, failed);
+    const limits = attemptLimits(ctx, part);
+    return ctx.bedrock.call(
+      (client) => guarded(limits, (guard) => invokeJson(client, model.modelId, family.body(texts, body.dimensions, body.input_type), guard.signal)),
+      { model, signal: part.req.signal, deadline: call.deadline, now: ctx.now },
+    );
+  });
   const vectors: number[][] = [];
   let tokens = 0;
   let counted = true;

@@ -2,6 +2,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { NodeSha256 } from './node-sha256';
 import { awsJsonPost } from './aws-json-request';
+import { GatewayError } from './errors';
 
 /** The Rerank API's request and answer (bedrock-agent-runtime `Rerank`, REST JSON, POST /rerank), as far as the gateway uses them. */
 export interface RerankInput {
@@ -38,7 +39,8 @@ export class BedrockRerankApi {
   async rerank(input: RerankInput, signal: AbortSignal): Promise<RerankOutput> {
     const answer = await awsJsonPost(this.signer, this.url, { 'content-type': 'application/json' }, input, AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]));
     if (answer.ok) return answer.body as unknown as RerankOutput;
-    const status = answer.type === 'InvalidResponse' ? 502 : answer.status;
-    throw Object.assign(new Error(answer.message), { name: answer.type, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+    // As InvokeModel's: a 2xx that is not JSON is a broken answer, not a failure another attempt would fix.
+    if (answer.type === 'InvalidResponse') throw new GatewayError(502, 'api_error', `Bedrock's Rerank API ${answer.message}.`, 'upstream_bad_response');
+    throw Object.assign(new Error(answer.message), { name: answer.type, $fault: answer.status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: answer.status } });
   }
 }

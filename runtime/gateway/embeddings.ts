@@ -6,7 +6,7 @@ import { withModel, usageOf } from './passthrough';
 import { ClearedModel } from './residency';
 import { parseJsonBody } from './request-body';
 import { sendJson } from './responses';
-import { chunks, mapBounded, upstreamJson } from './upstream-json';
+import { chunks, mapBounded, partOf, upstreamJson } from './upstream-json';
 
 /** The codes of a route's refusal of what the request asks (not of the request itself): a fallback with them is skipped. */
 export const ROUTE_CANNOT_SERVE: ReadonlySet<string> = new Set(['unsupported_input', 'unsupported_dimensions', 'unsupported_parameter']);
@@ -96,7 +96,9 @@ async function upstreamEmbeddings(ctx: GatewayContext, call: Call, body: Embeddi
     const answer = await upstreamJson(ctx, call, model, upstream, '/embeddings', { ...body, model: model.modelId });
     return { body: JSON.parse(withModel(answer.text, answer.parsed, body.model) ?? answer.text), inputTokens: usageOf(answer.parsed.usage)?.inputTokens };
   }
-  const parts = await mapBounded(chunks(all, size), ctx.config.embeddingConcurrency, (part) => upstreamJson(ctx, call, model, upstream, '/embeddings', { ...body, input: part, model: model.modelId }));
+  const parts = await mapBounded(chunks(all, size), ctx.config.embeddingConcurrency, (part, _i, failed) =>
+    upstreamJson(ctx, partOf(call, failed), model, upstream, '/embeddings', { ...body, input: part, model: model.modelId }),
+  );
   const data: unknown[] = [];
   let tokens = 0;
   for (const part of parts) {

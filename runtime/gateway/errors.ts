@@ -21,6 +21,25 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * 5xx answers a retry cannot fix (the route or credential is misconfigured, the upstream account is
+ * out of quota, the request outgrew the host's deadline): OpenAI's SDKs retry every 5xx unless told not to.
+ */
+const FINAL_SERVER_ERRORS: ReadonlySet<string> = new Set(['credential_not_linked', 'upstream_access_denied', 'upstream_not_found', 'upstream_redirect', 'upstream_quota_exhausted', 'deadline_exceeded']);
+
+/**
+ * The headers of an error answer: the error's own (an upstream's retry-after, a quota's x-ratelimit-*);
+ * a throttled (429) or unavailable (503) answer that a later attempt can get past tells the caller
+ * when to try again (1 s unless the upstream said; OpenAI's SDKs wait that long), and a 5xx no retry
+ * can fix says so (`x-should-retry: false`). A 4xx needs neither: clients do not retry it.
+ */
+export function errorHeaders(error: GatewayError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.retryable && (error.status === 429 || error.status === 503)) headers['retry-after'] = '1';
+  if (error.status >= 500 && FINAL_SERVER_ERRORS.has(error.code ?? '')) headers['x-should-retry'] = 'false';
+  return { ...headers, ...error.headers };
+}
+
 /** A 400 the caller can act on; `code` names the problem for programs (OpenAI clients read it). */
 export const badRequest = (message: string, param: string | null = null, code = 'invalid_request') =>
   new GatewayError(400, 'invalid_request_error', message, code, param);

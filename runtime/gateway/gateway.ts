@@ -1,5 +1,6 @@
 import { BedrockInvoker } from './bedrock';
 import { CallerDimensions } from './caller';
+import { errorHeaders } from './errors';
 import { GatewayContext } from './handler-context';
 import { ModelCatalog } from './models';
 import { OpenAiUpstream } from './openai-upstream';
@@ -79,7 +80,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           outcome.group = error.group;
         }
         if (!target.started) {
-          withHeaders(target, mapped.headers).start(mapped.status, JSON_HEADERS);
+          withHeaders(target, errorHeaders(mapped)).start(mapped.status, JSON_HEADERS);
           target.write(JSON.stringify(mapped.toBody()));
           target.end();
         } else {

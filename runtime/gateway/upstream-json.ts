@@ -46,25 +46,32 @@ export async function upstreamJson(ctx: GatewayContext, call: Call, model: Clear
 
 /**
  * `fn` over every item with at most `limit` in flight, results in the items' order. The first
- * failure stops new calls from starting and is what the whole fails with (calls in flight finish).
+ * failure is what the whole fails with: no new call starts, and the signal handed to every call
+ * aborts, so the parts still in flight let go of their upstream connections at once (their results
+ * could only be thrown away, and a retry of theirs would outlast the answer).
  */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number, signal: AbortSignal) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
+  const failed = new AbortController();
   let next = 0;
-  let failed = false;
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (!failed.signal.aborted && next < items.length) {
       const i = next++;
       try {
-        results[i] = await fn(items[i], i);
+        results[i] = await fn(items[i], i, failed.signal);
       } catch (error) {
-        failed = true;
+        failed.abort(error);
         throw error;
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** The call as one part of a fan-out sees it: its upstream attempts also end when `signal` aborts (another part failed). */
+export function partOf(call: Call, signal: AbortSignal): Call {
+  return { ...call, req: { ...call.req, signal: call.req.signal ? AbortSignal.any([call.req.signal, signal]) : signal } };
 }
 
 /** The items in consecutive slices of at most `size`. */

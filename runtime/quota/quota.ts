@@ -103,6 +103,8 @@ export class Quota {
     if (!this.config.enforce || !metered) return { ...base, group: this.groups.groupOf(identity, req.group, this.cachedEntries()) };
 
     const entries = await this.limitEntries();
+    // The store just failed (and the policy is open): asking it again for the counters would only add a second wait.
+    if (!entries) return { ...base, group: this.groups.groupOf(identity, req.group, NO_LIMIT_ENTRIES) };
     const group = this.groups.groupOf(identity, req.group, entries);
     const groupConfig: Partial<GroupLimits> = group === DEFAULT_GROUP ? this.config.default : (this.config.groups[group] ?? {});
     const scopes: { scope: string; limits: Limits }[] = [
@@ -190,8 +192,11 @@ export class Quota {
     });
   }
 
-  /** Limits set at run time: cached for limitsCacheSeconds, refreshed in the background once stale; the first read is awaited. */
-  private async limitEntries(): Promise<LimitEntries> {
+  /**
+   * Limits set at run time: cached for limitsCacheSeconds, refreshed in the background once stale; the
+   * first read is awaited. undefined: the store failed and the policy lets the request through.
+   */
+  private async limitEntries(): Promise<LimitEntries | undefined> {
     const cached = this.entries;
     if (cached && cached.until > this.now()) return cached.value;
     const refresh = (this.refreshing ??= this.options
@@ -211,7 +216,7 @@ export class Quota {
     } catch (e) {
       this.storeFailed('limits', e as Error, undefined, undefined);
       if (this.config.onStoreFailure === 'closed') throw new QuotaRefusal(503, 'api_error', 'Usage limits could not be read right now (the quota store did not answer): retry shortly.', 'quota_unavailable', {}, true);
-      return NO_LIMIT_ENTRIES;
+      return undefined;
     }
   }
 

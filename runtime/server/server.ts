@@ -3,7 +3,7 @@ import { AddressInfo, Socket } from 'net';
 import { createHash, randomUUID } from 'crypto';
 import { Gateway } from '../gateway/gateway';
 import { abortOnClose, flatHeaders, httpSink, readBody, sendJson } from '../gateway/node-http';
-import { badRequest, GatewayError } from '../gateway/errors';
+import { badRequest, GatewayError, errorHeaders } from '../gateway/errors';
 import { IdleHeapReclaimer } from './idle-heap-reclaimer';
 
 /** Who a token belongs to: the caller logged, and for quotas the identity metered and its group when the credential names them. */
@@ -137,7 +137,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
         }
         if (res.headersSent || res.destroyed) return void res.destroy();
         const error = e instanceof GatewayError ? e : new GatewayError(500, 'api_error', 'Internal error');
-        sendJson(res, error.status, error.toBody());
+        sendJson(res, error.status, error.toBody(), errorHeaders(error));
       })
       .finally(() => {
         inFlight--;

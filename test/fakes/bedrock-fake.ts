@@ -16,6 +16,10 @@ export type Behaviour =
   | { kind: 'error'; status: number; type: string; message?: string }
   | { kind: 'reset' }
   | { kind: 'hang'; ms: number }
+  /** Waits `ms`, then answers as a default reply would (any operation): a slow but healthy call. */
+  | { kind: 'slow'; ms: number }
+  /** An answer with this status and raw body (a 200 whose body is not what the operation returns, say). */
+  | { kind: 'body'; status: number; body: string }
   | { kind: 'streamError'; afterTokens: number; type: string; message?: string }
   /** The stream stops after some tokens: `end` closes it cleanly (no messageStop), `reset` destroys the socket, `stall` goes silent for `ms`. */
   | { kind: 'cut'; afterTokens: number; how: 'end' | 'reset' | 'stall'; ms?: number }
@@ -45,12 +49,34 @@ export class BedrockFake extends LoopbackServer {
   /** Streams whose caller hung up before the fake finished them, and how many tokens each got out. */
   readonly abandonedStreams: { tokensSent: number }[] = [];
   private readonly queue: Behaviour[] = [];
+  /** Behaviours for requests whose body holds a given text (one input of a fan-out), taken before the shared queue. */
+  private readonly targeted = new Map<string, Behaviour[]>();
   /** When set, requests signed with a key it rejects get UnrecognizedClientException (as Bedrock does for unknown or deleted keys). */
   acceptsKey?: (accessKeyId: string) => boolean;
 
   push(...behaviours: Behaviour[]): this {
     this.queue.push(...behaviours);
     return this;
+  }
+
+  /** Behaviours for the next requests whose raw body contains `text`, in order (then they fall back to the shared queue). */
+  pushFor(text: string, ...behaviours: Behaviour[]): this {
+    this.targeted.set(text, [...(this.targeted.get(text) ?? []), ...behaviours]);
+    return this;
+  }
+
+  /** Forgets every queued behaviour (between tests). */
+  clear(): this {
+    this.queue.length = 0;
+    this.targeted.clear();
+    return this;
+  }
+
+  private next(raw: string): Behaviour {
+    for (const [text, behaviours] of this.targeted) {
+      if (raw.includes(text) && behaviours.length > 0) return behaviours.shift()!;
+    }
+    return this.queue.shift() ?? { kind: 'reply' };
   }
 
 
@@ -60,9 +86,10 @@ export class BedrockFake extends LoopbackServer {
     const match = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(req.url ?? '') ?? (req.url === '/rerank' ? ['', '', 'rerank'] : null);
     if (!match) return this.error(res, 404, 'UnknownOperationException', `no route ${req.url}`);
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
+    const raw = Buffer.concat(chunks).toString('utf8');
     let body: any;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+      body = JSON.parse(raw || '{}');
     } catch {
       // As Bedrock answers a body it cannot parse (the SDK writes one when a caller's object sits where a string belongs).
       return this.error(res, 400, 'SerializationException', 'Unable to parse the request body as JSON');
@@ -72,7 +99,11 @@ export class BedrockFake extends LoopbackServer {
     if (this.acceptsKey && !this.acceptsKey(accessKeyId ?? '')) {
       return this.error(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
-    const behaviour = this.queue.shift() ?? { kind: 'reply' };
+    let behaviour = this.next(raw);
+    if (behaviour.kind === 'slow') {
+      await untilClosedOr(res, behaviour.ms);
+      behaviour = { kind: 'reply' };
+    }
     switch (behaviour.kind) {
       case 'error':
         return this.error(res, behaviour.status, behaviour.type, behaviour.message ?? behaviour.type);
@@ -80,8 +111,12 @@ export class BedrockFake extends LoopbackServer {
         req.socket.destroy();
         return;
       case 'hang':
-        await sleep(behaviour.ms);
+        // Ends early when the caller gives up: inFlight then shows whether the gateway let go of it.
+        await untilClosedOr(res, behaviour.ms);
         return this.error(res, 500, 'InternalServerException', 'hung');
+      case 'body':
+        res.writeHead(behaviour.status, { 'content-type': 'application/json' });
+        return void res.end(behaviour.body);
       default:
         if (match[2] === 'invoke') return this.invoke(res, modelId, body);
         if (match[2] === 'rerank') return this.rerank(res, body);
@@ -274,6 +309,19 @@ export class BedrockFake extends LoopbackServer {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits `ms`, or less when the response closes first (the caller hung up). */
+function untilClosedOr(res: http.ServerResponse, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    }
+    res.on('close', done);
+  });
+}
 
 /** Tokens as the fakes count them: words. */
 export const countTokens = (text: string) => text.split(/\s+/).filter((w) => w.length > 0).length;

@@ -7,12 +7,18 @@ export abstract class LoopbackServer {
   url = '';
   /** TCP connections accepted so far: a request that must not reach this upstream leaves it at 0. */
   connections = 0;
+  /** Requests whose response has not closed yet (answered, or dropped by either side): 0 once nothing is left running. */
+  inFlight = 0;
 
   protected abstract serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
 
   /** Port 0 (tests): any free port. The `npm run stand-in` CLI passes a fixed one. */
   async start(port = 0): Promise<this> {
-    this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.server = http.createServer((req, res) => {
+      this.inFlight++;
+      res.on('close', () => this.inFlight--);
+      void this.serve(req, res);
+    });
     this.server.on('connection', () => this.connections++);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);

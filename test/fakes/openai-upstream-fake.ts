@@ -14,7 +14,11 @@ export type UpstreamBehaviour =
   | { kind: 'sse'; pieces: (string | Buffer)[]; delayMs?: number }
   /** A non-2xx answer: an OpenAI error body, or `body` as given, or a body that never ends. */
   | { kind: 'status'; status: number; body?: string; endless?: boolean; headers?: Record<string, string> }
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  /** No answer for `ms` (then a 500), or until the caller hangs up: inFlight shows whether the gateway let go. */
+  | { kind: 'hang'; ms: number }
+  /** Waits `ms` (or until the caller hangs up), then answers as a default reply would. */
+  | { kind: 'slow'; ms: number };
 
 /** A loopback OpenAI-compatible server (vLLM's or a provider's /v1/chat/completions), with a bearer key. */
 export class OpenAiUpstreamFake extends LoopbackServer {
@@ -42,10 +46,32 @@ export class OpenAiUpstreamFake extends LoopbackServer {
     return this;
   }
 
+  /** Behaviours for requests whose raw body contains `text` (one part of a split batch), taken before the shared queue. */
+  private readonly targeted = new Map<string, UpstreamBehaviour[]>();
+  pushFor(text: string, ...b: UpstreamBehaviour[]): this {
+    this.targeted.set(text, [...(this.targeted.get(text) ?? []), ...b]);
+    return this;
+  }
+
+  /** Forgets every queued behaviour (between tests). */
+  clear(): this {
+    this.queue.length = 0;
+    this.targeted.clear();
+    return this;
+  }
+
+  private next(raw: string): UpstreamBehaviour {
+    for (const [text, behaviours] of this.targeted) {
+      if (raw.includes(text) && behaviours.length > 0) return behaviours.shift()!;
+    }
+    return this.queue.shift() ?? { kind: 'reply' };
+  }
+
   protected async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const body = JSON.parse(raw || '{}');
     this.requests.push({ body, authorization: req.headers.authorization });
     const json = (status: number, payload: object) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -56,7 +82,23 @@ export class OpenAiUpstreamFake extends LoopbackServer {
     this.paths.push(req.url!);
     // An empty key means the upstream is open (the benchmark); otherwise the bearer key must match.
     if (this.apiKey && req.headers.authorization !== `Bearer ${this.apiKey}`) return json(401, { error: { message: 'invalid api key' } });
-    const behaviour = this.queue.shift() ?? { kind: 'reply' };
+    let behaviour = this.next(raw);
+    if (behaviour.kind === 'hang' || behaviour.kind === 'slow') {
+      const ms = behaviour.ms;
+      const closed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => done(false), ms);
+        const onClose = () => done(true);
+        function done(byCaller: boolean) {
+          clearTimeout(timer);
+          res.off('close', onClose);
+          resolve(byCaller);
+        }
+        res.on('close', onClose);
+      });
+      if (closed) return;
+      if (behaviour.kind === 'hang') return json(500, { error: { message: `${this.name} hung` } });
+      behaviour = { kind: 'reply' };
+    }
     if (behaviour.kind === 'status') return this.fail(res, behaviour);
     if (behaviour.kind === 'reset') {
       req.socket.destroy();

@@ -111,6 +111,22 @@ describe('OpenAI-compatible upstream faults', () => {
     expect(upstream.requests).toHaveLength(attempts);
   });
 
+  test('throttled: the 429 tells the caller when to retry, the upstream\'s own Retry-After when it sent one (else 1 s)', async () => {
+    upstream.push(...Array(ATTEMPTS).fill({ kind: 'status', status: 429, headers: { 'retry-after': '4' } }));
+    const throttled = await post('/v1/chat/completions', chat('llama', false));
+    expect([throttled.status, throttled.headers.get('retry-after')]).toEqual([429, '4']);
+    await throttled.text();
+    bedrock.push(...times(ATTEMPTS, { kind: 'error', status: 429, type: 'ThrottlingException' }));
+    const bedrockThrottled = await post('/v1/chat/completions', chat('nova-lite', false));
+    expect([bedrockThrottled.status, bedrockThrottled.headers.get('retry-after')]).toEqual([429, '1']);
+    await bedrockThrottled.text();
+    // A failure a retry does not help (the caller's 4xx) or that clients retry anyway (502) carries none.
+    upstream.push(...Array(ATTEMPTS).fill({ kind: 'status', status: 503 }));
+    const failed = await post('/v1/chat/completions', chat('llama', false));
+    expect([failed.status, failed.headers.get('retry-after')]).toEqual([502, null]);
+    await failed.text();
+  });
+
   test('a stream slower than the idle timeout between tokens is cut with an SSE error, once', async () => {
     upstream.push({ kind: 'reply', tokens: ['one ', 'two ', 'three'], delayMs: IDLE_MS + 500 });
     const seen = await outcome(await post('/v1/chat/completions', chat('llama', true)));
