@@ -351,6 +351,8 @@ describe('upstream errors keep whose fault they are', () => {
     vllm.push({ kind: 'status', ...answer });
     const error = await ask('qwen-7b').catch((e) => e);
     expect({ status: error.status, code: error.error?.code, param: error.error?.param }).toEqual({ status, code, param });
+    // A 5xx no retry can fix (wrong model name, account out of balance) tells the OpenAI SDKs not to send it again.
+    expect(error.headers.get('x-should-retry')).toBe(['upstream_not_found', 'upstream_quota_exhausted'].includes(code) ? 'false' : null);
     expect(logs.at(-1)).toEqual(expect.objectContaining({ status, level: status >= 500 ? 'error' : 'warn' }));
   });
 
