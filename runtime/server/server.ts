@@ -99,7 +99,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
     return undefined;
   }
 
-  async function serve(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+  async function serve(req: http.IncomingMessage, res: http.ServerResponse, path: string, requestId: string): Promise<void> {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     const identity = await authenticate(token);
     if (!identity) return sendJson(res, 401, unauthorized);
@@ -109,7 +109,7 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       return;
     }
     await options.gateway.handle(
-      { method: req.method ?? 'GET', path, headers: flatHeaders(req), body: body.length > 0 ? body.toString('utf8') : undefined, caller: identity.caller, ...(identity.identity && { identity: identity.identity }), ...(identity.group && { group: identity.group }), requestId: randomUUID(), signal: abortOnClose(res) },
+      { method: req.method ?? 'GET', path, headers: flatHeaders(req), body: body.length > 0 ? body.toString('utf8') : undefined, caller: identity.caller, ...(identity.identity && { identity: identity.identity }), ...(identity.group && { group: identity.group }), requestId, signal: abortOnClose(res) },
       httpSink(res),
     );
   }
@@ -125,10 +125,13 @@ export async function startStreamingServer(options: StreamingServerOptions): Pro
       // The load balancer stops sending new requests once this fails.
       return sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok' });
     }
+    // The door's own answers (401, 413, 503) carry a request id too, as the gateway's do: OpenAI's clients read it.
+    const requestId = randomUUID();
+    res.setHeader('x-request-id', requestId);
     if (draining) return sendJson(res, 503, shuttingDown, { connection: 'close' });
     inFlight++;
     options.idleHeapReclaimer?.inFlightChanged(inFlight);
-    serve(req, res, path)
+    serve(req, res, path, requestId)
       .catch((e: unknown) => {
         if ((e as Error).name === 'CallerGone') {
           log({ level: 'info', msg: 'caller went away before its request arrived' });

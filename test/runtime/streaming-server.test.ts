@@ -76,7 +76,11 @@ describe('in-VPC streaming door: per-caller API keys', () => {
     expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
     expect((await client(key).models.list()).data).toHaveLength(1);
     await table.revoke(key.split('_')[1]);
-    await expect(client(key).models.list()).rejects.toMatchObject({ status: 401, error: { code: 'invalid_api_key' } });
+    const revoked = await client(key).models.list().catch((e: InstanceType<typeof OpenAI.APIError>) => e);
+    expect(revoked).toMatchObject({ status: 401, error: { code: 'invalid_api_key' } });
+    // The door's own refusals carry a request id as the gateway's answers do (the SDK's error.requestID).
+    expect((revoked as InstanceType<typeof OpenAI.APIError>).requestID).toMatch(/^[0-9a-f-]{36}$/);
+    expect(anonymous.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
 
