@@ -6,6 +6,8 @@ import { ChinaRule, ChinaRuleContext } from './china-rule';
 import { EksNodeRoleTrustsChinaEc2 } from './rules/eks-node-role-trusts-china-ec2';
 import { IamAuthorizedApi } from './rules/iam-authorized-api';
 import { LambdaRuntimeConfirmedInChina } from './rules/lambda-runtime-confirmed-in-china';
+import { LambdaRuntimeCreationBlocked } from './rules/lambda-runtime-creation-blocked';
+import { LambdaRuntimeDeprecated } from './rules/lambda-runtime-deprecated';
 import { NoCognitoAuthorizer } from './rules/no-cognito-authorizer';
 import { NoEdgeEndpoint } from './rules/no-edge-endpoint';
 import { NoGlobalPartitionArn } from './rules/no-global-partition-arn';
@@ -23,6 +25,8 @@ export const CHINA_RULES: readonly ChinaRule[] = [
   IamAuthorizedApi,
   EksNodeRoleTrustsChinaEc2,
   LambdaRuntimeConfirmedInChina,
+  LambdaRuntimeDeprecated,
+  LambdaRuntimeCreationBlocked,
 ];
 
 export interface ChinaRegionChecksProps extends NagPackProps, Partial<ChinaRuleContext> {}
@@ -38,7 +42,7 @@ export class ChinaRegionChecks extends NagPack {
   constructor(scope?: IConstruct, props: ChinaRegionChecksProps = {}) {
     super(scope, props);
     this.packName = 'ChinaRegion';
-    this.context = { globalAccounts: props.globalAccounts ?? [] };
+    this.context = { globalAccounts: props.globalAccounts ?? [], today: props.today ?? new Date().toISOString().slice(0, 10) };
   }
 
   protected checkResource(node: CfnResource): void {

@@ -7,6 +7,8 @@ import { CfnTextEnv, cfnTexts, pseudoValues } from './cfn-text';
 export interface ChinaRuleContext {
   /** Accounts in the global partition whose ARNs a China stack may name (the Bedrock side). */
   readonly globalAccounts: readonly string[];
+  /** The day (YYYY-MM-DD, UTC) date-bound rules judge by, e.g. runtime deprecation. @default the day of the synth */
+  readonly today: string;
 }
 
 /** One rule of the ChinaRegion pack; each lives in its own file under rules/. */

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { IPolicyValidationContext, IPolicyValidationPlugin, PolicyValidationPluginReport, PolicyViolation } from 'aws-cdk-lib';
-import { CHINA_LAGGING_PROPERTIES, missingFromRegistry, missingTypeFix } from '../china/cfn-registry';
+import { CHINA_LAGGING_PROPERTIES, CHINA_PROPERTY_PATTERNS, missingFromRegistry, missingTypeFix } from '../china/cfn-registry';
 import { isChinaRegion } from '../china/china';
 
 /**
@@ -53,6 +53,7 @@ export const TEMPLATE_RULES = {
   TemplateSize: { id: 'TemplateSize', checks: 'The template body is at most 1 MB when deployed from S3, 51,200 bytes when passed inline' },
   RegistryType: { id: 'RegistryType', checks: "Every resource type is in the China region's CloudFormation registry (lib/china/cfn-types)" },
   LaggingProperty: { id: 'LaggingProperty', checks: 'No resource sets a property the China registry is known not to have yet (lib/china/cfn-registry.ts)' },
+  RegistryPattern: { id: 'RegistryPattern', checks: 'Literal values match the patterns the China registry sets where they are stricter than the global ones (lib/china/cfn-registry.ts)' },
 } as const satisfies Record<string, TemplateRule>;
 
 export interface TemplateProblem {
@@ -137,6 +138,17 @@ export function templateProblems(template: Template, facts: TemplateFacts): Temp
           `Resources.${id}.Properties.${property}`,
           `${resource.Type} sets ${property}, which the ${facts.region} registry did not have`,
           property === 'Tags' ? 'Leave the type out of tagging (the kit does unless china.tagLaggingTypes is true), or set china.tagLaggingTypes once the region accepts it.' : `Do not set ${property} on ${resource.Type} in China.`,
+          id,
+        );
+      }
+      for (const [property, { pattern, rule }] of Object.entries(CHINA_PROPERTY_PATTERNS[resource.Type] ?? {})) {
+        const value = resource.Properties?.[property];
+        if (typeof value !== 'string' || pattern.test(value)) continue;
+        add(
+          TEMPLATE_RULES.RegistryPattern,
+          `Resources.${id}.Properties.${property}`,
+          `${resource.Type} ${property} "${value}" does not match the ${facts.region} registry's pattern (${rule})`,
+          'Change the name (for the kit\'s repositories: prefix and modelStore.repositories) to fit the pattern.',
           id,
         );
       }

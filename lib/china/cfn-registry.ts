@@ -44,6 +44,22 @@ export const CHINA_LAGGING_PROPERTIES: Readonly<Record<string, readonly string[]
   'AWS::ApplicationAutoScaling::ScalableTarget': ['Tags'],
 };
 
+/**
+ * Property values the China schemas constrain more tightly than the global ones: CloudFormation
+ * refuses a literal value that does not match before it creates anything. Found the same way as
+ * CHINA_LAGGING_PROPERTIES (every property the kit's templates set, cn-north-1 and cn-northwest-1
+ * schemas of 2026-06-15 against us-east-1's). Both China regions carry the same patterns.
+ */
+export const CHINA_PROPERTY_PATTERNS: Readonly<Record<string, Readonly<Record<string, { readonly pattern: RegExp; readonly rule: string }>>>> = {
+  'AWS::ECR::Repository': {
+    // The global pattern also takes "__" and runs of "-" between name components; China's does not.
+    RepositoryName: {
+      pattern: /^(?=.{2,256}$)((?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)$/,
+      rule: 'lower-case letters and digits, components separated by "/", at most one ".", "_" or "-" between two characters',
+    },
+  },
+};
+
 /** The resource types whose `Tags` China may refuse: app-wide tags skip them unless `china.tagLaggingTypes` says otherwise. */
 export const TAG_LAGGING_TYPES: readonly string[] = Object.entries(CHINA_LAGGING_PROPERTIES)
   .filter(([, properties]) => properties.includes('Tags'))

@@ -124,6 +124,31 @@ export const CHINA_LAMBDA_DEFAULTS = { runtime: 'nodejs22.x', architecture: 'x86
 export const CHINA_CONFIRMED_NODEJS_RUNTIMES: readonly string[] = ['nodejs20.x', 'nodejs22.x'];
 
 /**
+ * Lambda's deprecation schedule for the runtimes the kit can pin (`lambda.runtime`,
+ * `lambda.pythonRuntime`), as AWS publishes it ("Runtime deprecation policy", Lambda Developer
+ * Guide; cfn-lint carries the same dates): from `deprecated` no more security patches, from
+ * `createBlocked` CloudFormation can no longer create functions on it, from `updateBlocked` no
+ * longer update them. These are the global dates; AWS publishes none of its own for China (unverified
+ * whether China's come later), so the kit judges China stacks by them.
+ */
+export const LAMBDA_RUNTIME_LIFECYCLE: Readonly<Record<string, { readonly deprecated: string; readonly createBlocked: string; readonly updateBlocked: string }>> = {
+  'nodejs20.x': { deprecated: '2026-04-30', createBlocked: '2027-02-01', updateBlocked: '2027-03-03' },
+  'nodejs22.x': { deprecated: '2027-04-30', createBlocked: '2027-06-01', updateBlocked: '2027-07-01' },
+  'nodejs24.x': { deprecated: '2028-04-30', createBlocked: '2028-06-01', updateBlocked: '2028-07-01' },
+  'python3.11': { deprecated: '2027-06-30', createBlocked: '2027-07-31', updateBlocked: '2027-08-31' },
+  'python3.12': { deprecated: '2028-10-31', createBlocked: '2028-11-30', updateBlocked: '2029-01-10' },
+  'python3.13': { deprecated: '2029-06-30', createBlocked: '2029-07-31', updateBlocked: '2029-08-31' },
+};
+
+/** Where a runtime stands on `today` (YYYY-MM-DD); `unknown` for runtimes the table does not list. */
+export function lambdaRuntimeStage(runtime: string, today: string): 'supported' | 'deprecated' | 'create-blocked' | 'unknown' {
+  const dates = LAMBDA_RUNTIME_LIFECYCLE[runtime];
+  if (!dates) return 'unknown';
+  if (today >= dates.createBlocked) return 'create-blocked';
+  return today >= dates.deprecated ? 'deprecated' : 'supported';
+}
+
+/**
  * The CloudWatch Logs principal that uses a customer managed key for log groups: the partition's
  * regional form, `logs.<region>.amazonaws.com.cn` in China (CDK's region-info table: "logs" is
  * regional and partitional). Only one form: KMS rejects key policies naming service principals it does not know.

@@ -27,7 +27,8 @@ const sections = z
   .object({
     prefix: z
       .string()
-      .regex(/^[a-z][a-z0-9-]{1,18}[a-z0-9]$/, { error: 'must be 3-20 lower-case letters, digits or "-", starting with a letter' })
+      // No "--": the prefix starts every ECR repository name, whose China pattern allows one separator between characters.
+      .regex(/^[a-z](?:[a-z0-9]|-(?!-)){1,18}[a-z0-9]$/, { error: 'must be 3-20 lower-case letters, digits or single "-" (no "--": ECR repository names in China refuse it), starting with a letter' })
       .default('cnllm'),
     tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
     china: chinaSection,

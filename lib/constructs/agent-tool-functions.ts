@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import Module from 'module';
 import * as path from 'path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -40,8 +41,7 @@ export function discoverTools(dir: string = AGENT_TOOLS_DIR): ToolModule[] {
     .sort()
     .flatMap((file) => {
       const entry = path.join(dir, file);
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require(entry) as { handler?: unknown; TOOL_SCHEMAS?: unknown; TOOL_DATA?: ToolData };
+      const mod = loadTypeScriptModule(entry) as { handler?: unknown; TOOL_SCHEMAS?: unknown; TOOL_DATA?: ToolData };
       if (typeof mod.handler !== 'function' || !Array.isArray(mod.TOOL_SCHEMAS) || mod.TOOL_SCHEMAS.length === 0) return [];
       const name = file.replace(/\.ts$/, '');
       if (!/^[a-z][a-z0-9-]{0,40}$/.test(name)) throw new Error(`agent tool ${entry}: the file name must be lower-case letters, digits or "-" (it becomes the gateway target's name)`);
@@ -56,6 +56,24 @@ export function discoverTools(dir: string = AGENT_TOOLS_DIR): ToolModule[] {
       }
       return [{ name, entry, schemas: mod.TOOL_SCHEMAS as ToolSchema[], ...(data && { data }) }];
     });
+}
+
+/**
+ * Evaluates a TypeScript module the way its Lambda bundle will see it. A plain `require` of the
+ * `.ts` file only works under ts-jest: `cdk synth` runs the app as an esbuild bundle on plain
+ * Node, whose type stripping resolves the tool's extensionless relative imports as ES modules and
+ * fails, so a CLI synth with `stacks.agents` would stop. esbuild is already needed by every
+ * NodejsFunction of the kit; npm packages stay external and resolve from the module's directory.
+ */
+export function loadTypeScriptModule(entry: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const [bundle] = esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', packages: 'external', write: false, logLevel: 'silent' }).outputFiles;
+  const loaded = new Module(entry) as Module & { _compile(code: string, filename: string): void };
+  loaded.filename = entry;
+  loaded.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(entry));
+  loaded._compile(bundle.text, entry);
+  return loaded.exports;
 }
 
 export interface AgentToolFunctionsProps {

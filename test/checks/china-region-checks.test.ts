@@ -8,7 +8,8 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { chinaEc2Principal } from '../../lib/china/china';
+import { chinaEc2Principal, LAMBDA_RUNTIME_LIFECYCLE } from '../../lib/china/china';
+import { lambdaSection } from '../../lib/config/schema/operations';
 import { CHINA_RULES } from '../../lib/checks/china-region-checks';
 import { chinaFindings } from '../helpers/nag';
 import { newApp } from '../helpers/kit-app';
@@ -253,6 +254,34 @@ describe('ChinaRegion-LambdaRuntimeConfirmedInChina', () => {
 
   test('passes nodejs22.x', () => {
     expect(firedRules((s) => fn(s, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X }))).toEqual([]);
+  });
+});
+
+describe('ChinaRegion-LambdaRuntimeDeprecated and -LambdaRuntimeCreationBlocked (Lambda\'s deprecation schedule)', () => {
+  /** Findings of a China stack with one function on `runtime`, judged on `today`. */
+  const onDay = (runtime: lambda.Runtime, today: string) => {
+    const stack = new Stack(newApp(), 'Subject', { env: { account: '111122223333', region: 'cn-northwest-1' } });
+    fn(stack, 'Fn', { runtime });
+    return chinaFindings(stack, { today }).filter((f) => f.rule.startsWith('ChinaRegion-LambdaRuntimeDeprecated') || f.rule.startsWith('ChinaRegion-LambdaRuntimeCreationBlocked'));
+  };
+
+  test('nodejs20.x: a warning from its deprecation day (2026-04-30), an error from the day creation is blocked (2027-02-01)', () => {
+    expect(onDay(lambda.Runtime.NODEJS_20_X, '2026-04-29')).toEqual([]);
+    expect(onDay(lambda.Runtime.NODEJS_20_X, '2026-12-02')).toEqual([{ rule: 'ChinaRegion-LambdaRuntimeDeprecated', severity: 'warning', path: 'Subject/Fn/Resource' }]);
+    expect(onDay(lambda.Runtime.NODEJS_20_X, '2027-02-01')).toEqual([{ rule: 'ChinaRegion-LambdaRuntimeCreationBlocked', severity: 'error', path: 'Subject/Fn/Resource' }]);
+  });
+
+  test('the default nodejs22.x and python3.12 pass today\'s schedule; Python runtimes are judged too; runtimes off the table are not', () => {
+    expect(onDay(lambda.Runtime.NODEJS_22_X, '2026-12-02')).toEqual([]);
+    expect(onDay(lambda.Runtime.PYTHON_3_12, '2026-12-02')).toEqual([]);
+    expect(onDay(lambda.Runtime.PYTHON_3_11, '2027-07-31').map((f) => f.rule)).toEqual(['ChinaRegion-LambdaRuntimeCreationBlocked']);
+    expect(onDay(new lambda.Runtime('python3.14', lambda.RuntimeFamily.PYTHON, { supportsInlineCode: true }), '2030-01-01')).toEqual([]);
+  });
+
+  test('the schedule covers every runtime lambda.runtime and lambda.pythonRuntime accept, with dates in order', () => {
+    const accepted = [...lambdaSection.unwrap().shape.runtime.unwrap().options, ...lambdaSection.unwrap().shape.pythonRuntime.unwrap().options];
+    expect(Object.keys(LAMBDA_RUNTIME_LIFECYCLE).sort()).toEqual([...accepted].sort());
+    for (const dates of Object.values(LAMBDA_RUNTIME_LIFECYCLE)) expect([dates.deprecated, dates.createBlocked, dates.updateBlocked]).toEqual([dates.deprecated, dates.createBlocked, dates.updateBlocked].sort());
   });
 });
 

@@ -19,6 +19,48 @@ const CONFIGS: [string, Record<string, unknown>][] = [
   ['-c china.region=cn-north-1', { 'china.region': 'cn-north-1' }],
   ['-c stacks.agents=true', { 'stacks.agents': 'true' }],
   ['-c stacks.distill=true', { 'stacks.distill': 'true' }],
+  // Every optional feature at once, in each region and each internal TLS mode: what a region-aware
+  // validator (cfn-lint with the cn-* schemas) was run on; the template checks must hold for all of it.
+  [
+    'every optional feature, cn-northwest-1, private CA, agents on AgentCore (supervisor)',
+    {
+      'stacks.vllmEks': 'true',
+      'stacks.agents': 'true',
+      'stacks.distill': 'true',
+      models: [{ id: 'Qwen/Qwen2.5-1.5B-Instruct', servedName: 'qwen2.5-1.5b-instruct', parametersBillions: 1.5, adapters: [{ name: 'support-bot', version: 'v3' }] }],
+      'gateway.streamingDoor.enabled': 'true',
+      'gateway.streamingDoor.auth': 'BOTH',
+      'bedrock.invocationLogging': 'true',
+      'quotas.groups': JSON.stringify({ 'team-a': { monthlyBudget: 5000, perIdentity: { tokensPerMinute: 20000 } } }),
+      'quotas.prices': JSON.stringify({ 'nova-lite': { input: 0.5, output: 2, currency: 'CNY' } }),
+      'alarms.email': 'ops@example.com',
+      'routing.providers': JSON.stringify([{ name: 'dashscope', baseUrl: 'https://dashscope.aliyuncs.com/compatible-mode/v1', models: [{ alias: 'qwen-max', model: 'qwen-max' }] }]),
+    },
+  ],
+  [
+    'every optional feature, cn-north-1, own certificates, agents on Fargate (routing), AL2023 GPU nodes, request-day ledger',
+    {
+      'china.region': 'cn-north-1',
+      'stacks.vllmEks': 'true',
+      'stacks.agents': 'true',
+      'stacks.distill': 'true',
+      'gateway.endpointType': 'PRIVATE',
+      'gateway.streamingDoor.enabled': 'true',
+      'gateway.streamingDoor.auth': 'BOTH',
+      'gateway.streamingDoor.certificateArn': 'arn:aws-cn:acm:cn-north-1:111122223333:certificate/0a1b2c3d-1111-2222-3333-777788889999',
+      'vllmEc2.certificateArn': 'arn:aws-cn:acm:cn-north-1:111122223333:certificate/0a1b2c3d-1111-2222-3333-444455556666',
+      'agents.fargate.certificateArn': 'arn:aws-cn:acm:cn-north-1:111122223333:certificate/0a1b2c3d-1111-2222-3333-aaaabbbbcccc',
+      'internalTls.mode': 'certificate',
+      'vllmEks.gpuAmi': 'AL2023',
+      'modelStore.repositories': 'vllm,tools,node,awscli,deviceplugin,training',
+      'quotas.enabled': 'true',
+      'ledger.partitionBy': 'request-day',
+      'agents.mode': 'routing',
+      'agents.platform': 'fargate',
+      'agents.egress': 'vpc-only',
+      'distill.training.image': 'mirror',
+    },
+  ],
 ];
 
 const resourcesOfType = (template: Record<string, any>, type: string) => Object.values<any>(template.Resources).filter((r) => r.Type === type);

@@ -91,6 +91,24 @@ describe('template checks, rule by rule', () => {
     expect(rulesOf(template, { ...inChina, acceptedLaggingProperties: ['Tags'] })).toEqual([]);
     expect(rulesOf(template, { ...inChina, region: 'us-east-1' })).toEqual([]);
   });
+
+  test('values China constrains more tightly: ECR repository names with "--" or "__" fail in China only; tokens are not judged', () => {
+    const repository = (name: unknown) => ({ Type: 'AWS::ECR::Repository', Properties: { RepositoryName: name } });
+    const template = {
+      Resources: {
+        Fine: repository('llm-prod/vllm'),
+        Nested: repository('team.a/tools_1/node'),
+        Dashes: repository('llm--prod/vllm'),
+        Underscores: repository('llm/cuda__12'),
+        Token: repository({ 'Fn::Join': ['/', [{ Ref: 'AWS::StackName' }, 'vllm']] }),
+        Unnamed: { Type: 'AWS::ECR::Repository', Properties: {} },
+      },
+    };
+    expect(rulesOf(template)).toEqual(['RegistryPattern@Resources.Dashes.Properties.RepositoryName', 'RegistryPattern@Resources.Underscores.Properties.RepositoryName']);
+    expect(rulesOf(template, { ...inChina, region: 'cn-north-1' })).toHaveLength(2);
+    expect(rulesOf(template, { ...inChina, region: 'us-east-1' })).toEqual([]);
+    expect(templateProblems(template, inChina)[0].message).toContain('"llm--prod/vllm" does not match the cn-northwest-1 registry\'s pattern');
+  });
 });
 
 describe('as a validation plugin on the app', () => {

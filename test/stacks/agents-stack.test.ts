@@ -1,4 +1,8 @@
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { promisify } from 'util';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,7 +12,8 @@ import { agentRuntimeRequest, lambdaTargetRequest, toolGatewayRequest } from '..
 import { discoverTools } from '../../lib/constructs/agent-tool-functions';
 import { parseAgentsConfig } from '../../runtime/agents/agents-config';
 import { agentTimeouts } from '../../lib/stacks/agents-stack';
-import { kitApp } from '../helpers/kit-app';
+import { cliEnv, REPO_ROOT } from '../helpers/cli';
+import { cdkJsonContext, kitApp } from '../helpers/kit-app';
 import { resourcesOf } from '../helpers/template';
 
 const TOOLS = path.join(__dirname, '..', 'fixtures', 'agent-tools');
@@ -202,6 +207,17 @@ describe('Agents stack, agents.platform agentcore-api (the default): custom reso
       ['usage-summary', { source: 'usage-ledger', bucketEnv: 'CNLLM_LEDGER_BUCKET', prefixEnv: 'CNLLM_LEDGER_PREFIX' }],
     ]);
   });
+
+  test('the kit\'s own tools load where `cdk synth` runs the app: the esbuild bundle of bin/cn-llm-kit.ts on plain Node, not ts-jest', async () => {
+    // ts-jest compiles any required .ts file; the CLI does not, and a plain require() of a tool module failed there.
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnllm-agents-cli-'));
+    const context = { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], 'stacks.agents': 'true', 'stacks.vllmEc2': 'false', 'stacks.bedrockAccess': 'false' };
+    const env = cliEnv({ CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir, CDK_VALIDATION: 'false', CNLLM_COMPLIANCE_REPORT_DIR: path.join(outdir, 'report') });
+    await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'scripts', 'run-ts.cjs'), 'bin/cn-llm-kit.ts'], { cwd: REPO_ROOT, env, timeout: 170000 });
+    const agents = JSON.parse(fs.readFileSync(path.join(outdir, 'cnllm-Agents.template.json'), 'utf8'));
+    const toolFunctions = Object.values<Json>(agents.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && /agent tool/.test(r.Properties.Description ?? ''));
+    expect(toolFunctions.map((f) => f.Properties.Description.split(' (')[0]).sort()).toEqual(['cn-llm-kit agent tool doc-search', 'cn-llm-kit agent tool usage-summary']);
+  }, 180000);
 
   test('gateway targets carry the TOOL_SCHEMAS of each module, cut to the keywords AgentCore accepts', () => {
     const targets = customResource(template, 'GatewayTarget');

@@ -53,6 +53,12 @@ describe('ModelStore stack', () => {
     ]);
   });
 
+  test('repository names fit the China registry\'s pattern: a prefix with "--" fails config, naming the field, before a China deploy would refuse it', () => {
+    expect(() => kitApp({ prefix: 'llm--prod' })).toThrow(/prefix = "llm--prod": .*no "--": ECR repository names in China/);
+    const { kit: single } = kitApp({ prefix: 'llm-prod-a1', 'stacks.bedrockAccess': 'false', 'stacks.gateway': 'false', 'stacks.vllmEc2': 'false' });
+    Template.fromStack(single.modelStore!).hasResourceProperties('AWS::ECR::Repository', { RepositoryName: 'llm-prod-a1/vllm' });
+  });
+
   test('outputs the bucket name and repository URIs on the .amazonaws.com.cn registry host', () => {
     expect(json.Outputs['RepositoryUrivllm'].Value).toBe('111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/vllm');
     expect(json.Outputs['RepositoryUritools'].Value).toBe('111122223333.dkr.ecr.cn-northwest-1.amazonaws.com.cn/cnllm/tools');
