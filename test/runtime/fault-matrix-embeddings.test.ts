@@ -134,8 +134,10 @@ const texts = () => WORDS.map((w) => `${w} ${tag}`);
 const text = (word: string) => `${word} ${tag}`;
 const requestsFor = (fake: BedrockFake, input: string) => fake.requests.filter((r) => JSON.stringify(r.body).includes(input)).length;
 
-describe('embeddings on Bedrock: one InvokeModel per input (Titan, Nova), several in flight', () => {
-  test.each<[string, Behaviour[], number, string, number]>([
+/** A fault, what Bedrock answers each attempt, the status and code the caller gets, and how many attempts Bedrock sees. */
+type FaultCase = [string, Behaviour[], number, string, number];
+/** The same faults for every Bedrock operation the gateway calls (InvokeModel per embedding input, Rerank). */
+const BEDROCK_FAULTS: FaultCase[] = [
     ['throttling on every attempt', times(ATTEMPTS, { kind: 'error', status: 429, type: 'ThrottlingException' }), 429, 'rate_limit_exceeded', ATTEMPTS],
     ['a 5xx on every attempt', times(ATTEMPTS, { kind: 'error', status: 500, type: 'InternalServerException' }), 502, 'upstream_error', ATTEMPTS],
     ['service unavailable on every attempt', times(ATTEMPTS, { kind: 'error', status: 503, type: 'ServiceUnavailableException' }), 503, 'upstream_unavailable', ATTEMPTS],
@@ -143,7 +145,10 @@ describe('embeddings on Bedrock: one InvokeModel per input (Titan, Nova), severa
     ['no answer within the request timeout', times(ATTEMPTS, { kind: 'hang', ms: 10 * REQUEST_MS }), 504, 'upstream_timeout', ATTEMPTS],
     ['a validation error (the caller\'s input)', [{ kind: 'error', status: 400, type: 'ValidationException' }], 400, 'bedrock_validation', 1],
     ['a 200 whose body is not JSON', [{ kind: 'body', status: 200, body: '<html>proxy error</html>' }], 502, 'upstream_bad_response', 1],
-  ])('Titan, %s for one of four inputs: the whole request fails, no partial result', async (_name, faults, status, code, attempts) => {
+];
+
+describe('embeddings on Bedrock: one InvokeModel per input (Titan, Nova), several in flight', () => {
+  test.each<FaultCase>(BEDROCK_FAULTS)('Titan, %s for one of four inputs: the whole request fails, no partial result', async (_name, faults, status, code, attempts) => {
     bedrock.pushFor(text('beta two'), ...faults);
     const seen = await post('/v1/embeddings', { model: 'titan-embed-v2', input: texts() });
     expectFailure(seen, status, code);
@@ -257,14 +262,8 @@ describe('embeddings on an OpenAI-compatible upstream (vLLM task embed, a provid
 describe('rerank: Bedrock\'s Rerank API (signed JSON) and an OpenAI-compatible upstream', () => {
   const rerankBody = (model: string) => ({ model, query: `which is about cats ${tag}`, documents: ['cats purr', 'dogs bark', 'cats and dogs'] });
 
-  test.each<[string, Behaviour[], number, string, number]>([
-    ['throttling on every attempt', times(ATTEMPTS, { kind: 'error', status: 429, type: 'ThrottlingException' }), 429, 'rate_limit_exceeded', ATTEMPTS],
-    ['a 5xx on every attempt', times(ATTEMPTS, { kind: 'error', status: 500, type: 'InternalServerException' }), 502, 'upstream_error', ATTEMPTS],
-    ['service unavailable on every attempt', times(ATTEMPTS, { kind: 'error', status: 503, type: 'ServiceUnavailableException' }), 503, 'upstream_unavailable', ATTEMPTS],
-    ['a reset on every attempt', times(ATTEMPTS, { kind: 'reset' }), 502, 'upstream_connection', ATTEMPTS],
-    ['no answer within the request timeout', times(ATTEMPTS, { kind: 'hang', ms: 10 * REQUEST_MS }), 504, 'upstream_timeout', ATTEMPTS],
-    ['a validation error (the caller\'s input)', [{ kind: 'error', status: 400, type: 'ValidationException' }], 400, 'bedrock_validation', 1],
-    ['a 200 whose body is not JSON', [{ kind: 'body', status: 200, body: '<html>proxy error</html>' }], 502, 'upstream_bad_response', 1],
+  test.each<FaultCase>([
+    ...BEDROCK_FAULTS,
     ['a result whose index names no document', [{ kind: 'body', status: 200, body: JSON.stringify({ results: [{ index: 7, relevanceScore: 0.9 }] }) }], 502, 'upstream_bad_response', 1],
   ])('Bedrock: %s', async (_name, faults, status, code, attempts) => {
     bedrock.push(...faults);

@@ -1,4 +1,5 @@
 import * as http from 'http';
+import { ProxyEvent, ProxyResult } from '../../runtime/gateway/api-gateway';
 import { FuzzRequest } from './fuzz-requests';
 
 /**
@@ -101,4 +102,43 @@ export function httpSend(base: string, extraHeaders: Record<string, string> = {}
 
 function flat(headers: http.IncomingHttpHeaders): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v ?? '')]));
+}
+
+/** Fuzz requests as API Gateway hands them to the Lambda: the path decoded as it arrived, the body as text or base64. */
+export function proxySend(handle: (event: ProxyEvent) => Promise<ProxyResult>) {
+  return async (req: FuzzRequest): Promise<Answer> => {
+    const base64 = req.kind.length % 3 === 0;
+    const result = await handle({
+      httpMethod: req.method,
+      path: req.path.split('?')[0],
+      headers: req.headers,
+      body: req.body === undefined ? null : base64 ? Buffer.from(req.body).toString('base64') : req.body,
+      isBase64Encoded: base64,
+      requestContext: { requestId: 'fuzz', identity: { userArn: 'arn:aws-cn:iam::111122223333:user/fuzz' } },
+    });
+    const headers = Object.fromEntries(Object.entries(result.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    return { status: result.statusCode, contentType: headers['content-type'] ?? '', headers, body: result.isBase64Encoded ? '' : result.body };
+  };
+}
+
+/**
+ * The Lambda host as deployed: its handler, configured from the environment, fed proxy events. Its
+ * log line per request goes to stdout, muted here (thousands would drown the test output) until
+ * `restore`, which also puts the environment back.
+ */
+export async function lambdaHostFromEnv(gatewayConfig: object): Promise<{ send: (req: FuzzRequest) => Promise<Answer>; restore: () => void }> {
+  const saved = { ...process.env };
+  Object.assign(process.env, { CNLLM_GATEWAY_CONFIG: JSON.stringify(gatewayConfig), AWS_ACCESS_KEY_ID: 'AKIAFUZZ', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'cn-northwest-1' });
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const restore = () => {
+    write.mockRestore();
+    process.env = saved;
+  };
+  try {
+    const { handler } = await import('../../runtime/gateway/lambda');
+    return { send: proxySend((event) => handler(event, { getRemainingTimeInMillis: () => 28_000 })), restore };
+  } catch (e) {
+    restore();
+    throw e;
+  }
 }

@@ -1,6 +1,6 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { ProxyEvent, ProxyResult, toGatewayRequest, toProxyResult } from '../../runtime/gateway/api-gateway';
+import { toGatewayRequest, toProxyResult } from '../../runtime/gateway/api-gateway';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
 import { createGateway, Gateway } from '../../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
@@ -13,7 +13,7 @@ import { startStreamingServer } from '../../runtime/server/server';
 import { startAgentServer } from '../../runtime/agents/server';
 import { BedrockFake } from '../fakes/bedrock-fake';
 import { OpenAiUpstreamFake } from '../fakes/openai-upstream-fake';
-import { Answer, AnswerCheck, httpSend, onTheWire, run, withTimeout } from './fuzz-harness';
+import { Answer, AnswerCheck, httpSend, lambdaHostFromEnv, onTheWire, proxySend, run, withTimeout } from './fuzz-harness';
 import { FuzzRequest, ROUTE_MODELS, ROUTE_SPECS, RouteFuzzSpec, routeFuzzRequests } from './fuzz-requests';
 
 /**
@@ -98,22 +98,6 @@ function gatewayRequests(seed: number, perRoute: number, opts: { partialBodies?:
 }
 
 /** API Gateway's REST proxy integration: the path decoded as it arrived, the body as text or base64. */
-function proxySend(handle: (event: ProxyEvent) => Promise<ProxyResult>) {
-  return async (req: FuzzRequest): Promise<Answer> => {
-    const base64 = req.kind.length % 3 === 0;
-    const result = await handle({
-      httpMethod: req.method,
-      path: req.path.split('?')[0],
-      headers: req.headers,
-      body: req.body === undefined ? null : base64 ? Buffer.from(req.body).toString('base64') : req.body,
-      isBase64Encoded: base64,
-      requestContext: { requestId: 'fuzz', identity: { userArn: 'arn:aws-cn:iam::111122223333:user/fuzz' } },
-    });
-    const headers = Object.fromEntries(Object.entries(result.headers).map(([k, v]) => [k.toLowerCase(), v]));
-    return { status: result.statusCode, contentType: headers['content-type'] ?? '', headers, body: result.isBase64Encoded ? '' : result.body };
-  };
-}
-
 /**
  * What a 200 owes the request it answers: the alias asked for as its model, an embedding per input
  * in input order, rerank results that point at documents that were sent.
@@ -162,18 +146,12 @@ afterAll(async () => {
 
 describe('fuzz: embeddings, rerank and passthrough chat never get a 5xx, a crash, a hang or an unreadable error', () => {
   test('(a) the Lambda host: API Gateway proxy events, configuration from the environment', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, { CNLLM_GATEWAY_CONFIG: JSON.stringify(configJson()), AWS_ACCESS_KEY_ID: 'AKIAFUZZ', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'cn-northwest-1' });
-    // The gateway's one log line per request goes to stdout: thousands of them would drown the test output.
-    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const host = await lambdaHostFromEnv(configJson());
     try {
-      const { handler } = await import('../../runtime/gateway/lambda');
-      const send = proxySend((event) => handler(event, { getRemainingTimeInMillis: () => 28_000 }));
-      expect(await run(gatewayRequests(SEED, Number(process.env.FUZZ_COUNT ?? 400)), send, 8, WARM_UP, servedWhatWasAsked)).toEqual([]);
+      expect(await run(gatewayRequests(SEED, Number(process.env.FUZZ_COUNT ?? 400)), host.send, 8, WARM_UP, servedWhatWasAsked)).toEqual([]);
       expect(rejections).toEqual([]);
     } finally {
-      write.mockRestore();
-      process.env = saved;
+      host.restore();
     }
   });
 

@@ -1,4 +1,3 @@
-import { ProxyEvent } from '../../runtime/gateway/api-gateway';
 import { BedrockInvoker } from '../../runtime/gateway/bedrock';
 import { createGateway } from '../../runtime/gateway/gateway';
 import { GatewayRuntimeConfigSchema } from '../../runtime/gateway/runtime-config';
@@ -6,7 +5,7 @@ import { LocalGateway, startLocalGateway } from '../../runtime/local/local-gatew
 import { StreamingServer, startStreamingServer } from '../../runtime/server/server';
 import { BedrockFake } from '../fakes/bedrock-fake';
 import { OpenAiUpstreamFake } from '../fakes/openai-upstream-fake';
-import { Answer, httpSend, onTheWire, problem, run as runCases, withTimeout } from './fuzz-harness';
+import { Answer, httpSend, lambdaHostFromEnv, onTheWire, problem, run as runCases, withTimeout } from './fuzz-harness';
 import { FuzzRequest, fuzzRequests } from './fuzz-requests';
 
 /**
@@ -64,36 +63,13 @@ const run = (requests: FuzzRequest[], send: (req: FuzzRequest) => Promise<Answer
 
 describe('fuzz: malformed requests never get a 5xx, a crash, a hang or an unreadable error', () => {
   test('(a) the Lambda host: API Gateway proxy events, configuration from the environment', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, { CNLLM_GATEWAY_CONFIG: JSON.stringify(configJson()), AWS_ACCESS_KEY_ID: 'AKIAFUZZ', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'cn-northwest-1' });
-    // The gateway's one log line per request goes to stdout: thousands of them would drown the test output.
-    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const host = await lambdaHostFromEnv(configJson());
     try {
-      const { handler } = await import('../../runtime/gateway/lambda');
       const requests = fuzzRequests(SEED, Number(process.env.FUZZ_COUNT ?? 2000), { maxBodyBytes: MAX_BODY_BYTES });
-      const problems = await run(
-        requests,
-        async (req) => {
-          // API Gateway hands the path decoded as it arrived and the body as text or base64.
-          const base64 = req.kind.length % 3 === 0;
-          const event: ProxyEvent = {
-            httpMethod: req.method,
-            path: req.path.split('?')[0],
-            headers: req.headers,
-            body: req.body === undefined ? null : base64 ? Buffer.from(req.body).toString('base64') : req.body,
-            isBase64Encoded: base64,
-            requestContext: { requestId: 'fuzz', identity: { userArn: 'arn:aws-cn:iam::111122223333:user/fuzz' } },
-          };
-          const result = await handler(event, { getRemainingTimeInMillis: () => 28_000 });
-          return { status: result.statusCode, contentType: result.headers['content-type'] ?? '', headers: result.headers, body: result.isBase64Encoded ? '' : result.body };
-        },
-        8,
-      );
-      expect(problems).toEqual([]);
+      expect(await run(requests, host.send, 8)).toEqual([]);
       expect(rejections).toEqual([]);
     } finally {
-      write.mockRestore();
-      process.env = saved;
+      host.restore();
     }
   });
 
