@@ -29,6 +29,12 @@ export interface Kit {
 export interface KitOptions {
   /** Where the agent tool modules are (tests point it at fixtures). @default runtime/agents/tools */
   readonly agentToolsDirectory?: string;
+  /**
+   * The day (YYYY-MM-DD) date-bound checks judge by, such as a Lambda runtime past its deprecation:
+   * tests pin it, so that a runtime's deprecation day changes what they assert only when they say so.
+   * @default the day of the synth
+   */
+  readonly checksDate?: string;
 }
 
 /** Wires the enabled stacks for one validated config and puts the compliance checks on the app. */
@@ -143,7 +149,7 @@ export function buildKit(app: App, config: KitConfig, ledger?: ComplianceLedger,
     });
   });
 
-  applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger, acceptedLaggingProperties: config.china.tagLaggingTypes ? ['Tags'] : [] });
+  applyComplianceChecks(app, { globalAccounts: [config.global.account], ledger, acceptedLaggingProperties: config.china.tagLaggingTypes ? ['Tags'] : [], today: options.checksDate });
   return { network: networkStack, modelStore: modelStoreStack, bedrockAccess, gateway, vllmEc2, vllmEks, agents, distill, stacks };
 }
 

@@ -191,6 +191,24 @@ describe('stack switches', () => {
   });
 });
 
+describe('date-bound checks', () => {
+  const onDay = (checksDate: string) => kitApp({ 'stacks.vllmEc2': 'false', 'stacks.modelStore': 'false' }, { checksDate });
+
+  test('the kit judges its Lambda runtimes on the checks date: the default nodejs22.x passes on the tests\' date; from its deprecation day it warns, and a warning does not stop synth', () => {
+    const deprecated = (checksDate: string) => {
+      const { app, ledger } = onDay(checksDate);
+      app.synth();
+      return ledger.evaluations.filter((e) => e.ruleId === 'ChinaRegion-LambdaRuntimeDeprecated' && e.outcome === 'non-compliant').map((e) => e.resourcePath);
+    };
+    expect(deprecated('2026-12-02')).toEqual([]);
+    expect(deprecated('2027-04-30')).toContain('cnllm-Gateway/Gateway/Function/Resource');
+  });
+
+  test('once Lambda refuses to create functions on the runtime, synth stops (the deploy would fail)', () => {
+    expect(() => onDay('2027-06-01').app.synth()).toThrow(/LambdaRuntimeCreationBlocked/);
+  });
+});
+
 describe('checks fail synth', () => {
   test('an unacknowledged ChinaRegion finding stops synth and names the rule and resource', () => {
     const { app, kit } = kitApp();

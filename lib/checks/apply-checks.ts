@@ -15,6 +15,8 @@ export interface ComplianceCheckOptions {
   readonly ledger?: ComplianceLedger;
   /** Lagging China properties the config says the region now accepts (`china.tagLaggingTypes` → `Tags`). @default [] */
   readonly acceptedLaggingProperties?: readonly string[];
+  /** The day (YYYY-MM-DD) date-bound ChinaRegion rules judge by (Lambda runtime lifecycle). @default the day of the synth */
+  readonly today?: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface ComplianceCheckOptions {
  */
 export function applyComplianceChecks(app: App, options: ComplianceCheckOptions): void {
   const aws = new RecordingAwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true });
-  const china = new RecordingChinaRegionChecks(app, { verbose: true, globalAccounts: [...options.globalAccounts] });
+  const china = new RecordingChinaRegionChecks(app, { verbose: true, globalAccounts: [...options.globalAccounts], ...(options.today && { today: options.today }) });
   aws.ledger = options.ledger;
   china.ledger = options.ledger;
   const plugins: IPolicyValidationPlugin[] = [aws, china, new TemplateFormatChecks({ acceptedLaggingProperties: options.acceptedLaggingProperties })];

@@ -127,6 +127,16 @@ export function withLedger<TBase extends NagPackClass>(Base: TBase) {
       return super.validateScope(scope);
     }
 
+    /**
+     * cdk-nag fails its report on any violation; the kit's contract (compliance report, README) is
+     * that errors block synth and warnings do not: they are printed with the report and counted as
+     * open warnings, and a deprecation warning cannot stop every deploy on a calendar day.
+     */
+    public validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
+      const report = super.validate(context);
+      return { ...report, success: report.violations.every((v) => v.severity === 'warning') };
+    }
+
     protected applyRule(params: IApplyRule): void {
       const ledger = this.ledger;
       const suffix = params.ruleSuffixOverride ?? params.rule.name;

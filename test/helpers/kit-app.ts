@@ -28,11 +28,18 @@ export interface KitApp {
   readonly ledger: ComplianceLedger;
 }
 
+/**
+ * The day the kit's template tests judge date-bound checks by (a Lambda runtime's deprecation): fixed,
+ * so the suite does not change its verdict on a calendar day with no change to the code. The rules'
+ * dates have their own tests (test/checks/china-region-checks.test.ts).
+ */
+export const TEST_CHECKS_DATE = '2026-12-02';
+
 /** The kit as `bin/cn-llm-kit.ts` builds it, with config given the way `-c key=value` gives it. */
-export function kitApp(configContext: Record<string, unknown> = {}, opts: { bundle?: boolean; agentToolsDirectory?: string } = {}): KitApp {
+export function kitApp(configContext: Record<string, unknown> = {}, opts: { bundle?: boolean; agentToolsDirectory?: string; checksDate?: string } = {}): KitApp {
   const app = newApp(configContext, opts.bundle);
   const config = loadConfig(app.node.getAllContext());
   const ledger = new ComplianceLedger();
-  const kit = buildKit(app, config, ledger, { agentToolsDirectory: opts.agentToolsDirectory });
+  const kit = buildKit(app, config, ledger, { agentToolsDirectory: opts.agentToolsDirectory, checksDate: opts.checksDate ?? TEST_CHECKS_DATE });
   return { app, config, kit, ledger };
 }
