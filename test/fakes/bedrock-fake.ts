@@ -1,5 +1,5 @@
 import * as http from 'http';
-import { LoopbackServer } from './loopback-server';
+import { LoopbackServer, untilClosedOr } from './loopback-server';
 import { encodeStreamEvent } from '../../runtime/gateway/native-wire';
 
 /** What the fake does with the next request; requests beyond the queue get a default echo reply. */
@@ -310,18 +310,6 @@ export class BedrockFake extends LoopbackServer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits `ms`, or less when the response closes first (the caller hung up). */
-function untilClosedOr(res: http.ServerResponse, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      res.off('close', done);
-      resolve();
-    }
-    res.on('close', done);
-  });
-}
 
 /** Tokens as the fakes count them: words. */
 export const countTokens = (text: string) => text.split(/\s+/).filter((w) => w.length > 0).length;

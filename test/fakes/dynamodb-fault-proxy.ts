@@ -1,5 +1,5 @@
 import * as http from 'http';
-import { LoopbackServer } from './loopback-server';
+import { LoopbackServer, untilClosedOr } from './loopback-server';
 
 /** What the proxy does with the next DynamoDB call; calls beyond the queue (and `pass`) reach the real table. */
 export type DynamoFault =
@@ -49,17 +49,7 @@ export class DynamoFaultProxy extends LoopbackServer {
     const fault = this.queue.shift() ?? this.always;
     if (fault.kind === 'reset') return void req.socket.destroy();
     if (fault.kind === 'hang' || fault.kind === 'slow') {
-      const closed = await new Promise<boolean>((resolve) => {
-        const timer = fault.kind === 'slow' ? setTimeout(() => done(false), fault.ms) : undefined;
-        const onClose = () => done(true);
-        function done(byCaller: boolean) {
-          clearTimeout(timer);
-          res.off('close', onClose);
-          resolve(byCaller);
-        }
-        res.on('close', onClose);
-      });
-      if (closed) return;
+      if (await untilClosedOr(res, fault.kind === 'slow' ? fault.ms : undefined)) return;
     }
     if (fault.kind === 'error') {
       res.writeHead(fault.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': fault.type });

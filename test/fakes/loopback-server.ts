@@ -33,3 +33,20 @@ export abstract class LoopbackServer {
     await new Promise((resolve) => this.server?.close(resolve));
   }
 }
+
+/**
+ * Waits `ms` (forever when undefined), or less when the response closes first; true when it closed
+ * (the caller hung up or timed out), so a stand-in holding an answer back knows not to send it.
+ */
+export function untilClosedOr(res: http.ServerResponse, ms?: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = ms === undefined ? undefined : setTimeout(() => done(false), ms);
+    const onClose = () => done(true);
+    function done(closed: boolean) {
+      clearTimeout(timer);
+      res.off('close', onClose);
+      resolve(closed);
+    }
+    res.on('close', onClose);
+  });
+}

@@ -1,6 +1,6 @@
 import * as http from 'http';
 import { countTokens, fakeRelevance, fakeVector } from './bedrock-fake';
-import { LoopbackServer } from './loopback-server';
+import { LoopbackServer, untilClosedOr } from './loopback-server';
 
 export type UpstreamBehaviour =
   /**
@@ -84,18 +84,7 @@ export class OpenAiUpstreamFake extends LoopbackServer {
     if (this.apiKey && req.headers.authorization !== `Bearer ${this.apiKey}`) return json(401, { error: { message: 'invalid api key' } });
     let behaviour = this.next(raw);
     if (behaviour.kind === 'hang' || behaviour.kind === 'slow') {
-      const ms = behaviour.ms;
-      const closed = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => done(false), ms);
-        const onClose = () => done(true);
-        function done(byCaller: boolean) {
-          clearTimeout(timer);
-          res.off('close', onClose);
-          resolve(byCaller);
-        }
-        res.on('close', onClose);
-      });
-      if (closed) return;
+      if (await untilClosedOr(res, behaviour.ms)) return;
       if (behaviour.kind === 'hang') return json(500, { error: { message: `${this.name} hung` } });
       behaviour = { kind: 'reply' };
     }
