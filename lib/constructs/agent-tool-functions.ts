@@ -5,7 +5,6 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -13,6 +12,7 @@ import type { ToolData } from '../../runtime/agents/tools/tool-lambda';
 import type { ToolSchema } from './agentcore-spec';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { s3ViaService } from './usage-ledger';
+import { nodeLambdaPlatform } from './lambda-platform';
 
 /** Where the contract puts the tool Lambdas: `runtime/agents/tools/<name>.ts`, each exporting `handler` and `TOOL_SCHEMAS`. */
 export const AGENT_TOOLS_DIR = path.join(__dirname, '..', '..', 'runtime', 'agents', 'tools');
@@ -129,8 +129,7 @@ export class AgentToolFunctions extends Construct {
       functions[tool.name] = new NodejsFunction(this, `Function-${tool.name}`, {
         entry: tool.entry,
         handler: 'handler',
-        runtime: new lambda.Runtime(props.runtime, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true }),
-        architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+        ...nodeLambdaPlatform(props.runtime, props.architecture),
         timeout: props.timeout,
         memorySize: props.memoryMb,
         role,

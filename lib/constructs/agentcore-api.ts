@@ -12,6 +12,7 @@ import { AGENTCORE_NETWORK_SERVICE, AGENTCORE_NETWORK_SERVICE_LINKED_ROLE, AGENT
 import { AgentCoreResources, AgentCoreResourcesProps } from './agentcore-native';
 import { agentRuntimeRequest, lambdaTargetRequest, toolGatewayRequest } from './agentcore-spec';
 import { EncryptedLogGroup } from './encrypted-log-group';
+import { nodeLambdaPlatform } from './lambda-platform';
 
 const HANDLER_ENTRY = path.join(__dirname, '..', '..', 'runtime', 'agentcore-provisioner', 'handler.ts');
 
@@ -94,8 +95,7 @@ export class AgentCoreApiResources extends Construct implements AgentCoreResourc
     this.provisioner = new NodejsFunction(this, 'Function', {
       entry: HANDLER_ENTRY,
       handler: 'handler',
-      runtime: new lambda.Runtime(props.lambdaRuntime, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true }),
-      architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      ...nodeLambdaPlatform(props.lambdaRuntime, props.architecture),
       // Creating a runtime in VPC mode takes minutes (ENIs); the handler stops waiting 20 s before this.
       timeout: Duration.minutes(14),
       memorySize: 256,

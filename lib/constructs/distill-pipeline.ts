@@ -14,6 +14,7 @@ import { DISTILL_PATHS } from '../../runtime/operator/distill-layout';
 import { GATEWAY_BUNDLE } from '../gateway/bundle';
 import { DistillTraining, grantKeyUse } from './distill-training';
 import { EncryptedLogGroup } from './encrypted-log-group';
+import { nodeLambdaPlatform } from './lambda-platform';
 
 export const STEP_HANDLER_ENTRY = path.join(__dirname, '..', '..', 'runtime', 'distill', 'step-handler.ts');
 
@@ -272,8 +273,7 @@ export class DistillPipeline extends Construct {
     return new NodejsFunction(this, 'StepHandler', {
       entry: STEP_HANDLER_ENTRY,
       handler: 'handler',
-      runtime: new lambda.Runtime(props.runtime, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true }),
-      architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      ...nodeLambdaPlatform(props.runtime, props.architecture),
       memorySize: props.stepMemoryMb,
       timeout: props.stepTimeout,
       role,

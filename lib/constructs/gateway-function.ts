@@ -2,7 +2,6 @@ import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -12,6 +11,7 @@ import { CHINA_REGIONS, ChinaRegion } from '../china/china';
 import { grantSecretRead } from '../china/secret-read';
 import { GATEWAY_BUNDLE } from '../gateway/bundle';
 import { EncryptedLogGroup } from './encrypted-log-group';
+import { nodeLambdaPlatform } from './lambda-platform';
 
 export interface GatewayFunctionProps {
   readonly vpc: ec2.IVpc;
@@ -83,8 +83,7 @@ export class GatewayFunction extends Construct {
     this.function = new NodejsFunction(this, 'Function', {
       entry: GATEWAY_BUNDLE.entry,
       handler: props.streaming ? 'streamingHandler' : 'handler',
-      runtime: new lambda.Runtime(props.runtime, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true }),
-      architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      ...nodeLambdaPlatform(props.runtime, props.architecture),
       memorySize: props.memoryMb,
       timeout: props.timeout,
       role,

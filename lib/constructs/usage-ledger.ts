@@ -5,7 +5,6 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesisfirehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -17,6 +16,7 @@ import { KitConfig } from '../config/schema';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { kitKey } from './kit-key';
 import { accessLogBucketProps, kmsBucketProps } from './bucket-baseline';
+import { nodeLambdaPlatform } from './lambda-platform';
 
 /** Key prefixes in the ledger bucket: records (the Glue table's location), Firehose's failures, Athena's results. */
 export const LEDGER_PREFIX = 'ledger/';
@@ -210,8 +210,7 @@ GROUP BY 1 ORDER BY requests DESC`,
     const fn = new NodejsFunction(this, 'Processor', {
       entry: path.join(__dirname, '..', '..', 'runtime', 'ledger', 'firehose-processor.ts'),
       handler: 'handler',
-      runtime: new lambda.Runtime(props.lambdaRuntime, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true }),
-      architecture: props.lambdaArchitecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      ...nodeLambdaPlatform(props.lambdaRuntime, props.lambdaArchitecture),
       memorySize: 256,
       // Firehose waits up to 5 minutes; a batch of a few MB is decoded in well under a second.
       timeout: Duration.minutes(1),
